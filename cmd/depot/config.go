@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/fsblob"
+	"github.com/depot-registry/depot/internal/password"
+	"github.com/depot-registry/depot/internal/sqlite"
+	"github.com/dustin/go-humanize"
+	"github.com/urfave/cli/v3"
+)
+
+// Config is everything depot's commands can be told. Each field has a flag
+// and a DEPOT_* environment variable.
+type Config struct {
+	Addr          string
+	DataDir       string
+	DatabaseURL   string
+	StorageURL    string
+	BaseURL       string
+	MaxUploadSize int64
+	// BcryptCost is the password hashing cost; 0 means bcrypt's default.
+	// Tests lower it.
+	BcryptCost int
+}
+
+func dataFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "data-dir", Value: "./depot-data", Usage: "directory for the default database and blobs", Sources: cli.EnvVars("DEPOT_DATA_DIR")},
+		&cli.StringFlag{Name: "database-url", Usage: "metadata database (default sqlite://<data-dir>/depot.db)", Sources: cli.EnvVars("DEPOT_DATABASE_URL")},
+	}
+}
+
+func serveFlags() []cli.Flag {
+	return append(dataFlags(),
+		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen address", Sources: cli.EnvVars("DEPOT_ADDR")},
+		&cli.StringFlag{Name: "storage-url", Usage: "blob storage (default file://<data-dir>/blobs)", Sources: cli.EnvVars("DEPOT_STORAGE_URL")},
+		&cli.StringFlag{Name: "base-url", Usage: "public URL of this server, for links it prints", Sources: cli.EnvVars("DEPOT_BASE_URL")},
+		&cli.StringFlag{Name: "max-upload-size", Value: "0", Usage: "largest accepted file, e.g. 10GiB; 0 means unlimited", Sources: cli.EnvVars("DEPOT_MAX_UPLOAD_SIZE")},
+	)
+}
+
+// dataConfig reads and checks the flags every command has; a bad value is a
+// usage error naming the setting.
+func dataConfig(cmd *cli.Command) (Config, error) {
+	c := Config{DataDir: cmd.String("data-dir"), DatabaseURL: cmd.String("database-url")}
+	if c.DataDir == "" {
+		return c, usageError("--data-dir (DEPOT_DATA_DIR) must not be empty")
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = "sqlite://" + filepath.Join(c.DataDir, "depot.db")
+	}
+	if _, err := sqlitePath(c.DatabaseURL); err != nil {
+		return c, usageError("--database-url (DEPOT_DATABASE_URL): %v", err)
+	}
+	return c, nil
+}
+
+// serveConfig reads and checks the flags of serve.
+func serveConfig(cmd *cli.Command) (Config, error) {
+	c, err := dataConfig(cmd)
+	if err != nil {
+		return c, err
+	}
+	c.Addr = cmd.String("addr")
+	if c.Addr == "" || !strings.Contains(c.Addr, ":") {
+		return c, usageError("--addr (DEPOT_ADDR): %q is not host:port", c.Addr)
+	}
+	c.StorageURL = cmd.String("storage-url")
+	if c.StorageURL == "" {
+		c.StorageURL = "file://" + filepath.Join(c.DataDir, "blobs")
+	}
+	if _, err := filePath(c.StorageURL); err != nil {
+		return c, usageError("--storage-url (DEPOT_STORAGE_URL): %v", err)
+	}
+	c.BaseURL = strings.TrimRight(cmd.String("base-url"), "/")
+	if c.BaseURL != "" {
+		u, err := url.Parse(c.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, usageError("--base-url (DEPOT_BASE_URL): %q is not an http(s) URL", c.BaseURL)
+		}
+	}
+	size, err := parseSize(cmd.String("max-upload-size"))
+	if err != nil {
+		return c, usageError("--max-upload-size (DEPOT_MAX_UPLOAD_SIZE): %v", err)
+	}
+	c.MaxUploadSize = size
+	return c, nil
+}
+
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "0" || s == "" {
+		return 0, nil
+	}
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n > 1<<62 {
+		return 0, fmt.Errorf("%q is not a size such as 512MiB or 10GiB", s)
+	}
+	return int64(n), nil
+}
+
+// sqlitePath extracts the file path of a sqlite:// URL (sqlite://relative/x.db
+// or sqlite:///absolute/x.db).
+func sqlitePath(raw string) (string, error) {
+	return localPath(raw, "sqlite")
+}
+
+// filePath extracts the directory of a file:// URL.
+func filePath(raw string) (string, error) {
+	return localPath(raw, "file")
+}
+
+func localPath(raw, scheme string) (string, error) {
+	rest, ok := strings.CutPrefix(raw, scheme+"://")
+	if !ok {
+		if s, _, found := strings.Cut(raw, "://"); found {
+			return "", fmt.Errorf("unsupported scheme %q (supported: %s://)", s, scheme)
+		}
+		return "", fmt.Errorf("%q is not a %s:// URL", raw, scheme)
+	}
+	if rest == "" || strings.ContainsAny(rest, "?#") {
+		return "", fmt.Errorf("%q has no usable path", raw)
+	}
+	return filepath.Clean(rest), nil
+}
+
+// openStore opens the metadata store the configuration names.
+func openStore(ctx context.Context, c Config) (depot.Store, error) {
+	p, err := sqlitePath(c.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+		return nil, fmt.Errorf("create database directory: %w", err)
+	}
+	return sqlite.Open(ctx, p)
+}
+
+// openBlobs opens the blob store the configuration names.
+func openBlobs(c Config) (*fsblob.Store, error) {
+	p, err := filePath(c.StorageURL)
+	if err != nil {
+		return nil, err
+	}
+	return fsblob.New(p)
+}
+
+// newService builds the domain service over the given stores.
+func newService(c Config, store depot.Store, blobs depot.BlobStore, log *slog.Logger) (*depot.Service, error) {
+	hasher, err := password.New(c.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	return depot.NewService(store, blobs, hasher, &depot.Options{MaxUploadSize: c.MaxUploadSize, Logger: log}), nil
+}

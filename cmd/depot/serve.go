@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/server"
+	"github.com/urfave/cli/v3"
+)
+
+func serveCommand(onUsage cli.OnUsageErrorFunc) *cli.Command {
+	return &cli.Command{
+		Name:         "serve",
+		Usage:        "run the registry server",
+		Flags:        serveFlags(),
+		OnUsageError: onUsage,
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			c, err := serveConfig(cmd)
+			if err != nil {
+				return err
+			}
+			m := NewMain(c, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+			if err := m.Open(ctx); err != nil {
+				return err
+			}
+			defer m.Close()
+			return m.Run(ctx)
+		},
+	}
+}
+
+// Main is a running depot server: the configuration and every dependency
+// built from it, by hand, top to bottom. End-to-end tests use it as the
+// binary does.
+type Main struct {
+	Config  Config
+	Log     *slog.Logger
+	Store   depot.Store
+	Service *depot.Service
+
+	ln  net.Listener
+	srv *http.Server
+}
+
+// NewMain returns an unopened Main.
+func NewMain(c Config, log *slog.Logger) *Main {
+	return &Main{Config: c, Log: log}
+}
+
+// Open builds the stores and the service and starts listening.
+func (m *Main) Open(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	if err := os.MkdirAll(m.Config.DataDir, 0o750); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	if m.Store, err = openStore(ctx, m.Config); err != nil {
+		return err
+	}
+	blobs, err := openBlobs(m.Config)
+	if err != nil {
+		return err
+	}
+	// Temporary files this old belong to no live upload: only a crash
+	// leaves them.
+	if n, err := blobs.CleanTemp(time.Now().Add(-time.Hour)); err != nil {
+		m.Log.Warn("cleaning temporary uploads", "err", err)
+	} else if n > 0 {
+		m.Log.Info("removed stale temporary uploads", "count", n)
+	}
+	if m.Service, err = newService(m.Config, m.Store, blobs, m.Log); err != nil {
+		return err
+	}
+	m.srv = &http.Server{
+		Handler:           server.New(m.Service, m.Log, server.Options{Version: version}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
+	}
+	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
+		return fmt.Errorf("--addr (DEPOT_ADDR): %w", err)
+	}
+	return nil
+}
+
+// Addr returns the address the server listens on.
+func (m *Main) Addr() string { return m.ln.Addr().String() }
+
+// Run serves until ctx ends, then shuts down gracefully.
+func (m *Main) Run(ctx context.Context) error {
+	m.Log.Info("listening", "addr", m.Addr(), "version", version, "database", m.Config.DatabaseURL, "storage", m.Config.StorageURL)
+	errc := make(chan error, 1)
+	go func() { errc <- m.srv.Serve(m.ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := m.srv.Shutdown(shutdownCtx)
+	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) {
+		err = errors.Join(err, serveErr)
+	}
+	return err
+}
+
+// Close releases everything Open acquired.
+func (m *Main) Close() error {
+	var err error
+	if m.srv != nil {
+		err = errors.Join(err, m.srv.Close())
+	} else if m.ln != nil {
+		err = errors.Join(err, m.ln.Close())
+	}
+	if m.Store != nil {
+		err = errors.Join(err, m.Store.Close())
+	}
+	return err
+}

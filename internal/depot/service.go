@@ -1,0 +1,247 @@
+package depot
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// PasswordHasher hashes and checks passwords with a slow KDF.
+type PasswordHasher interface {
+	// Hash returns an encoded hash of password.
+	Hash(password string) (string, error)
+	// Verify returns nil if password matches hash, ErrUnauthenticated if not.
+	Verify(hash, password string) error
+}
+
+// Service holds depot's rules: validation, authentication, authorization,
+// hashing, deduplication and limits. Every adapter (HTTP dialects, CLI, web
+// UI) goes through it; none talks to the stores on its own.
+type Service struct {
+	store     Store
+	blobs     BlobStore
+	passwords PasswordHasher
+	opts      Options
+}
+
+// Options tune a Service. The zero value is usable.
+type Options struct {
+	// MaxUploadSize is the largest file accepted, in bytes; 0 means no limit.
+	MaxUploadSize int64
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// Rand is the source of token secrets; nil means crypto/rand.
+	Rand io.Reader
+	// Logger receives operational messages; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// NewService returns a Service over the given stores. opts may be nil.
+func NewService(store Store, blobs BlobStore, passwords PasswordHasher, opts *Options) *Service {
+	s := &Service{store: store, blobs: blobs, passwords: passwords}
+	if opts != nil {
+		s.opts = *opts
+	}
+	if s.opts.Now == nil {
+		s.opts.Now = time.Now
+	}
+	if s.opts.Rand == nil {
+		s.opts.Rand = rand.Reader
+	}
+	if s.opts.Logger == nil {
+		s.opts.Logger = slog.Default()
+	}
+	return s
+}
+
+// MaxUploadSize returns the configured limit in bytes (0: none).
+func (s *Service) MaxUploadSize() int64 { return s.opts.MaxUploadSize }
+
+func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Microsecond) }
+
+// ownerFor returns the owner named name if actor may act on it with role
+// need. It reports a missing owner and an owner the actor may not see the
+// same way (ErrNotFound), so private owners stay invisible. An actor that may
+// see the owner but lacks the role gets ErrUnauthenticated when anonymous and
+// ErrForbidden otherwise; a token without the package scope gets ErrForbidden.
+func (s *Service) ownerFor(ctx context.Context, a *Actor, name string, need Role) (*Owner, error) {
+	owner, err := s.store.OwnerByName(ctx, name)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(ErrNotFound, "owner %q not found", name)
+	} else if err != nil {
+		return nil, fmt.Errorf("look up owner: %w", err)
+	}
+	role, err := s.Access(ctx, a, owner)
+	if err != nil {
+		return nil, err
+	}
+	if role == AccessNone {
+		return nil, Errorf(ErrNotFound, "owner %q not found", name)
+	}
+	scope := ScopeReadPackage
+	if need >= AccessWrite {
+		scope = ScopeWritePackage
+	}
+	if !a.IsAnonymous() && a.Scopes != nil && !a.Scopes.Has(scope) {
+		return nil, Errorf(ErrForbidden, "token does not have at least one of required scope(s): [%s]", scope)
+	}
+	if role < need {
+		if a.IsAnonymous() {
+			return nil, Errorf(ErrUnauthenticated, "authentication required")
+		}
+		return nil, Errorf(ErrForbidden, "user %q has no %s access to %q", a.User.Name, need, owner.Name)
+	}
+	return owner, nil
+}
+
+// Access returns the role actor has on owner: site admins and a user on
+// itself have admin; organization members their role; anyone may read a
+// public owner; nobody else has access.
+func (s *Service) Access(ctx context.Context, a *Actor, owner *Owner) (Role, error) {
+	role := AccessNone
+	if owner.Visibility == Public {
+		role = AccessRead
+	}
+	if a.IsAnonymous() {
+		return role, nil
+	}
+	if a.User.IsAdmin || a.User.ID == owner.ID {
+		return AccessAdmin, nil
+	}
+	if owner.Kind == KindOrg {
+		member, err := s.store.MemberRole(ctx, owner.ID, a.User.ID)
+		if err != nil {
+			return AccessNone, fmt.Errorf("look up membership: %w", err)
+		}
+		role = max(role, member)
+	}
+	return role, nil
+}
+
+// UploadFile stores body as ref's file. It decides everything it can before
+// reading the body (validation, access, declared size, an existing file), so
+// a refused upload costs no transfer; size is the declared length or -1. The
+// body is streamed to blob storage while its digests are computed; nothing is
+// visible until the file is recorded. ErrInvalid, ErrNotFound,
+// ErrUnauthenticated, ErrForbidden, ErrTooLarge, ErrConflict.
+func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size int64, body io.Reader) (*File, error) {
+	if err := ValidateFileRef(ref); err != nil {
+		return nil, err
+	}
+	owner, err := s.ownerFor(ctx, a, ref.Owner, AccessWrite)
+	if err != nil {
+		return nil, err
+	}
+	limit := s.opts.MaxUploadSize
+	if limit > 0 && size > limit {
+		return nil, Errorf(ErrTooLarge, "file is larger than the limit of %d bytes", limit)
+	}
+	if _, err := s.store.FileByName(ctx, owner.ID, ref.Type, ref.Package, ref.Version, ref.File); err == nil {
+		return nil, Errorf(ErrConflict, "file %q already exists in version %q", ref.File, ref.Version)
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("look up file: %w", err)
+	}
+
+	up, err := s.blobs.NewUpload(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("start blob upload: %w", err)
+	}
+	defer up.Close()
+	dg := NewDigester()
+	src := body
+	if limit > 0 {
+		src = io.LimitReader(body, limit+1)
+	}
+	buf := make([]byte, 256<<10)
+	n, err := io.CopyBuffer(io.MultiWriter(up, dg), src, buf)
+	if err != nil {
+		if ctx.Err() != nil || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, &Error{Kind: ErrInvalid, Message: "request body ended before it was complete"}
+		}
+		return nil, fmt.Errorf("receive upload: %w", err)
+	}
+	if limit > 0 && n > limit {
+		return nil, Errorf(ErrTooLarge, "file is larger than the limit of %d bytes", limit)
+	}
+	if size >= 0 && n != size {
+		return nil, Errorf(ErrInvalid, "request body has %d bytes, Content-Length said %d", n, size)
+	}
+	if err := up.Complete(ctx); err != nil {
+		return nil, fmt.Errorf("complete blob upload: %w", err)
+	}
+	blob := dg.Blob()
+	blob.CreatedAt = s.now()
+	f, err := s.store.CreateFile(ctx, NewFile{
+		OwnerID: owner.ID, Type: ref.Type, Package: ref.Package, Version: ref.Version, File: ref.File,
+		Blob: blob, CreatorID: a.User.ID, CreatedAt: blob.CreatedAt,
+	}, func(ctx context.Context) error { return up.Commit(ctx, blob.SHA256) })
+	if errors.Is(err, ErrConflict) {
+		return nil, Errorf(ErrConflict, "file %q already exists in version %q", ref.File, ref.Version)
+	} else if err != nil {
+		return nil, fmt.Errorf("record file: %w", err)
+	}
+	return f, nil
+}
+
+// OpenFile returns ref's file record and its content. The caller closes the
+// reader. ErrNotFound, ErrUnauthenticated, ErrForbidden.
+func (s *Service) OpenFile(ctx context.Context, a *Actor, ref FileRef) (*File, BlobReader, error) {
+	owner, err := s.ownerFor(ctx, a, ref.Owner, AccessRead)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := s.store.FileByName(ctx, owner.ID, ref.Type, ref.Package, ref.Version, ref.File)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, Errorf(ErrNotFound, "file %q not found", ref.File)
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("look up file: %w", err)
+	}
+	r, err := s.blobs.Open(ctx, f.Blob.SHA256)
+	if err != nil {
+		// A record without its blob is damage, not a client error.
+		return nil, nil, fmt.Errorf("open blob %s of file %d: %w", f.Blob.SHA256, f.ID, errors.Join(err, errors.New("blob missing")))
+	}
+	return f, r, nil
+}
+
+// DeleteFile deletes ref's file, its version if it was the last file, and its
+// blob if no other file shares it. ErrNotFound, ErrUnauthenticated,
+// ErrForbidden.
+func (s *Service) DeleteFile(ctx context.Context, a *Actor, ref FileRef) error {
+	owner, err := s.ownerFor(ctx, a, ref.Owner, AccessWrite)
+	if err != nil {
+		return err
+	}
+	err = s.store.DeleteFile(ctx, owner.ID, ref.Type, ref.Package, ref.Version, ref.File, s.removeBlob)
+	if errors.Is(err, ErrNotFound) {
+		return Errorf(ErrNotFound, "file %q not found", ref.File)
+	}
+	return err
+}
+
+// DeleteVersion deletes a version with all its files. ErrNotFound,
+// ErrUnauthenticated, ErrForbidden.
+func (s *Service) DeleteVersion(ctx context.Context, a *Actor, ref VersionRef) error {
+	owner, err := s.ownerFor(ctx, a, ref.Owner, AccessWrite)
+	if err != nil {
+		return err
+	}
+	err = s.store.DeleteVersion(ctx, owner.ID, ref.Type, ref.Package, ref.Version, s.removeBlob)
+	if errors.Is(err, ErrNotFound) {
+		return Errorf(ErrNotFound, "package %q version %q not found", ref.Package, ref.Version)
+	}
+	return err
+}
+
+// removeBlob deletes a blob nobody references any more. A blob that is
+// already gone is not an error: the goal is reached.
+func (s *Service) removeBlob(ctx context.Context, sha256 string) error {
+	if err := s.blobs.Delete(ctx, sha256); err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("delete blob %s: %w", sha256, err)
+	}
+	return nil
+}

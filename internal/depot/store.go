@@ -1,0 +1,122 @@
+package depot
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Store keeps metadata: accounts, tokens, packages, versions, files and the
+// blob records files point to. Implementations must be safe for concurrent
+// use, and every method is atomic. Names are matched case-insensitively
+// (owner, package, version and file names), as Gitea does.
+type Store interface {
+	// CreateUser inserts u and sets its ID and CreatedAt. ErrConflict if an
+	// owner of that name exists.
+	CreateUser(ctx context.Context, u *User) error
+	// CreateOrg inserts org and makes admin its first member with the admin
+	// role. ErrConflict if an owner of that name exists; ErrNotFound if the
+	// admin user does not exist.
+	CreateOrg(ctx context.Context, org *Owner, adminUserID int64) error
+	// OwnerByName returns a user or organization. ErrNotFound.
+	OwnerByName(ctx context.Context, name string) (*Owner, error)
+	// UserByName returns a user. ErrNotFound (also for organizations).
+	UserByName(ctx context.Context, name string) (*User, error)
+	// UserByID returns a user. ErrNotFound.
+	UserByID(ctx context.Context, id int64) (*User, error)
+	// ListUsers returns every user ordered by name.
+	ListUsers(ctx context.Context) ([]*User, error)
+	// SetMember adds a member or changes its role. ErrNotFound if the
+	// organization or user does not exist.
+	SetMember(ctx context.Context, m Member) error
+	// MemberRole returns the user's role in the organization, AccessNone if
+	// the user is not a member.
+	MemberRole(ctx context.Context, orgID, userID int64) (Role, error)
+
+	// CreateToken inserts t and sets its ID and CreatedAt. ErrConflict if the
+	// user has a token of that name.
+	CreateToken(ctx context.Context, t *Token) error
+	// TokensByLastEight returns the tokens whose secret ends with lastEight.
+	TokensByLastEight(ctx context.Context, lastEight string) ([]*Token, error)
+	// ListTokens returns the user's tokens ordered by name.
+	ListTokens(ctx context.Context, userID int64) ([]*Token, error)
+	// DeleteToken removes the user's token of that name. ErrNotFound.
+	DeleteToken(ctx context.Context, userID int64, name string) error
+
+	// FileByName returns the file with its blob. ErrNotFound when the package,
+	// version or file does not exist.
+	FileByName(ctx context.Context, ownerID int64, typ PackageType, pkg, version, file string) (*File, error)
+	// CreateFile records a new file, creating its package and version when
+	// they do not exist yet and its blob record when no file shares it. In
+	// the same transaction, after every check passed and before commit, it
+	// calls commitBlob, which must make the blob's bytes durable in blob
+	// storage; if commitBlob fails, nothing is recorded. ErrConflict if the
+	// version already has a file of that name.
+	CreateFile(ctx context.Context, nf NewFile, commitBlob func(ctx context.Context) error) (*File, error)
+	// DeleteFile removes a file, its version when it was the last file, and
+	// its package when that was the last version. When no file references
+	// the blob any more it removes the blob record and, before commit, calls
+	// removeBlob with its digest; if removeBlob fails nothing is deleted.
+	// ErrNotFound.
+	DeleteFile(ctx context.Context, ownerID int64, typ PackageType, pkg, version, file string, removeBlob func(ctx context.Context, sha256 string) error) error
+	// DeleteVersion removes a version and all its files as DeleteFile does
+	// for each. ErrNotFound.
+	DeleteVersion(ctx context.Context, ownerID int64, typ PackageType, pkg, version string, removeBlob func(ctx context.Context, sha256 string) error) error
+	// BlobExists reports whether a blob record exists.
+	BlobExists(ctx context.Context, sha256 string) (bool, error)
+
+	// Close releases the store's resources.
+	Close() error
+}
+
+// NewFile is what CreateFile needs to record a file.
+type NewFile struct {
+	OwnerID   int64
+	Type      PackageType
+	Package   string
+	Version   string
+	File      string
+	Blob      Blob
+	CreatorID int64
+	CreatedAt time.Time
+}
+
+// BlobStore keeps content addressed by sha256. Implementations must be safe
+// for concurrent use.
+type BlobStore interface {
+	// NewUpload starts writing a blob whose digest is not known yet. Its
+	// bytes are invisible until Commit.
+	NewUpload(ctx context.Context) (BlobUpload, error)
+	// Open returns the blob for reading. ErrNotFound.
+	Open(ctx context.Context, sha256 string) (BlobReader, error)
+	// Stat returns the size of a blob. ErrNotFound.
+	Stat(ctx context.Context, sha256 string) (int64, error)
+	// Delete removes a blob. ErrNotFound.
+	Delete(ctx context.Context, sha256 string) error
+	// Walk calls fn with the digest of every committed blob, in no order.
+	Walk(ctx context.Context, fn func(sha256 string) error) error
+}
+
+// BlobUpload is a blob being written.
+type BlobUpload interface {
+	io.Writer
+	// Complete ends writing and makes the bytes durable, still invisible.
+	// It lets the slow part of committing (fsync, finishing a multipart
+	// upload) happen outside the metadata transaction; Commit completes an
+	// upload that was not completed.
+	Complete(ctx context.Context) error
+	// Commit makes the written bytes durable and visible under sha256. If a
+	// blob with that digest exists, the upload is discarded and the existing
+	// blob kept. After Commit the upload may still be Committed again (a
+	// no-op when the blob exists) and must still be Closed.
+	Commit(ctx context.Context, sha256 string) error
+	// Close discards an uncommitted upload and releases its resources.
+	Close() error
+}
+
+// BlobReader reads a blob. It is an io.ReadSeeker so downloads can serve
+// ranges; a filesystem implementation returns an *os.File so the kernel can
+// send it (sendfile).
+type BlobReader interface {
+	io.ReadSeekCloser
+}

@@ -1,0 +1,223 @@
+// Package fsblob implements depot.BlobStore on a local directory.
+//
+// Layout: blobs live at <root>/sha256/<first two hex digits>/<digest>;
+// uploads in progress live in <root>/tmp with random names. An upload is
+// written to its temporary file, fsynced, then renamed into place (same file
+// system, so the rename is atomic and no byte is copied twice) and the
+// directory is fsynced. Temporary files older than a day are garbage that a
+// crashed process left; Walk does not report them and CleanTemp removes them.
+package fsblob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/depot-registry/depot/internal/depot"
+)
+
+// Store is a depot.BlobStore on a directory.
+type Store struct {
+	root string
+}
+
+var _ depot.BlobStore = (*Store)(nil)
+
+// New returns a Store rooted at dir, creating the directory if needed.
+func New(dir string) (*Store, error) {
+	for _, d := range []string{dir, filepath.Join(dir, "sha256"), filepath.Join(dir, "tmp")} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, fmt.Errorf("create blob directory: %w", err)
+		}
+	}
+	return &Store{root: dir}, nil
+}
+
+func validDigest(d string) bool {
+	if len(d) != 64 {
+		return false
+	}
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) path(digest string) (string, error) {
+	if !validDigest(digest) {
+		return "", depot.Errorf(depot.ErrInvalid, "invalid sha256 digest %q", digest)
+	}
+	return filepath.Join(s.root, "sha256", digest[:2], digest), nil
+}
+
+func translate(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %v", depot.ErrNotFound, err)
+	}
+	return err
+}
+
+// NewUpload implements depot.BlobStore.
+func (s *Store) NewUpload(ctx context.Context) (depot.BlobUpload, error) {
+	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "upload-*")
+	if err != nil {
+		return nil, fmt.Errorf("create temporary file: %w", err)
+	}
+	return &upload{s: s, f: f}, nil
+}
+
+type upload struct {
+	s         *Store
+	f         *os.File
+	completed bool
+	committed bool
+}
+
+func (u *upload) Write(p []byte) (int, error) { return u.f.Write(p) }
+
+func (u *upload) Complete(ctx context.Context) error {
+	if u.completed {
+		return nil
+	}
+	if err := u.f.Sync(); err != nil {
+		return fmt.Errorf("sync upload: %w", err)
+	}
+	u.completed = true
+	return nil
+}
+
+func (u *upload) Commit(ctx context.Context, digest string) error {
+	if u.committed {
+		return nil
+	}
+	dst, err := u.s.path(digest)
+	if err != nil {
+		return err
+	}
+	if err := u.Complete(ctx); err != nil {
+		return err
+	}
+	dir := filepath.Dir(dst)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("create blob directory: %w", err)
+	}
+	if _, err := os.Stat(dst); err == nil {
+		// Same digest, same bytes: keep the existing blob.
+		u.committed = true
+		return nil
+	}
+	if err := os.Rename(u.f.Name(), dst); err != nil {
+		return fmt.Errorf("move blob into place: %w", err)
+	}
+	u.committed = true
+	return syncDir(dir)
+}
+
+func (u *upload) Close() error {
+	err := u.f.Close()
+	if !u.committed {
+		if rerr := os.Remove(u.f.Name()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = errors.Join(err, rerr)
+		}
+	}
+	return err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory: %w", err)
+	}
+	return nil
+}
+
+// Open implements depot.BlobStore. The reader is an *os.File, so
+// http.ServeContent can send it with sendfile.
+func (s *Store) Open(ctx context.Context, digest string) (depot.BlobReader, error) {
+	p, err := s.path(digest)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, translate(err)
+	}
+	return f, nil
+}
+
+// Stat implements depot.BlobStore.
+func (s *Store) Stat(ctx context.Context, digest string) (int64, error) {
+	p, err := s.path(digest)
+	if err != nil {
+		return 0, err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0, translate(err)
+	}
+	return fi.Size(), nil
+}
+
+// Delete implements depot.BlobStore.
+func (s *Store) Delete(ctx context.Context, digest string) error {
+	p, err := s.path(digest)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil {
+		return translate(err)
+	}
+	return nil
+}
+
+// Walk implements depot.BlobStore.
+func (s *Store) Walk(ctx context.Context, fn func(string) error) error {
+	return filepath.WalkDir(filepath.Join(s.root, "sha256"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.Type().IsRegular() && validDigest(d.Name()) {
+			return fn(d.Name())
+		}
+		return nil
+	})
+}
+
+// CleanTemp removes temporary upload files last modified before cutoff, which
+// only a crashed process can leave behind, and returns how many it removed.
+func (s *Store) CleanTemp(cutoff time.Time) (int, error) {
+	dir := filepath.Join(s.root, "tmp")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "upload-") {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || !fi.ModTime().Before(cutoff) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err == nil {
+			n++
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,41 @@
+// Package server composes depot's HTTP adapters into one handler: the API
+// dialects, health checks, and the middleware every request passes.
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/gitea"
+	"github.com/depot-registry/depot/internal/httpapi"
+)
+
+// Options configure the handler.
+type Options struct {
+	// Version is reported by health and version endpoints.
+	Version string
+}
+
+// New returns depot's HTTP handler.
+func New(svc *depot.Service, log *slog.Logger, opts Options) http.Handler {
+	giteaAPI := gitea.New(svc, log)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": opts.Version})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteError(w, r, log, httpapi.JSON, depot.Errorf(depot.ErrNotFound, "no such route"))
+	})
+	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Package paths bypass ServeMux, which would redirect paths holding
+		// "." or ".." segments instead of letting the API refuse them.
+		if strings.HasPrefix(r.URL.EscapedPath(), gitea.Prefix) {
+			giteaAPI.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	return httpapi.Logged(log, root)
+}

@@ -1,0 +1,463 @@
+// Package sqlite implements depot.Store on SQLite through the pure-Go
+// modernc.org/sqlite driver (no cgo). It keeps two pools: one connection for
+// writes, whose transactions begin IMMEDIATE so writers queue instead of
+// failing, and several read-only connections that WAL mode lets run beside
+// the writer. Other processes (the admin CLI) share the file safely through
+// SQLite's locks and a busy timeout.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/depot-registry/depot/internal/depot"
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Extended result codes (https://sqlite.org/rescode.html).
+const (
+	codeConstraintForeignKey = 787
+	codeConstraintPrimaryKey = 1555
+	codeConstraintUnique     = 2067
+)
+
+// Store is a depot.Store on one SQLite database file.
+type Store struct {
+	w, r *sql.DB
+}
+
+var _ depot.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database at path and applies pending
+// migrations.
+func Open(ctx context.Context, path string) (*Store, error) {
+	dsn := func(extra string) string {
+		q := url.Values{}
+		for _, p := range []string{"busy_timeout(10000)", "foreign_keys(1)", "journal_mode(WAL)", "synchronous(FULL)"} {
+			q.Add("_pragma", p)
+		}
+		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode() + extra
+	}
+	w, err := sql.Open("sqlite", dsn("&_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", dsn("&_pragma=query_only(1)"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(max(4, 2*runtime.GOMAXPROCS(0)))
+	r.SetMaxIdleConns(max(4, 2*runtime.GOMAXPROCS(0)))
+	return &Store{w: w, r: r}, nil
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("prepare migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	return nil
+}
+
+// Close implements depot.Store.
+func (s *Store) Close() error { return errors.Join(s.r.Close(), s.w.Close()) }
+
+// translate maps SQLite errors onto depot kinds by extended result code.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return depot.ErrNotFound
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case codeConstraintUnique, codeConstraintPrimaryKey:
+			return fmt.Errorf("%w: %v", depot.ErrConflict, err)
+		case codeConstraintForeignKey:
+			return fmt.Errorf("%w: %v", depot.ErrNotFound, err)
+		}
+	}
+	return err
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+// tx runs fn in a write transaction and commits when fn returns nil.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return translate(err)
+	}
+	return translate(tx.Commit())
+}
+
+const ownerCols = `id, name, kind, visibility, email, password_hash, is_admin, disabled, created_at`
+
+type scanner interface{ Scan(...any) error }
+
+func scanUser(row scanner) (*depot.User, error) {
+	var u depot.User
+	var created int64
+	err := row.Scan(&u.ID, &u.Name, &u.Kind, &u.Visibility, &u.Email, &u.PasswordHash, &u.IsAdmin, &u.Disabled, &created)
+	if err != nil {
+		return nil, translate(err)
+	}
+	u.CreatedAt = fromMicros(created)
+	return &u, nil
+}
+
+// CreateUser implements depot.Store.
+func (s *Store) CreateUser(ctx context.Context, u *depot.User) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `INSERT INTO owners (name, lower_name, kind, visibility, email, password_hash, is_admin, disabled, created_at)
+			VALUES (?, ?, 'user', ?, ?, ?, ?, ?, ?) RETURNING id`,
+			u.Name, strings.ToLower(u.Name), u.Visibility, u.Email, u.PasswordHash, u.IsAdmin, u.Disabled, micros(u.CreatedAt)).Scan(&u.ID)
+	})
+}
+
+// CreateOrg implements depot.Store.
+func (s *Store) CreateOrg(ctx context.Context, org *depot.Owner, adminUserID int64) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `INSERT INTO owners (name, lower_name, kind, visibility, created_at)
+			VALUES (?, ?, 'org', ?, ?) RETURNING id`,
+			org.Name, strings.ToLower(org.Name), org.Visibility, micros(org.CreatedAt)).Scan(&org.ID)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO org_members (org_id, user_id, role)
+			SELECT ?, id, ? FROM owners WHERE id = ? AND kind = 'user'`, org.ID, depot.AccessAdmin, adminUserID)
+		return err
+	})
+}
+
+// OwnerByName implements depot.Store.
+func (s *Store) OwnerByName(ctx context.Context, name string) (*depot.Owner, error) {
+	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+ownerCols+` FROM owners WHERE lower_name = ?`, strings.ToLower(name)))
+	if err != nil {
+		return nil, err
+	}
+	return &u.Owner, nil
+}
+
+// UserByName implements depot.Store.
+func (s *Store) UserByName(ctx context.Context, name string) (*depot.User, error) {
+	return scanUser(s.r.QueryRowContext(ctx, `SELECT `+ownerCols+` FROM owners WHERE lower_name = ? AND kind = 'user'`, strings.ToLower(name)))
+}
+
+// UserByID implements depot.Store.
+func (s *Store) UserByID(ctx context.Context, id int64) (*depot.User, error) {
+	return scanUser(s.r.QueryRowContext(ctx, `SELECT `+ownerCols+` FROM owners WHERE id = ? AND kind = 'user'`, id))
+}
+
+// ListUsers implements depot.Store.
+func (s *Store) ListUsers(ctx context.Context) ([]*depot.User, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+ownerCols+` FROM owners WHERE kind = 'user' ORDER BY lower_name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*depot.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// SetMember implements depot.Store.
+func (s *Store) SetMember(ctx context.Context, m depot.Member) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO org_members (org_id, user_id, role)
+			SELECT o.id, u.id, ? FROM owners o, owners u WHERE o.id = ? AND o.kind = 'org' AND u.id = ? AND u.kind = 'user'
+			ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role`, m.Role, m.OrgID, m.UserID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return depot.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// MemberRole implements depot.Store.
+func (s *Store) MemberRole(ctx context.Context, orgID, userID int64) (depot.Role, error) {
+	var role depot.Role
+	err := s.r.QueryRowContext(ctx, `SELECT role FROM org_members WHERE org_id = ? AND user_id = ?`, orgID, userID).Scan(&role)
+	if errors.Is(err, sql.ErrNoRows) {
+		return depot.AccessNone, nil
+	}
+	return role, err
+}
+
+const tokenCols = `id, user_id, name, hash, last_eight, scopes, created_at, expires_at`
+
+func scanToken(row scanner) (*depot.Token, error) {
+	var t depot.Token
+	var scopes string
+	var created int64
+	var expires sql.NullInt64
+	if err := row.Scan(&t.ID, &t.UserID, &t.Name, &t.Hash, &t.LastEight, &scopes, &created, &expires); err != nil {
+		return nil, translate(err)
+	}
+	for _, sc := range strings.Split(scopes, ",") {
+		if sc != "" {
+			t.Scopes = append(t.Scopes, depot.Scope(sc))
+		}
+	}
+	t.CreatedAt = fromMicros(created)
+	if expires.Valid {
+		e := fromMicros(expires.Int64)
+		t.ExpiresAt = &e
+	}
+	return &t, nil
+}
+
+func queryTokens(ctx context.Context, db *sql.DB, query string, args ...any) ([]*depot.Token, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*depot.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// CreateToken implements depot.Store.
+func (s *Store) CreateToken(ctx context.Context, t *depot.Token) error {
+	var expires sql.NullInt64
+	if t.ExpiresAt != nil {
+		expires = sql.NullInt64{Int64: micros(*t.ExpiresAt), Valid: true}
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `INSERT INTO tokens (user_id, name, hash, last_eight, scopes, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			t.UserID, t.Name, t.Hash, t.LastEight, t.Scopes.String(), micros(t.CreatedAt), expires).Scan(&t.ID)
+	})
+}
+
+// TokensByLastEight implements depot.Store.
+func (s *Store) TokensByLastEight(ctx context.Context, lastEight string) ([]*depot.Token, error) {
+	return queryTokens(ctx, s.r, `SELECT `+tokenCols+` FROM tokens WHERE last_eight = ?`, lastEight)
+}
+
+// ListTokens implements depot.Store.
+func (s *Store) ListTokens(ctx context.Context, userID int64) ([]*depot.Token, error) {
+	return queryTokens(ctx, s.r, `SELECT `+tokenCols+` FROM tokens WHERE user_id = ? ORDER BY name`, userID)
+}
+
+// DeleteToken implements depot.Store.
+func (s *Store) DeleteToken(ctx context.Context, userID int64, name string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ? AND name = ?`, userID, name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return depot.ErrNotFound
+		}
+		return nil
+	})
+}
+
+const fileQuery = `SELECT f.id, f.version_id, f.name, f.creator_id, f.created_at,
+	b.sha256, b.size, b.md5, b.sha1, b.sha512, b.created_at
+	FROM files f
+	JOIN versions v ON v.id = f.version_id
+	JOIN packages p ON p.id = v.package_id
+	JOIN blobs b ON b.sha256 = f.blob_sha256
+	WHERE p.owner_id = ? AND p.type = ? AND p.lower_name = ? AND v.lower_version = ? AND f.lower_name = ?`
+
+func scanFile(row scanner) (*depot.File, error) {
+	var f depot.File
+	var created, blobCreated int64
+	err := row.Scan(&f.ID, &f.VersionID, &f.Name, &f.CreatorID, &created,
+		&f.Blob.SHA256, &f.Blob.Size, &f.Blob.MD5, &f.Blob.SHA1, &f.Blob.SHA512, &blobCreated)
+	if err != nil {
+		return nil, translate(err)
+	}
+	f.CreatedAt, f.Blob.CreatedAt = fromMicros(created), fromMicros(blobCreated)
+	return &f, nil
+}
+
+// FileByName implements depot.Store.
+func (s *Store) FileByName(ctx context.Context, ownerID int64, typ depot.PackageType, pkg, version, file string) (*depot.File, error) {
+	return scanFile(s.r.QueryRowContext(ctx, fileQuery, ownerID, typ, strings.ToLower(pkg), strings.ToLower(version), strings.ToLower(file)))
+}
+
+// CreateFile implements depot.Store.
+func (s *Store) CreateFile(ctx context.Context, nf depot.NewFile, commitBlob func(context.Context) error) (*depot.File, error) {
+	f := &depot.File{Name: nf.File, Blob: nf.Blob, CreatorID: nf.CreatorID, CreatedAt: nf.CreatedAt}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var pkgID int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO packages (owner_id, type, name, lower_name, created_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (owner_id, type, lower_name) DO UPDATE SET lower_name = excluded.lower_name RETURNING id`,
+			nf.OwnerID, nf.Type, nf.Package, strings.ToLower(nf.Package), micros(nf.CreatedAt)).Scan(&pkgID)
+		if err != nil {
+			return fmt.Errorf("upsert package: %w", err)
+		}
+		err = tx.QueryRowContext(ctx, `INSERT INTO versions (package_id, version, lower_version, creator_id, created_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (package_id, lower_version) DO UPDATE SET lower_version = excluded.lower_version RETURNING id`,
+			pkgID, nf.Version, strings.ToLower(nf.Version), nf.CreatorID, micros(nf.CreatedAt)).Scan(&f.VersionID)
+		if err != nil {
+			return fmt.Errorf("upsert version: %w", err)
+		}
+		b := nf.Blob
+		_, err = tx.ExecContext(ctx, `INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (sha256) DO NOTHING`, b.SHA256, b.Size, b.MD5, b.SHA1, b.SHA512, micros(b.CreatedAt))
+		if err != nil {
+			return fmt.Errorf("insert blob: %w", err)
+		}
+		err = tx.QueryRowContext(ctx, `INSERT INTO files (version_id, name, lower_name, blob_sha256, creator_id, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+			f.VersionID, nf.File, strings.ToLower(nf.File), b.SHA256, nf.CreatorID, micros(nf.CreatedAt)).Scan(&f.ID)
+		if err != nil {
+			return fmt.Errorf("insert file: %w", err)
+		}
+		return commitBlob(ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// DeleteFile implements depot.Store.
+func (s *Store) DeleteFile(ctx context.Context, ownerID int64, typ depot.PackageType, pkg, version, file string, removeBlob func(context.Context, string) error) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var fileID, versionID, pkgID int64
+		var sha string
+		err := tx.QueryRowContext(ctx, `SELECT f.id, v.id, p.id, f.blob_sha256 FROM files f
+			JOIN versions v ON v.id = f.version_id JOIN packages p ON p.id = v.package_id
+			WHERE p.owner_id = ? AND p.type = ? AND p.lower_name = ? AND v.lower_version = ? AND f.lower_name = ?`,
+			ownerID, typ, strings.ToLower(pkg), strings.ToLower(version), strings.ToLower(file)).Scan(&fileID, &versionID, &pkgID, &sha)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM files WHERE id = ?`, fileID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM versions WHERE id = ? AND NOT EXISTS (SELECT 1 FROM files WHERE version_id = ?)`, versionID, versionID); err != nil {
+			return err
+		}
+		if err := deleteEmptyPackage(ctx, tx, pkgID); err != nil {
+			return err
+		}
+		return releaseBlobs(ctx, tx, []string{sha}, removeBlob)
+	})
+}
+
+// DeleteVersion implements depot.Store.
+func (s *Store) DeleteVersion(ctx context.Context, ownerID int64, typ depot.PackageType, pkg, version string, removeBlob func(context.Context, string) error) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var versionID, pkgID int64
+		err := tx.QueryRowContext(ctx, `SELECT v.id, p.id FROM versions v JOIN packages p ON p.id = v.package_id
+			WHERE p.owner_id = ? AND p.type = ? AND p.lower_name = ? AND v.lower_version = ?`,
+			ownerID, typ, strings.ToLower(pkg), strings.ToLower(version)).Scan(&versionID, &pkgID)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `DELETE FROM files WHERE version_id = ? RETURNING blob_sha256`, versionID)
+		if err != nil {
+			return err
+		}
+		var shas []string
+		for rows.Next() {
+			var sha string
+			if err := rows.Scan(&sha); err != nil {
+				rows.Close()
+				return err
+			}
+			shas = append(shas, sha)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM versions WHERE id = ?`, versionID); err != nil {
+			return err
+		}
+		if err := deleteEmptyPackage(ctx, tx, pkgID); err != nil {
+			return err
+		}
+		return releaseBlobs(ctx, tx, shas, removeBlob)
+	})
+}
+
+func deleteEmptyPackage(ctx context.Context, tx *sql.Tx, pkgID int64) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM packages WHERE id = ? AND NOT EXISTS (SELECT 1 FROM versions WHERE package_id = ?)`, pkgID, pkgID)
+	return err
+}
+
+// releaseBlobs deletes the records of the given blobs that no file references
+// any more and calls removeBlob for each, inside the transaction: the single
+// writer connection serialises this against uploads that would reference the
+// blob again, so a blob is never removed under a new reference.
+func releaseBlobs(ctx context.Context, tx *sql.Tx, shas []string, removeBlob func(context.Context, string) error) error {
+	seen := map[string]bool{}
+	for _, sha := range shas {
+		if seen[sha] {
+			continue
+		}
+		seen[sha] = true
+		res, err := tx.ExecContext(ctx, `DELETE FROM blobs WHERE sha256 = ? AND NOT EXISTS (SELECT 1 FROM files WHERE blob_sha256 = ?)`, sha, sha)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			if err := removeBlob(ctx, sha); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// BlobExists implements depot.Store.
+func (s *Store) BlobExists(ctx context.Context, sha256 string) (bool, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM blobs WHERE sha256 = ?`, sha256).Scan(&n)
+	return n > 0, err
+}
