@@ -136,14 +136,14 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 	if err != nil {
 		return nil, err
 	}
-	limit := s.opts.MaxUploadSize
-	if limit > 0 && size > limit {
-		return nil, Errorf(ErrTooLarge, "file is larger than the limit of %d bytes", limit)
-	}
 	if _, err := s.store.FileByName(ctx, owner.ID, ref.Type, ref.Package, ref.Version, ref.File); err == nil {
 		return nil, Errorf(ErrConflict, "file %q already exists in version %q", ref.File, ref.Version)
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("look up file: %w", err)
+	}
+	limit := s.opts.MaxUploadSize
+	if limit > 0 && size > limit {
+		return nil, Errorf(ErrTooLarge, "file is larger than the limit of %d bytes", limit)
 	}
 
 	up, err := s.blobs.NewUpload(ctx)

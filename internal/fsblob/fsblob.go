@@ -79,6 +79,7 @@ type upload struct {
 	f         *os.File
 	completed bool
 	committed bool
+	renamed   bool // the temporary file became the blob
 }
 
 func (u *upload) Write(p []byte) (int, error) { return u.f.Write(p) }
@@ -117,13 +118,13 @@ func (u *upload) Commit(ctx context.Context, digest string) error {
 	if err := os.Rename(u.f.Name(), dst); err != nil {
 		return fmt.Errorf("move blob into place: %w", err)
 	}
-	u.committed = true
+	u.committed, u.renamed = true, true
 	return syncDir(dir)
 }
 
 func (u *upload) Close() error {
 	err := u.f.Close()
-	if !u.committed {
+	if !u.renamed {
 		if rerr := os.Remove(u.f.Name()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 			err = errors.Join(err, rerr)
 		}
@@ -220,4 +221,18 @@ func (s *Store) CleanTemp(cutoff time.Time) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// TempUploads lists the temporary files of uploads in progress (or left by a
+// crash).
+func (s *Store) TempUploads() ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(s.root, "tmp"))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out, nil
 }

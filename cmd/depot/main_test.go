@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/depot-registry/depot/internal/httpsuite"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// MustRunMain starts a real depot server (the same Main the binary runs) on
+// a loopback port with the embedded defaults in a fresh data directory, and
+// stops it when the test ends.
+func MustRunMain(tb testing.TB, c Config) *Main {
+	tb.Helper()
+	if c.DataDir == "" {
+		c.DataDir = tb.TempDir()
+	}
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:0"
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = "sqlite://" + filepath.Join(c.DataDir, "depot.db")
+	}
+	if c.StorageURL == "" {
+		c.StorageURL = "file://" + filepath.Join(c.DataDir, "blobs")
+	}
+	if c.BcryptCost == 0 {
+		c.BcryptCost = bcrypt.MinCost
+	}
+	m := NewMain(c, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := m.Open(ctx); err != nil {
+		cancel()
+		tb.Fatalf("open depot: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				tb.Errorf("run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			tb.Errorf("server did not stop within 30s")
+		}
+		if err := m.Close(); err != nil {
+			tb.Errorf("close: %v", err)
+		}
+	})
+	return m
+}
+
+func TestHTTPSuiteSQLiteFilesystem(t *testing.T) {
+	m := MustRunMain(t, Config{MaxUploadSize: 4 << 20})
+	blobs, err := openBlobs(m.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpsuite.Run(t, &httpsuite.Env{
+		BaseURL:       "http://" + m.Addr(),
+		Service:       m.Service,
+		Blobs:         blobs,
+		MaxUploadSize: m.Config.MaxUploadSize,
+		TempUploads:   blobs.TempUploads,
+	})
+}
+
