@@ -71,4 +71,3 @@ func TestHTTPSuiteSQLiteFilesystem(t *testing.T) {
 		TempUploads:   blobs.TempUploads,
 	})
 }
-
