@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs the depot command line in-process and returns its exit code,
+// stdout and stderr, as the binary would produce them.
+func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	var stdout, stderr bytes.Buffer
+	err := NewApp(&stdout, &stderr).Run(context.Background(), append([]string{"depot"}, args...))
+	return exitCode(&stderr, err), stdout.String(), stderr.String()
+}
+
+func TestCLIBadSettingsExitTwo(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		setting string
+	}{
+		{"max upload size flag", nil, []string{"serve", "--data-dir", dir, "--max-upload-size", "lots"}, "--max-upload-size"},
+		{"max upload size env", map[string]string{"DEPOT_MAX_UPLOAD_SIZE": "-3"}, []string{"serve", "--data-dir", dir}, "DEPOT_MAX_UPLOAD_SIZE"},
+		{"database url", nil, []string{"serve", "--data-dir", dir, "--database-url", "mysql://x"}, "--database-url"},
+		{"database url env on admin", map[string]string{"DEPOT_DATABASE_URL": "nonsense"}, []string{"admin", "user", "list", "--data-dir", dir}, "DEPOT_DATABASE_URL"},
+		{"storage url", nil, []string{"serve", "--data-dir", dir, "--storage-url", "ftp://x"}, "--storage-url"},
+		{"base url", nil, []string{"serve", "--data-dir", dir, "--base-url", "not a url"}, "--base-url"},
+		{"addr", map[string]string{"DEPOT_ADDR": "nocolon"}, []string{"serve", "--data-dir", dir}, "DEPOT_ADDR"},
+		{"unknown flag", nil, []string{"serve", "--no-such-flag"}, "no-such-flag"},
+		{"bad role", nil, []string{"admin", "org", "add-member", "--data-dir", dir, "--org", "o", "--username", "u", "--role", "owner"}, "--role"},
+		{"bad scope", nil, []string{"admin", "token", "create", "--data-dir", dir, "--username", "u", "--name", "n", "--scopes", "write:everything"}, "--scopes"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, c.env, c.args...)
+			if code != 2 {
+				t.Fatalf("exit code %d, want 2; stderr %q", code, stderr)
+			}
+			if !strings.Contains(stderr, c.setting) {
+				t.Errorf("stderr %q does not name %s", stderr, c.setting)
+			}
+			if n := strings.Count(strings.TrimSpace(stderr), "\n"); n > 0 {
+				t.Errorf("error is %d lines, want one: %q", n+1, stderr)
+			}
+		})
+	}
+}
+
+func TestCLIAdminFlow(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"DEPOT_DATA_DIR": dir}
+	mustCLI := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := runCLI(t, env, args...)
+		if code != 0 {
+			t.Fatalf("depot %s: exit %d: %s", strings.Join(args, " "), code, errOut)
+		}
+		return out
+	}
+	mustCLI("admin", "user", "create", "--username", "alice", "--password", "s3cret-pass", "--email", "alice@example.com", "--admin")
+	mustCLI("admin", "user", "create", "--username", "bob", "--password", "s3cret-pass", "--email", "bob@example.com")
+	if out := mustCLI("admin", "user", "list"); !strings.Contains(out, "alice") || !strings.Contains(out, "bob") {
+		t.Fatalf("user list %q lacks users", out)
+	}
+	mustCLI("admin", "org", "create", "--name", "acme", "--owner", "alice", "--visibility", "private")
+	mustCLI("admin", "org", "add-member", "--org", "acme", "--username", "bob", "--role", "write")
+	token := strings.TrimSpace(mustCLI("admin", "token", "create", "--username", "bob", "--name", "ci", "--scopes", "write:package"))
+	if len(token) != 40 || strings.ContainsAny(token, " \n") {
+		t.Fatalf("token create printed %q, want only a 40-character token", token)
+	}
+	if out := mustCLI("admin", "token", "list", "--username", "bob"); !strings.Contains(out, "ci") || strings.Contains(out, token) {
+		t.Fatalf("token list %q must name the token and never show its secret", out)
+	}
+	// Errors: duplicate user, unknown user.
+	if code, _, errOut := runCLI(t, env, "admin", "user", "create", "--username", "ALICE", "--password", "s3cret-pass", "--email", "a@example.com"); code != 1 || !strings.Contains(errOut, "taken") {
+		t.Errorf("duplicate user: exit %d, stderr %q", code, errOut)
+	}
+	if code, _, _ := runCLI(t, env, "admin", "token", "create", "--username", "nobody", "--name", "x", "--scopes", "all"); code != 1 {
+		t.Errorf("token for unknown user: exit %d, want 1", code)
+	}
+
+	// The token works against a server on the same data directory, and
+	// stops working once revoked, while the server runs.
+	m := MustRunMain(t, Config{DataDir: dir, DatabaseURL: "sqlite://" + filepath.Join(dir, "depot.db")})
+	put := func() int {
+		req, _ := http.NewRequest(http.MethodPut, "http://"+m.Addr()+"/api/packages/acme/generic/tool/1.0/tool.bin", strings.NewReader("bytes"))
+		req.SetBasicAuth("bob", token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := put(); s != http.StatusCreated {
+		t.Fatalf("upload with CLI token: %d, want 201", s)
+	}
+	mustCLI("admin", "token", "revoke", "--username", "bob", "--name", "ci")
+	if s := put(); s != http.StatusUnauthorized {
+		t.Fatalf("upload with revoked token: %d, want 401", s)
+	}
+	if code, _, _ := runCLI(t, env, "admin", "token", "revoke", "--username", "bob", "--name", "ci"); code != 1 {
+		t.Errorf("revoking twice: exit %d, want 1", code)
+	}
+}
+
+func TestCLIVersion(t *testing.T) {
+	code, out, _ := runCLI(t, nil, "version")
+	if code != 0 || strings.TrimSpace(out) != "depot "+version {
+		t.Fatalf("version: exit %d, output %q", code, out)
+	}
+}
