@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test of depot with the race detector: unit tests, the store and
+# blob conformance suites, the end-to-end HTTP suite against a real server,
+# and the memory check (2 GiB through a real depot binary).
+#
+# Set DEPOT_TEST_REQUIRE_ALL=1 (CI does) to make tests that need an external
+# service fail instead of skipping when it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== go vet"
+go vet ./...
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change: $unformatted" >&2
+  exit 1
+fi
+echo "== go test -race"
+go test -race -count=1 -timeout 30m "$@" ./...
