@@ -146,7 +146,7 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 		return nil, Errorf(ErrTooLarge, "file is larger than the limit of %d bytes", limit)
 	}
 
-	up, err := s.blobs.NewUpload(ctx)
+	up, err := s.blobs.NewUpload(ctx, size)
 	if err != nil {
 		return nil, fmt.Errorf("start blob upload: %w", err)
 	}

@@ -85,8 +85,10 @@ type NewFile struct {
 // for concurrent use.
 type BlobStore interface {
 	// NewUpload starts writing a blob whose digest is not known yet. Its
-	// bytes are invisible until Commit.
-	NewUpload(ctx context.Context) (BlobUpload, error)
+	// bytes are invisible until Commit. size is the number of bytes that
+	// will be written, or -1 if unknown; a store may use it to stream
+	// without buffering (an S3 multipart upload sizes its parts by it).
+	NewUpload(ctx context.Context, size int64) (BlobUpload, error)
 	// Open returns the blob for reading. ErrNotFound.
 	Open(ctx context.Context, sha256 string) (BlobReader, error)
 	// Stat returns the size of a blob. ErrNotFound.

@@ -66,7 +66,7 @@ func translate(err error) error {
 }
 
 // NewUpload implements depot.BlobStore.
-func (s *Store) NewUpload(ctx context.Context) (depot.BlobUpload, error) {
+func (s *Store) NewUpload(ctx context.Context, size int64) (depot.BlobUpload, error) {
 	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "upload-*")
 	if err != nil {
 		return nil, fmt.Errorf("create temporary file: %w", err)
