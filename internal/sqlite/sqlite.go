@@ -158,9 +158,15 @@ func (s *Store) CreateOrg(ctx context.Context, org *depot.Owner, adminUserID int
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO org_members (org_id, user_id, role)
+		res, err := tx.ExecContext(ctx, `INSERT INTO org_members (org_id, user_id, role)
 			SELECT ?, id, ? FROM owners WHERE id = ? AND kind = 'user'`, org.ID, depot.AccessAdmin, adminUserID)
-		return err
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return depot.ErrNotFound // no such user: roll the organization back
+		}
+		return nil
 	})
 }
 

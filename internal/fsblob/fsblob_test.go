@@ -1,0 +1,147 @@
+package fsblob
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/depot-registry/depot/internal/blobtest"
+	"github.com/depot-registry/depot/internal/depot"
+)
+
+func newStore(t *testing.T) depot.BlobStore {
+	t.Helper()
+	s, err := New(t.TempDir())
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s
+}
+
+// leftovers lists every file under the root that is not a committed blob:
+// temporary uploads, and anything else that does not belong.
+func leftovers(ctx context.Context, bs depot.BlobStore) ([]string, error) {
+	root := bs.(*Store).root
+	var out []string
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		if dir, name := filepath.Split(rel); validDigest(name) && dir == filepath.Join("sha256", name[:2])+string(filepath.Separator) {
+			return nil
+		}
+		out = append(out, rel)
+		return nil
+	})
+	return out, err
+}
+
+func TestConformance(t *testing.T) {
+	blobtest.Run(t, newStore, leftovers)
+}
+
+func TestNewCreatesDirectories(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a", "b")
+	s, err := New(dir)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	d := blobtest.MustPut(t, s, []byte("x"))
+	if _, err := os.Stat(filepath.Join(dir, "sha256", d[:2], d)); err != nil {
+		t.Errorf("blob is not where the layout says: %v", err)
+	}
+}
+
+func TestOpenIsOSFile(t *testing.T) {
+	s := newStore(t)
+	d := blobtest.MustPut(t, s, []byte("sendfile"))
+	r, err := s.Open(context.Background(), d)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer r.Close()
+	if _, ok := r.(*os.File); !ok {
+		t.Errorf("Open returned %T, want *os.File (so downloads can use sendfile)", r)
+	}
+}
+
+func TestCleanTemp(t *testing.T) {
+	ctx := context.Background()
+	s, err := New(t.TempDir())
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	tmp := filepath.Join(s.root, "tmp")
+	now := time.Now()
+	cutoff := now.Add(-24 * time.Hour)
+	mk := func(name string, mod time.Time) {
+		t.Helper()
+		p := filepath.Join(tmp, name)
+		if err := os.WriteFile(p, []byte(name), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mod, mod); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("upload-old1", now.Add(-48*time.Hour))
+	mk("upload-old2", cutoff.Add(-time.Second))
+	mk("upload-fresh", now)
+	mk("upload-at-cutoff", cutoff)
+	mk("not-an-upload", now.Add(-48*time.Hour))
+
+	// An upload in progress is fresh and must survive.
+	up, err := s.NewUpload(ctx, -1)
+	if err != nil {
+		t.Fatalf("NewUpload: %v", err)
+	}
+	if _, err := up.Write([]byte("in progress")); err != nil {
+		t.Fatal(err)
+	}
+	committed := blobtest.MustPut(t, s, []byte("committed"))
+
+	n, err := s.CleanTemp(cutoff)
+	if err != nil {
+		t.Fatalf("CleanTemp: %v", err)
+	}
+	if n != 2 {
+		t.Errorf("CleanTemp removed %d files, want 2", n)
+	}
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	for _, want := range []string{"upload-fresh", "upload-at-cutoff", "not-an-upload", filepath.Base(up.(*upload).f.Name())} {
+		if !slices.Contains(names, want) {
+			t.Errorf("CleanTemp removed %s; left %q", want, names)
+		}
+	}
+	for _, gone := range []string{"upload-old1", "upload-old2"} {
+		if slices.Contains(names, gone) {
+			t.Errorf("CleanTemp kept %s", gone)
+		}
+	}
+
+	// The upload in progress still commits.
+	content := []byte("in progress")
+	if err := up.Commit(ctx, blobtest.Digest(content)); err != nil {
+		t.Fatalf("Commit after CleanTemp: %v", err)
+	}
+	if err := up.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := blobtest.MustWalk(t, s); !slices.Equal(got, slices.Sorted(slices.Values([]string{committed, blobtest.Digest(content)}))) {
+		t.Errorf("Walk = %q", got)
+	}
+}
