@@ -1,18 +1,14 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/depot-registry/depot/internal/depot"
-	"github.com/depot-registry/depot/internal/fsblob"
 	"github.com/depot-registry/depot/internal/password"
-	"github.com/depot-registry/depot/internal/sqlite"
 	"github.com/dustin/go-humanize"
 	"github.com/urfave/cli/v3"
 )
@@ -26,6 +22,13 @@ type Config struct {
 	StorageURL    string
 	BaseURL       string
 	MaxUploadSize int64
+	// S3AccessKeyID and S3SecretAccessKey, when set, override the
+	// credentials an s3:// storage URL otherwise takes from the environment.
+	S3AccessKeyID     string
+	S3SecretAccessKey string
+	// StorageRedirect answers downloads with a redirect to a presigned URL
+	// of the object store (s3:// only).
+	StorageRedirect bool
 	// BcryptCost is the password hashing cost; 0 means bcrypt's default.
 	// Tests lower it.
 	BcryptCost int
@@ -38,12 +41,21 @@ func dataFlags() []cli.Flag {
 	}
 }
 
+func storageFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "storage-url", Usage: "blob storage: file://DIR or s3://BUCKET[/PREFIX]?endpoint=URL&region=R&path_style=true (default file://<data-dir>/blobs)", Sources: cli.EnvVars("DEPOT_STORAGE_URL")},
+		&cli.StringFlag{Name: "s3-access-key-id", Usage: "S3 access key (default: AWS_ACCESS_KEY_ID and the usual AWS credential sources)", Sources: cli.EnvVars("DEPOT_S3_ACCESS_KEY_ID")},
+		&cli.StringFlag{Name: "s3-secret-access-key", Usage: "S3 secret key (default: AWS_SECRET_ACCESS_KEY and the usual AWS credential sources)", Sources: cli.EnvVars("DEPOT_S3_SECRET_ACCESS_KEY")},
+	}
+}
+
 func serveFlags() []cli.Flag {
-	return append(dataFlags(),
+	flags := append(dataFlags(), storageFlags()...)
+	return append(flags,
 		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen address", Sources: cli.EnvVars("DEPOT_ADDR")},
-		&cli.StringFlag{Name: "storage-url", Usage: "blob storage (default file://<data-dir>/blobs)", Sources: cli.EnvVars("DEPOT_STORAGE_URL")},
 		&cli.StringFlag{Name: "base-url", Usage: "public URL of this server, for links it prints", Sources: cli.EnvVars("DEPOT_BASE_URL")},
 		&cli.StringFlag{Name: "max-upload-size", Value: "0", Usage: "largest accepted file, e.g. 10GiB; 0 means unlimited", Sources: cli.EnvVars("DEPOT_MAX_UPLOAD_SIZE")},
+		&cli.BoolFlag{Name: "storage-redirect", Usage: "answer downloads with a 307 to a short-lived presigned URL of the object store (s3:// only)", Sources: cli.EnvVars("DEPOT_STORAGE_REDIRECT")},
 	)
 }
 
@@ -57,8 +69,25 @@ func dataConfig(cmd *cli.Command) (Config, error) {
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = "sqlite://" + filepath.Join(c.DataDir, "depot.db")
 	}
-	if _, err := sqlitePath(c.DatabaseURL); err != nil {
+	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
 		return c, usageError("--database-url (DEPOT_DATABASE_URL): %v", err)
+	}
+	return c, nil
+}
+
+// storageConfig reads and checks the blob storage flags into c.
+func storageConfig(cmd *cli.Command, c Config) (Config, error) {
+	c.StorageURL = cmd.String("storage-url")
+	if c.StorageURL == "" {
+		c.StorageURL = "file://" + filepath.Join(c.DataDir, "blobs")
+	}
+	if err := checkStorageURL(c.StorageURL); err != nil {
+		return c, usageError("--storage-url (DEPOT_STORAGE_URL): %v", err)
+	}
+	c.S3AccessKeyID = cmd.String("s3-access-key-id")
+	c.S3SecretAccessKey = cmd.String("s3-secret-access-key")
+	if (c.S3AccessKeyID == "") != (c.S3SecretAccessKey == "") {
+		return c, usageError("--s3-access-key-id and --s3-secret-access-key (DEPOT_S3_*) must be set together")
 	}
 	return c, nil
 }
@@ -69,16 +98,16 @@ func serveConfig(cmd *cli.Command) (Config, error) {
 	if err != nil {
 		return c, err
 	}
+	if c, err = storageConfig(cmd, c); err != nil {
+		return c, err
+	}
 	c.Addr = cmd.String("addr")
 	if c.Addr == "" || !strings.Contains(c.Addr, ":") {
 		return c, usageError("--addr (DEPOT_ADDR): %q is not host:port", c.Addr)
 	}
-	c.StorageURL = cmd.String("storage-url")
-	if c.StorageURL == "" {
-		c.StorageURL = "file://" + filepath.Join(c.DataDir, "blobs")
-	}
-	if _, err := filePath(c.StorageURL); err != nil {
-		return c, usageError("--storage-url (DEPOT_STORAGE_URL): %v", err)
+	c.StorageRedirect = cmd.Bool("storage-redirect")
+	if c.StorageRedirect && !strings.HasPrefix(c.StorageURL, "s3://") {
+		return c, usageError("--storage-redirect (DEPOT_STORAGE_REDIRECT) needs an s3:// --storage-url")
 	}
 	c.BaseURL = strings.TrimRight(cmd.String("base-url"), "/")
 	if c.BaseURL != "" {
@@ -132,32 +161,15 @@ func localPath(raw, scheme string) (string, error) {
 	return filepath.Clean(rest), nil
 }
 
-// openStore opens the metadata store the configuration names.
-func openStore(ctx context.Context, c Config) (depot.Store, error) {
-	p, err := sqlitePath(c.DatabaseURL)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
-		return nil, fmt.Errorf("create database directory: %w", err)
-	}
-	return sqlite.Open(ctx, p)
-}
-
-// openBlobs opens the blob store the configuration names.
-func openBlobs(c Config) (*fsblob.Store, error) {
-	p, err := filePath(c.StorageURL)
-	if err != nil {
-		return nil, err
-	}
-	return fsblob.New(p)
-}
-
 // newService builds the domain service over the given stores.
 func newService(c Config, store depot.Store, blobs depot.BlobStore, log *slog.Logger) (*depot.Service, error) {
 	hasher, err := password.New(c.BcryptCost)
 	if err != nil {
 		return nil, err
 	}
-	return depot.NewService(store, blobs, hasher, &depot.Options{MaxUploadSize: c.MaxUploadSize, Logger: log}), nil
+	opts := &depot.Options{MaxUploadSize: c.MaxUploadSize, Logger: log}
+	if c.StorageRedirect {
+		opts.LinkExpiry = linkExpiry
+	}
+	return depot.NewService(store, blobs, hasher, opts), nil
 }

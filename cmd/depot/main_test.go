@@ -59,15 +59,11 @@ func MustRunMain(tb testing.TB, c Config) *Main {
 
 func TestHTTPSuiteSQLiteFilesystem(t *testing.T) {
 	m := MustRunMain(t, Config{MaxUploadSize: 4 << 20})
-	blobs, err := openBlobs(m.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
 	httpsuite.Run(t, &httpsuite.Env{
 		BaseURL:       "http://" + m.Addr(),
 		Service:       m.Service,
-		Blobs:         blobs,
+		Blobs:         m.Blobs,
 		MaxUploadSize: m.Config.MaxUploadSize,
-		TempUploads:   blobs.TempUploads,
+		TempUploads:   m.Blobs.TempUploads,
 	})
 }

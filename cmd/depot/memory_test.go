@@ -7,19 +7,15 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -49,18 +45,18 @@ func TestMemoryLargeFile(t *testing.T) {
 
 	tmp := t.TempDir()
 	memCheckFreeSpace(t, tmp, memMinFree)
-	bin := memBuildBinary(t, ctx, tmp)
+	bin := buildBinary(t, ctx, tmp)
 	dataDir := filepath.Join(tmp, "data")
 
-	memRun(t, ctx, bin, "admin", "user", "create", "--data-dir", dataDir,
+	runBinary(t, ctx, bin, "admin", "user", "create", "--data-dir", dataDir,
 		"--username", "memuser", "--password", "memory-check-password", "--email", "memuser@example.com", "--admin")
-	token := strings.TrimSpace(memRun(t, ctx, bin, "admin", "token", "create", "--data-dir", dataDir,
+	token := strings.TrimSpace(runBinary(t, ctx, bin, "admin", "token", "create", "--data-dir", dataDir,
 		"--username", "memuser", "--name", "memory", "--scopes", "write:package"))
 	if token == "" || strings.ContainsAny(token, " \n") {
 		t.Fatalf("token create printed %q, want one token", token)
 	}
 
-	srv := memStartServer(t, ctx, bin, dataDir, filepath.Join(tmp, "server.log"))
+	srv := startServer(t, ctx, bin, filepath.Join(tmp, "server.log"), nil, "--data-dir", dataDir)
 	idle := memReadStatus(t, srv.pid)
 	sampler := memStartSampler(srv.pid, 50*time.Millisecond)
 
@@ -152,150 +148,6 @@ func memCheckFreeSpace(tb testing.TB, dir string, need int64) {
 		tb.Fatalf("the memory check needs %d GiB free in %s (set TMPDIR to move it); only %.1f GiB is available",
 			need>>30, dir, float64(free)/(1<<30))
 	}
-}
-
-// memBuildBinary builds this package's binary into dir and returns its path.
-func memBuildBinary(tb testing.TB, ctx context.Context, dir string) string {
-	tb.Helper()
-	bin := filepath.Join(dir, "depot")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// memRun runs the binary to completion and returns its standard output.
-func memRun(tb testing.TB, ctx context.Context, bin string, args ...string) string {
-	tb.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		tb.Fatalf("depot %s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())
-	}
-	return stdout.String()
-}
-
-// memServer is a running `depot serve` child process.
-type memServer struct {
-	addr    string
-	pid     int
-	logPath string
-}
-
-// log returns what the server has written to its standard error so far.
-func (s *memServer) log() string {
-	b, err := os.ReadFile(s.logPath)
-	if err != nil {
-		return err.Error()
-	}
-	return string(b)
-}
-
-// memStartServer starts `depot serve` on a free loopback port and waits until
-// it answers /healthz. A port taken between choosing and binding it is tried
-// again with another. The process is stopped when the test ends.
-func memStartServer(tb testing.TB, ctx context.Context, bin, dataDir, logPath string) *memServer {
-	tb.Helper()
-	const attempts = 5
-	for attempt := 1; ; attempt++ {
-		addr := memFreeAddr(tb)
-		logf, err := os.Create(logPath)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		// Not CommandContext: the cleanup below stops the process, after
-		// the test's context is already done.
-		cmd := exec.Command(bin, "serve", "--addr", addr, "--data-dir", dataDir)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		err = cmd.Start()
-		logf.Close()
-		if err != nil {
-			tb.Fatalf("start depot serve: %v", err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		srv := &memServer{addr: addr, pid: cmd.Process.Pid, logPath: logPath}
-
-		err = memWaitHealthy(ctx, addr, exited, 15*time.Second)
-		if err == nil {
-			tb.Cleanup(func() { memStop(tb, cmd.Process, exited) })
-			return srv
-		}
-		memStop(tb, cmd.Process, exited)
-		if errors.Is(err, errMemExited) && strings.Contains(srv.log(), "address already in use") && attempt < attempts {
-			continue
-		}
-		tb.Fatalf("depot serve on %s: %v\nserver log:\n%s", addr, err, srv.log())
-	}
-}
-
-var errMemExited = errors.New("server exited before it was ready")
-
-// memWaitHealthy polls /healthz until it answers 200, the process exits, ctx
-// ends or timeout passes.
-func memWaitHealthy(ctx context.Context, addr string, exited <-chan error, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	client := &http.Client{Timeout: time.Second}
-	defer client.CloseIdleConnections()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case err := <-exited:
-			return fmt.Errorf("%w: %v", errMemExited, err)
-		case <-ctx.Done():
-			return fmt.Errorf("not healthy: %w", ctx.Err())
-		case <-tick.C:
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			continue
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			return nil
-		}
-	}
-}
-
-// memStop stops the process gracefully, or kills it after a few seconds.
-func memStop(tb testing.TB, p *os.Process, exited <-chan error) {
-	tb.Helper()
-	if err := p.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		tb.Logf("signal depot serve: %v", err)
-	}
-	select {
-	case <-exited:
-		return
-	case <-time.After(10 * time.Second):
-	}
-	tb.Logf("depot serve did not stop within 10s of SIGTERM; killing it")
-	p.Kill()
-	select {
-	case <-exited:
-	case <-time.After(5 * time.Second):
-		tb.Errorf("depot serve (pid %d) did not exit after SIGKILL", p.Pid)
-	}
-}
-
-// memFreeAddr returns a loopback address whose port was free a moment ago.
-func memFreeAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // memStatus is a process's current (VmRSS) and peak (VmHWM) resident set, in

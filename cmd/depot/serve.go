@@ -43,6 +43,7 @@ type Main struct {
 	Config  Config
 	Log     *slog.Logger
 	Store   depot.Store
+	Blobs   blobBackend
 	Service *depot.Service
 
 	ln  net.Listener
@@ -67,18 +68,15 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Store, err = openStore(ctx, m.Config); err != nil {
 		return err
 	}
-	blobs, err := openBlobs(m.Config)
-	if err != nil {
+	if m.Blobs, err = openBlobs(ctx, m.Config); err != nil {
 		return err
 	}
-	// Temporary files this old belong to no live upload: only a crash
-	// leaves them.
-	if n, err := blobs.CleanTemp(time.Now().Add(-time.Hour)); err != nil {
+	if n, err := m.Blobs.CleanTemp(time.Now().Add(-staleTemp)); err != nil {
 		m.Log.Warn("cleaning temporary uploads", "err", err)
 	} else if n > 0 {
 		m.Log.Info("removed stale temporary uploads", "count", n)
 	}
-	if m.Service, err = newService(m.Config, m.Store, blobs, m.Log); err != nil {
+	if m.Service, err = newService(m.Config, m.Store, m.Blobs, m.Log); err != nil {
 		return err
 	}
 	m.srv = &http.Server{

@@ -38,6 +38,10 @@ type Options struct {
 	Rand io.Reader
 	// Logger receives operational messages; nil means slog.Default().
 	Logger *slog.Logger
+	// LinkExpiry, when positive and the blob store is a BlobLinker, makes
+	// FileLink hand out URLs valid this long, so clients download straight
+	// from blob storage. Zero means depot streams every download itself.
+	LinkExpiry time.Duration
 }
 
 // NewService returns a Service over the given stores. opts may be nil.
@@ -190,15 +194,9 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 // OpenFile returns ref's file record and its content. The caller closes the
 // reader. ErrNotFound, ErrUnauthenticated, ErrForbidden.
 func (s *Service) OpenFile(ctx context.Context, a *Actor, ref FileRef) (*File, BlobReader, error) {
-	owner, err := s.ownerFor(ctx, a, ref.Owner, AccessRead)
+	f, err := s.readableFile(ctx, a, ref)
 	if err != nil {
 		return nil, nil, err
-	}
-	f, err := s.store.FileByName(ctx, owner.ID, ref.Type, ref.Package, ref.Version, ref.File)
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil, Errorf(ErrNotFound, "file %q not found", ref.File)
-	} else if err != nil {
-		return nil, nil, fmt.Errorf("look up file: %w", err)
 	}
 	r, err := s.blobs.Open(ctx, f.Blob.SHA256)
 	if err != nil {

@@ -112,6 +112,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 		w.WriteHeader(http.StatusCreated)
 	case http.MethodGet, http.MethodHead:
+		if r.Method == http.MethodGet && h.svc.LinksDownloads() {
+			f, link, err := h.svc.FileLink(r.Context(), actor, ref)
+			if err != nil {
+				return err
+			}
+			httpapi.RedirectFile(w, r, f, link)
+			return nil
+		}
 		f, content, err := h.svc.OpenFile(r.Context(), actor, ref)
 		if err != nil {
 			return err

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"mime"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
 )
@@ -13,11 +15,49 @@ import (
 // attachment, its sha256 as ETag and X-Checksum-SHA256, and its upload time as
 // Last-Modified.
 func ServeFile(w http.ResponseWriter, r *http.Request, f *depot.File, content depot.BlobReader) {
+	fileHeaders(w, f)
+	http.ServeContent(w, r, "", f.CreatedAt, content)
+}
+
+// RedirectFile answers a GET of a stored file with 307 to url, where blob
+// storage serves the bytes (and ranges). It sends the same identifying
+// headers as ServeFile and answers conditional requests itself with 304, so
+// a client revalidating its copy never leaves depot.
+func RedirectFile(w http.ResponseWriter, r *http.Request, f *depot.File, url string) {
+	fileHeaders(w, f)
+	w.Header().Set("Last-Modified", f.CreatedAt.UTC().Format(http.TimeFormat))
+	if notModified(r, f) {
+		w.Header().Del("Content-Type")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store") // the URL expires; the file does not
+	http.Redirect(w, r, url, http.StatusTemporaryRedirect)
+}
+
+func fileHeaders(w http.ResponseWriter, f *depot.File) {
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.Name}))
-	h.Set("ETag", `"`+f.Blob.SHA256+`"`)
+	h.Set("ETag", etag(f))
 	h.Set("X-Checksum-SHA256", f.Blob.SHA256)
 	h.Set("X-Content-Type-Options", "nosniff")
-	http.ServeContent(w, r, "", f.CreatedAt, content)
+}
+
+func etag(f *depot.File) string { return `"` + f.Blob.SHA256 + `"` }
+
+// notModified applies RFC 9110's rules for If-None-Match (which wins when
+// present) and If-Modified-Since, as http.ServeContent does.
+func notModified(r *http.Request, f *depot.File) bool {
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		for _, tag := range strings.Split(inm, ",") {
+			tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+			if tag == "*" || tag == etag(f) {
+				return true
+			}
+		}
+		return false
+	}
+	t, err := http.ParseTime(r.Header.Get("If-Modified-Since"))
+	return err == nil && !f.CreatedAt.Truncate(time.Second).After(t)
 }

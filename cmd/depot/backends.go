@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/fsblob"
+	"github.com/depot-registry/depot/internal/sqlite"
+)
+
+// linkExpiry is how long a presigned download URL stays valid: long enough
+// to start a download, short enough that a leaked URL soon stops working.
+const linkExpiry = 5 * time.Minute
+
+// staleTemp is the age after which a temporary upload belongs to no live
+// upload: only a crash leaves one behind.
+const staleTemp = time.Hour
+
+// blobBackend is what depot needs of a blob store besides depot.BlobStore:
+// finding and removing temporary uploads a crash left behind.
+type blobBackend interface {
+	depot.BlobStore
+	// CleanTemp removes temporary uploads last written before cutoff and
+	// returns how many it removed.
+	CleanTemp(cutoff time.Time) (int, error)
+	// TempUploads lists the temporary uploads present.
+	TempUploads() ([]string, error)
+}
+
+func scheme(raw string) string {
+	s, _, _ := strings.Cut(raw, "://")
+	return s
+}
+
+// checkDatabaseURL reports what is wrong with a --database-url.
+func checkDatabaseURL(raw string) error {
+	switch scheme(raw) {
+	case "sqlite":
+		_, err := sqlitePath(raw)
+		return err
+	case "postgres", "postgresql":
+		u, err := url.Parse(raw)
+		if err != nil {
+			return fmt.Errorf("%q is not a URL: %v", raw, err)
+		}
+		if u.Host == "" && u.Query().Get("host") == "" {
+			return fmt.Errorf("%q names no host", raw)
+		}
+		return nil
+	}
+	return fmt.Errorf("%q: supported schemes are sqlite:// and postgres://", raw)
+}
+
+// checkStorageURL reports what is wrong with a --storage-url.
+func checkStorageURL(raw string) error {
+	switch scheme(raw) {
+	case "file":
+		_, err := filePath(raw)
+		return err
+	case "s3":
+		_, err := parseS3URL(raw)
+		return err
+	}
+	return fmt.Errorf("%q: supported schemes are file:// and s3://", raw)
+}
+
+// openStore opens the metadata store the configuration names.
+func openStore(ctx context.Context, c Config) (depot.Store, error) {
+	if scheme(c.DatabaseURL) != "sqlite" {
+		return openPostgres(ctx, c.DatabaseURL)
+	}
+	p, err := sqlitePath(c.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+		return nil, fmt.Errorf("create database directory: %w", err)
+	}
+	return sqlite.Open(ctx, p)
+}
+
+// openBlobs opens the blob store the configuration names.
+func openBlobs(ctx context.Context, c Config) (blobBackend, error) {
+	if scheme(c.StorageURL) == "s3" {
+		return openS3(ctx, c)
+	}
+	p, err := filePath(c.StorageURL)
+	if err != nil {
+		return nil, err
+	}
+	return fsblob.New(p)
+}
