@@ -14,7 +14,7 @@ import (
 
 // adminCommand groups the administration commands. They open the same
 // database as serve (SQLite's locks let them run while the server does).
-func adminCommand(stdout io.Writer, onUsage cli.OnUsageErrorFunc) *cli.Command {
+func adminCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.Command {
 	// with wraps an action with the service it needs.
 	with := func(fn func(ctx context.Context, cmd *cli.Command, svc *depot.Service) error) cli.ActionFunc {
 		return func(ctx context.Context, cmd *cli.Command) error {
@@ -49,6 +49,8 @@ func adminCommand(stdout io.Writer, onUsage cli.OnUsageErrorFunc) *cli.Command {
 		Name:  "admin",
 		Usage: "administer users, organizations and tokens",
 		Commands: []*cli.Command{
+			migrateCommand(stdout, stderr, onUsage),
+			migrateCommand(stdout, stderr, onUsage),
 			{Name: "user", Usage: "manage users", Commands: []*cli.Command{
 				sub("create", "create a user", []cli.Flag{
 					str("username", "user name"), str("password", "password (8 to 72 bytes)"), str("email", "email address"),

@@ -62,7 +62,7 @@ func NewApp(stdout, stderr io.Writer) *cli.Command {
 		ExitErrHandler: func(context.Context, *cli.Command, error) {}, // main reports errors
 		Commands: []*cli.Command{
 			serveCommand(onUsage),
-			adminCommand(stdout, onUsage),
+			adminCommand(stdout, stderr, onUsage),
 			{
 				Name:  "version",
 				Usage: "print the version",

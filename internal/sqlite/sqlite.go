@@ -85,6 +85,10 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
+// DB returns the database, for tools that copy whole tables (admin
+// migrate). It is the writer connection: using it blocks other writers.
+func (s *Store) DB() *sql.DB { return s.w }
+
 // Close implements depot.Store.
 func (s *Store) Close() error { return errors.Join(s.r.Close(), s.w.Close()) }
 

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/depot-registry/depot/internal/depot"
+)
+
+// migrateFixture is a registry filled through the service: a user with a
+// token, a private organization, files in both, two of them sharing a blob.
+type migrateFixture struct {
+	token string
+	files map[string][]byte // path under /api/packages/ -> content
+}
+
+func fillRegistry(t *testing.T, m *Main) migrateFixture {
+	t.Helper()
+	ctx := context.Background()
+	svc := m.Service
+	if _, err := svc.CreateUser(ctx, depot.NewUser{Username: "mig", Email: "mig@example.com", Password: "migrate-password", Admin: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateOrg(ctx, "migorg", "mig", depot.Private); err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := svc.CreateToken(ctx, "mig", "ci", depot.Scopes{depot.ScopeWritePackage}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor, err := svc.Authenticate(ctx, depot.Credentials{Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := migrateFixture{token: token, files: map[string][]byte{}}
+	shared := bytes.Repeat([]byte("shared "), 1000)
+	for i, ref := range []depot.FileRef{
+		{Owner: "mig", Package: "app", Version: "1.0.0", File: "app.tar.gz"},
+		{Owner: "mig", Package: "app", Version: "1.0.0", File: "copy.tar.gz"},
+		{Owner: "mig", Package: "app", Version: "2.0.0", File: "app.tar.gz"},
+		{Owner: "migorg", Package: "fw", Version: "v3", File: "fw.bin"},
+	} {
+		content := []byte(fmt.Sprintf("content %d of %s", i, ref.File))
+		if ref.File == "copy.tar.gz" || (ref.Version == "1.0.0" && ref.File == "app.tar.gz") {
+			content = shared
+		}
+		ref.Type = depot.TypeGeneric
+		if _, err := svc.UploadFile(ctx, actor, ref, int64(len(content)), bytes.NewReader(content)); err != nil {
+			t.Fatal(err)
+		}
+		fx.files[fmt.Sprintf("%s/generic/%s/%s/%s", ref.Owner, ref.Package, ref.Version, ref.File)] = content
+	}
+	return fx
+}
+
+// checkRegistry downloads every file of fx from a running server with fx's
+// token and compares the bytes, then uploads a new file.
+func checkRegistry(t *testing.T, m *Main, fx migrateFixture) {
+	t.Helper()
+	client := &http.Client{}
+	defer client.CloseIdleConnections()
+	do := func(method, path string, body []byte) (int, []byte) {
+		req, err := http.NewRequest(method, "http://"+m.Addr()+"/api/packages/"+path, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "token "+fx.token)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	for path, want := range fx.files {
+		code, got := do(http.MethodGet, path, nil)
+		if code != http.StatusOK || !bytes.Equal(got, want) {
+			t.Errorf("GET %s: %d, %d bytes; want 200 with the %d bytes uploaded", path, code, len(got), len(want))
+		}
+	}
+	// New rows get fresh ids after a migration (PostgreSQL's identity
+	// sequences moved past the copied keys).
+	for i := range 3 {
+		path := fmt.Sprintf("mig/generic/after/%d/new.bin", i)
+		if code, msg := do(http.MethodPut, path, []byte("after migration")); code != http.StatusCreated {
+			t.Fatalf("PUT %s after migration: %d %s", path, code, msg)
+		}
+	}
+	ctx := context.Background()
+	if _, _, err := m.Service.CreateToken(ctx, "mig", "after", depot.Scopes{depot.ScopeReadPackage}, nil); err != nil {
+		t.Fatalf("create token after migration: %v", err)
+	}
+}
+
+// migrateRoundTrip migrates a filled SQLite + disk registry to dst, checks
+// the copy, migrates again (a resumed run changes nothing) and, when back
+// is set, migrates dst back into a second SQLite + disk registry.
+func migrateRoundTrip(t *testing.T, dst Config, back bool) {
+	src := MustRunMain(t, Config{})
+	fx := fillRegistry(t, src)
+
+	args := func(from, to Config) []string {
+		a := []string{"admin", "migrate",
+			"--from-database-url", from.DatabaseURL, "--from-storage-url", from.StorageURL,
+			"--to-database-url", to.DatabaseURL, "--to-storage-url", to.StorageURL}
+		if dst.S3AccessKeyID != "" {
+			a = append(a, "--s3-access-key-id", dst.S3AccessKeyID, "--s3-secret-access-key", dst.S3SecretAccessKey)
+		}
+		return a
+	}
+	code, stdout, stderr := runCLI(t, nil, args(src.Config, dst)...)
+	if code != 0 {
+		t.Fatalf("migrate: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "blobs: 3 copied and verified, 0 already there") {
+		t.Errorf("migrate reported %q, want 3 blobs copied (4 files, 2 sharing one)", stdout)
+	}
+	code, stdout, stderr = runCLI(t, nil, args(src.Config, dst)...)
+	if code != 0 || !strings.Contains(stdout, "blobs: 0 copied and verified, 3 already there") {
+		t.Fatalf("migrate again: exit %d, %q, want all 3 blobs already there\n%s", code, stdout, stderr)
+	}
+	moved := MustRunMain(t, dst)
+	checkRegistry(t, moved, fx)
+
+	if !back {
+		return
+	}
+	home := t.TempDir()
+	again := Config{DataDir: home, DatabaseURL: "sqlite://" + filepath.Join(home, "depot.db"), StorageURL: "file://" + filepath.Join(home, "blobs")}
+	if code, stdout, stderr := runCLI(t, nil, args(dst, again)...); code != 0 {
+		t.Fatalf("migrate back: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	checkRegistry(t, MustRunMain(t, again), fx)
+}
+
+func TestMigrateSQLiteToSQLite(t *testing.T) {
+	dir := t.TempDir()
+	migrateRoundTrip(t, Config{DataDir: dir, DatabaseURL: "sqlite://" + filepath.Join(dir, "depot.db"), StorageURL: "file://" + filepath.Join(dir, "blobs")}, false)
+}
+
+func TestMigrateRefusesDamagedBlob(t *testing.T) {
+	src := MustRunMain(t, Config{})
+	fx := fillRegistry(t, src)
+	content := fx.files["migorg/generic/fw/v3/fw.bin"]
+	sum := sha256.Sum256(content)
+	digest := hex.EncodeToString(sum[:])
+	blobPath := filepath.Join(src.Config.DataDir, "blobs", "sha256", digest[:2], digest)
+	if err := os.WriteFile(blobPath, []byte("bit rot"), 0o600); err != nil {
+		t.Fatalf("damage blob: %v", err)
+	}
+	dir := t.TempDir()
+	code, stdout, stderr := runCLI(t, nil, "admin", "migrate",
+		"--from-database-url", src.Config.DatabaseURL, "--from-storage-url", src.Config.StorageURL,
+		"--to-database-url", "sqlite://"+filepath.Join(dir, "depot.db"), "--to-storage-url", "file://"+filepath.Join(dir, "blobs"))
+	if code != 1 || !strings.Contains(stderr, digest) || !strings.Contains(stderr, "damaged") {
+		t.Fatalf("migrate with a damaged blob: exit %d, stderr %q; want 1 naming the blob as damaged (stdout %q)", code, stderr, stdout)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "blobs", "sha256", digest[:2], digest)); err == nil {
+		t.Errorf("the damaged blob was stored in the destination")
+	}
+}
