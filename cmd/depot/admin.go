@@ -50,6 +50,7 @@ func adminCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.C
 		Usage: "administer users, organizations and tokens",
 		Commands: []*cli.Command{
 			migrateCommand(stdout, stderr, onUsage),
+			gcCommand(stdout, onUsage),
 			migrateCommand(stdout, stderr, onUsage),
 			{Name: "user", Usage: "manage users", Commands: []*cli.Command{
 				sub("create", "create a user", []cli.Flag{

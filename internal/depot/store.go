@@ -64,6 +64,14 @@ type Store interface {
 	DeleteVersion(ctx context.Context, ownerID int64, typ PackageType, pkg, version string, removeBlob func(ctx context.Context, sha256 string) error) error
 	// BlobExists reports whether a blob record exists.
 	BlobExists(ctx context.Context, sha256 string) (bool, error)
+	// RemoveUnrecordedBlob removes a blob that blob storage holds but no
+	// blob record describes (bytes committed by an upload whose metadata
+	// transaction then failed). In one transaction that a CreateFile of the
+	// same digest cannot interleave with (it waits, or runs entirely
+	// before), it checks that no record exists and calls removeBlob. It
+	// reports whether it called removeBlob; if removeBlob fails, it returns
+	// the error and records nothing.
+	RemoveUnrecordedBlob(ctx context.Context, sha256 string, removeBlob func(ctx context.Context, sha256 string) error) (bool, error)
 
 	// Close releases the store's resources.
 	Close() error

@@ -85,6 +85,27 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
+// RemoveUnrecordedBlob implements depot.Store. SQLite's single writer keeps
+// CreateFile out while it runs.
+func (s *Store) RemoveUnrecordedBlob(ctx context.Context, sha256 string, removeBlob func(context.Context, string) error) (bool, error) {
+	removed := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM blobs WHERE sha256 = ?`, sha256).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		if err := removeBlob(ctx, sha256); err != nil {
+			return err
+		}
+		removed = true
+		return nil
+	})
+	return removed && err == nil, err
+}
+
 // DB returns the database, for tools that copy whole tables (admin
 // migrate). It is the writer connection: using it blocks other writers.
 func (s *Store) DB() *sql.DB { return s.w }

@@ -48,6 +48,8 @@ func Run(t *testing.T, newStore func(t *testing.T) depot.Store) {
 		{"DeleteLastFile", testDeleteLastFile},
 		{"DeleteVersion", testDeleteVersion},
 		{"RemoveBlobFails", testRemoveBlobFails},
+		{"RemoveUnrecordedBlob", testRemoveUnrecordedBlob},
+		{"RemoveUnrecordedBlobRace", testRemoveUnrecordedBlobRace},
 		{"DeleteMissing", testDeleteMissing},
 		{"ConcurrentNewVersion", testConcurrentNewVersion},
 		{"ConcurrentSameFile", testConcurrentSameFile},
@@ -795,6 +797,107 @@ func testRemoveBlobFails(t *testing.T, s depot.Store) {
 		t.Fatalf("DeleteVersion: %v", err)
 	}
 	r.want(t, a.Blob.SHA256, b.Blob.SHA256)
+}
+
+func testRemoveUnrecordedBlob(t *testing.T, s depot.Store) {
+	ctx := context.Background()
+	alice := MustCreateUser(t, s, "alice")
+	a := NewFile(alice, "tool", "1.0", "a.bin", "a")
+	MustCreateFile(t, s, a)
+	r := &remover{}
+
+	// A recorded blob stays.
+	removed, err := s.RemoveUnrecordedBlob(ctx, a.Blob.SHA256, r.remove)
+	if err != nil || removed {
+		t.Fatalf("RemoveUnrecordedBlob of a recorded blob = %v, %v; want false, nil", removed, err)
+	}
+	r.want(t)
+	wantBlob(t, s, a.Blob.SHA256, true)
+
+	// An unrecorded one goes; a failure of blob storage is reported and
+	// leaves no record behind.
+	orphan := BlobOf("orphan").SHA256
+	boom := errors.New("blob storage is down")
+	r.err = boom
+	removed, err = s.RemoveUnrecordedBlob(ctx, orphan, r.remove)
+	if !errors.Is(err, boom) || removed {
+		t.Errorf("RemoveUnrecordedBlob with failing storage = %v, %v; want false, %v", removed, err, boom)
+	}
+	r.want(t, orphan)
+	wantBlob(t, s, orphan, false)
+	r.err = nil
+	removed, err = s.RemoveUnrecordedBlob(ctx, orphan, r.remove)
+	if err != nil || !removed {
+		t.Errorf("RemoveUnrecordedBlob of an unrecorded blob = %v, %v; want true, nil", removed, err)
+	}
+	r.want(t, orphan)
+	wantBlob(t, s, orphan, false)
+
+	// Afterwards the digest can be recorded again as usual.
+	nf := NewFile(alice, "tool", "1.0", "orphan.bin", "orphan")
+	MustCreateFile(t, s, nf)
+	wantBlob(t, s, orphan, true)
+}
+
+// testRemoveUnrecordedBlobRace runs the garbage collector's removal against
+// uploads and deletes of the same digest. Blob storage is modelled by one
+// flag: commitBlob sets it, removeBlob clears it. Whenever a file exists, its
+// bytes must be there: a collector that checked for the record, let an
+// upload commit, then removed the bytes would break that.
+func testRemoveUnrecordedBlobRace(t *testing.T, s depot.Store) {
+	ctx := context.Background()
+	alice := MustCreateUser(t, s, "alice")
+	var (
+		mu      sync.Mutex
+		present bool
+	)
+	set := func(v bool) func(context.Context, string) error {
+		return func(context.Context, string) error {
+			mu.Lock()
+			present = v
+			mu.Unlock()
+			return nil
+		}
+	}
+	nf := NewFile(alice, "tool", "1.0", "a.bin", "contended")
+	deadline := time.Now().Add(10 * time.Second)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := s.RemoveUnrecordedBlob(ctx, nf.Blob.SHA256, set(false)); err != nil {
+				t.Errorf("RemoveUnrecordedBlob: %v", err)
+				return
+			}
+		}
+	})
+	for i := 0; i < 200 && time.Now().Before(deadline); i++ {
+		commit := func(ctx context.Context) error { return set(true)(ctx, nf.Blob.SHA256) }
+		if _, err := s.CreateFile(ctx, nf, commit); err != nil {
+			t.Fatalf("CreateFile #%d: %v", i, err)
+		}
+		// The file exists now, and stays until the delete below.
+		for range 3 {
+			mu.Lock()
+			ok := present
+			mu.Unlock()
+			if !ok {
+				close(stop)
+				wg.Wait()
+				t.Fatalf("round %d: a file exists but its blob was removed", i)
+			}
+		}
+		if err := s.DeleteFile(ctx, nf.OwnerID, nf.Type, nf.Package, nf.Version, nf.File, set(false)); err != nil {
+			t.Fatalf("DeleteFile #%d: %v", i, err)
+		}
+	}
+	close(stop)
+	wg.Wait()
 }
 
 func testDeleteMissing(t *testing.T, s depot.Store) {

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/depot-registry/depot/internal/depot"
+	"github.com/urfave/cli/v3"
+)
+
+func gcCommand(stdout io.Writer, onUsage cli.OnUsageErrorFunc) *cli.Command {
+	return &cli.Command{
+		Name:  "gc",
+		Usage: "find (and with --apply remove) blobs no file references and stale temporary uploads",
+		Description: "Safe while servers run: a blob is removed in a metadata transaction that an upload of the same " +
+			"content waits for, and only temporary uploads older than --temp-age are touched.",
+		Flags: append(append(dataFlags(), storageFlags()...),
+			&cli.BoolFlag{Name: "apply", Usage: "delete what was found (default: only report it)"},
+			&cli.DurationFlag{Name: "temp-age", Value: staleTemp, Usage: "temporary uploads older than this belong to no live upload"},
+		),
+		OnUsageError: onUsage,
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			c, err := dataConfig(cmd)
+			if err != nil {
+				return err
+			}
+			if c, err = storageConfig(cmd, c); err != nil {
+				return err
+			}
+			if cmd.Duration("temp-age") < time.Minute {
+				return usageError("--temp-age must be at least 1m: younger temporary uploads may belong to live uploads")
+			}
+			store, err := openStore(ctx, c)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			blobs, err := openBlobs(ctx, c)
+			if err != nil {
+				return err
+			}
+			return collectGarbage(ctx, store, blobs, cmd.Bool("apply"), cmd.Duration("temp-age"), stdout)
+		},
+	}
+}
+
+// collectGarbage reports, and with apply removes, blobs without a record and
+// temporary uploads older than tempAge.
+func collectGarbage(ctx context.Context, store depot.Store, blobs blobBackend, apply bool, tempAge time.Duration, stdout io.Writer) error {
+	var orphans []string
+	var orphanBytes int64
+	err := blobs.Walk(ctx, func(digest string) error {
+		ok, err := store.BlobExists(ctx, digest)
+		if err != nil || ok {
+			return err
+		}
+		size, err := blobs.Stat(ctx, digest)
+		if errors.Is(err, depot.ErrNotFound) {
+			return nil // removed meanwhile
+		} else if err != nil {
+			return err
+		}
+		orphans = append(orphans, digest)
+		orphanBytes += size
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("walk blobs: %w", err)
+	}
+	temps, err := blobs.TempUploads()
+	if err != nil {
+		return fmt.Errorf("list temporary uploads: %w", err)
+	}
+	if !apply {
+		fmt.Fprintf(stdout, "unreferenced blobs: %d (%d bytes)\n", len(orphans), orphanBytes)
+		for _, d := range orphans {
+			fmt.Fprintf(stdout, "  sha256:%s\n", d)
+		}
+		fmt.Fprintf(stdout, "temporary uploads: %d (those older than %s would be removed)\n", len(temps), tempAge)
+		fmt.Fprintln(stdout, "dry run: nothing removed; run again with --apply to remove")
+		return nil
+	}
+	removed := 0
+	remove := func(ctx context.Context, digest string) error {
+		if err := blobs.Delete(ctx, digest); err != nil && !errors.Is(err, depot.ErrNotFound) {
+			return err
+		}
+		return nil
+	}
+	for _, d := range orphans {
+		ok, err := store.RemoveUnrecordedBlob(ctx, d, remove)
+		if err != nil {
+			return fmt.Errorf("remove blob %s: %w", d, err)
+		}
+		if ok {
+			removed++
+		}
+	}
+	n, err := blobs.CleanTemp(time.Now().Add(-tempAge))
+	if err != nil {
+		return fmt.Errorf("remove temporary uploads: %w", err)
+	}
+	fmt.Fprintf(stdout, "removed %d unreferenced blobs and %d temporary uploads\n", removed, n)
+	return nil
+}
+
