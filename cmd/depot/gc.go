@@ -106,4 +106,3 @@ func collectGarbage(ctx context.Context, store depot.Store, blobs blobBackend, a
 	fmt.Fprintf(stdout, "removed %d unreferenced blobs and %d temporary uploads\n", removed, n)
 	return nil
 }
-
