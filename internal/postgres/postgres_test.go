@@ -1,0 +1,208 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/postgres"
+	"github.com/depot-registry/depot/internal/storetest"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for the test schemas
+)
+
+// defaultURL is the test server when DEPOT_TEST_POSTGRES_URL is not set.
+const defaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+func serverURL() string {
+	if u := os.Getenv("DEPOT_TEST_POSTGRES_URL"); u != "" {
+		return u
+	}
+	return defaultURL
+}
+
+// MustSchema creates a new, empty schema on the test server and returns a
+// URL whose search_path selects it; the schema is dropped when the test
+// ends. It skips the test when the server is unreachable, unless
+// DEPOT_TEST_REQUIRE_ALL=1 (CI), where it fails.
+func MustSchema(tb testing.TB) string {
+	tb.Helper()
+	base := serverURL()
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		tb.Fatalf("DEPOT_TEST_POSTGRES_URL: %v", err)
+	}
+	tb.Cleanup(func() { admin.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := admin.PingContext(ctx); err != nil {
+		msg := "PostgreSQL unreachable (set DEPOT_TEST_POSTGRES_URL): " + err.Error()
+		if os.Getenv("DEPOT_TEST_REQUIRE_ALL") == "1" {
+			tb.Fatal(msg)
+		}
+		tb.Skip(msg)
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	schema := "depot_test_" + hex.EncodeToString(b[:])
+	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		tb.Fatalf("create schema: %v", err)
+	}
+	tb.Cleanup(func() {
+		// Runs after the stores' Close, which were registered later.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatalf("DEPOT_TEST_POSTGRES_URL: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// MustOpen opens a store at dbURL and closes it when the test ends.
+func MustOpen(tb testing.TB, dbURL string) *postgres.Store {
+	tb.Helper()
+	s, err := postgres.Open(context.Background(), dbURL)
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) depot.Store {
+		return MustOpen(t, MustSchema(t))
+	})
+}
+
+// TestConcurrentOpen starts five stores on one new schema at once, as
+// replicas starting together do: the advisory lock lets one migrate and the
+// others find the work done. Reopening keeps the data.
+func TestConcurrentOpen(t *testing.T) {
+	ctx := context.Background()
+	dbURL := MustSchema(t)
+	const n = 5
+	stores := make([]*postgres.Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			stores[i], errs[i] = postgres.Open(ctx, dbURL)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open #%d: %v", i, err)
+		}
+	}
+	for _, s := range stores {
+		if s != nil {
+			t.Cleanup(func() { s.Close() })
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// One migration, recorded once.
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var applied int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM goose_db_version WHERE version_id > 0`).Scan(&applied); err != nil {
+		t.Fatalf("read goose_db_version: %v", err)
+	}
+	if applied != 1 {
+		t.Errorf("goose_db_version has %d applied migrations, want 1", applied)
+	}
+
+	// Every store works on the same data.
+	alice := storetest.MustCreateUser(t, stores[0], "alice")
+	nf := storetest.NewFile(alice, "tool", "1.0", "tool.bin", "content")
+	storetest.MustCreateFile(t, stores[1], nf)
+	for i, s := range stores {
+		if _, err := s.FileByName(ctx, alice.ID, nf.Type, nf.Package, nf.Version, nf.File); err != nil {
+			t.Errorf("store #%d: FileByName: %v", i, err)
+		}
+	}
+	for _, s := range stores {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}
+
+	// Migrations already applied are skipped; the data is still there.
+	s := MustOpen(t, dbURL)
+	u, err := s.UserByName(ctx, "ALICE")
+	if err != nil || u.ID != alice.ID {
+		t.Fatalf("after reopening: UserByName = %v, %v; want alice %d", u, err, alice.ID)
+	}
+	if _, err := s.FileByName(ctx, alice.ID, nf.Type, nf.Package, nf.Version, nf.File); err != nil {
+		t.Errorf("after reopening: FileByName: %v", err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, url string
+	}{
+		{"other scheme", "mysql://depot:secret@127.0.0.1/depot"},
+		{"no scheme", "host=127.0.0.1 user=depot password=secret"},
+		{"bad port", "postgres://depot:secret@127.0.0.1:notaport/depot"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := postgres.Open(ctx, tc.url)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded")
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("error shows the password: %v", err)
+			}
+		})
+	}
+
+	t.Run("missing schema", func(t *testing.T) {
+		u, err := url.Parse(MustSchema(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		q.Set("search_path", "depot_test_does_not_exist")
+		u.RawQuery = q.Encode()
+		s, err := postgres.Open(ctx, u.String())
+		if err == nil {
+			s.Close()
+			t.Fatal("Open succeeded")
+		}
+		if !strings.Contains(err.Error(), "search_path") {
+			t.Errorf("error = %v, want it to name search_path", err)
+		}
+	})
+}
