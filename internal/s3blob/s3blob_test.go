@@ -1,0 +1,755 @@
+package s3blob
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/depot-registry/depot/internal/blobtest"
+	"github.com/depot-registry/depot/internal/depot"
+)
+
+// testConfig returns a Config for the MinIO (or other S3 service) that
+// DEPOT_TEST_S3_ENDPOINT, DEPOT_TEST_S3_ACCESS_KEY and
+// DEPOT_TEST_S3_SECRET_KEY name, without a bucket. Without an endpoint the
+// test is skipped, or fails when DEPOT_TEST_REQUIRE_ALL=1 (CI).
+func testConfig(tb testing.TB) Config {
+	tb.Helper()
+	endpoint := os.Getenv("DEPOT_TEST_S3_ENDPOINT")
+	if endpoint == "" {
+		const how = "start MinIO with scripts/minio.sh (e.g. scripts/minio.sh go test ./internal/s3blob/), or run scripts/test.sh"
+		if os.Getenv("DEPOT_TEST_REQUIRE_ALL") == "1" {
+			tb.Fatal("DEPOT_TEST_S3_ENDPOINT is not set and DEPOT_TEST_REQUIRE_ALL=1: " + how)
+		}
+		tb.Skip("DEPOT_TEST_S3_ENDPOINT is not set: " + how)
+	}
+	return Config{
+		Endpoint:  endpoint,
+		Region:    "us-east-1",
+		PathStyle: true,
+		AccessKey: os.Getenv("DEPOT_TEST_S3_ACCESS_KEY"),
+		SecretKey: os.Getenv("DEPOT_TEST_S3_SECRET_KEY"),
+	}
+}
+
+// adminClient returns a client for creating and removing test buckets.
+func adminClient(tb testing.TB, c Config) *minio.Client {
+	tb.Helper()
+	host, secure, err := parseEndpoint(c.Endpoint)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	client, err := minio.New(host, &minio.Options{
+		Creds:        credentials.NewStaticV4(c.AccessKey, c.SecretKey, ""),
+		Secure:       secure,
+		Region:       c.Region,
+		BucketLookup: minio.BucketLookupPath,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return client
+}
+
+// MustBucket creates an empty bucket that is removed, with everything in it,
+// when the test ends, and returns its name.
+func MustBucket(tb testing.TB, c Config) string {
+	tb.Helper()
+	client := adminClient(tb, c)
+	name := "depot-test-" + strings.ToLower(rand.Text())
+	ctx := context.Background()
+	if err := client.MakeBucket(ctx, name, minio.MakeBucketOptions{Region: c.Region}); err != nil {
+		tb.Fatalf("create bucket %s: %v", name, err)
+	}
+	tb.Cleanup(func() {
+		// MinIO's force delete removes objects and multipart uploads too.
+		if err := client.RemoveBucketWithOptions(ctx, name, minio.RemoveBucketOptions{ForceDelete: true}); err != nil {
+			tb.Errorf("remove bucket %s: %v", name, err)
+		}
+	})
+	return name
+}
+
+// testStore is a Store that records every key it started a multipart
+// upload on, so leftovers can ask MinIO about each (MinIO lists multipart
+// uploads only for an exact key).
+type testStore struct {
+	*Store
+	mu   sync.Mutex
+	keys []string
+}
+
+func (ts *testStore) track(key string) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.keys = append(ts.keys, key)
+}
+
+// MustStore returns a store on a new bucket; edit may change the Config.
+func MustStore(tb testing.TB, edit ...func(*Config)) *testStore {
+	tb.Helper()
+	c := testConfig(tb)
+	c.Bucket = MustBucket(tb, c)
+	c.Prefix = "depot/"
+	for _, e := range edit {
+		e(&c)
+	}
+	s, err := New(context.Background(), c)
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+	ts := &testStore{Store: s}
+	s.trackKey = ts.track
+	return ts
+}
+
+func newStore(t *testing.T) depot.BlobStore { return MustStore(t) }
+
+// leftovers lists staging objects and copy markers, and unfinished
+// multipart uploads: those TempUploads finds and those on any key the store
+// ever started one on.
+func leftovers(ctx context.Context, bs depot.BlobStore) ([]string, error) {
+	ts := bs.(*testStore)
+	left, err := ts.TempUploads()
+	if err != nil {
+		return nil, err
+	}
+	ts.mu.Lock()
+	keys := slices.Clone(ts.keys)
+	ts.mu.Unlock()
+	slices.Sort(keys)
+	for _, key := range slices.Compact(keys) {
+		ups, err := ts.listUploads(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range ups {
+			if s := fmt.Sprintf("%s (multipart upload %s)", strings.TrimPrefix(u.Key, ts.prefix), u.UploadID); u.Key == key && !slices.Contains(left, s) {
+				left = append(left, s)
+			}
+		}
+	}
+	return left, nil
+}
+
+func TestConformance(t *testing.T) {
+	blobtest.Run(t, newStore, leftovers)
+}
+
+// mustNoLeftovers fails the test if s holds anything besides blobs.
+func mustNoLeftovers(t *testing.T, s *testStore) {
+	t.Helper()
+	left, err := leftovers(context.Background(), s)
+	if err != nil {
+		t.Fatalf("list leftovers: %v", err)
+	}
+	if len(left) > 0 {
+		t.Errorf("left behind: %q", left)
+	}
+}
+
+// gen returns n deterministic pseudo-random bytes as a reader.
+func gen(seed byte, n int64) io.Reader {
+	return io.LimitReader(mrand.NewChaCha8([32]byte{seed}), n)
+}
+
+// digestOf returns the sha256 of r.
+func digestOf(t *testing.T, r io.Reader) string {
+	t.Helper()
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func TestParseURL(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		want Config
+	}{
+		{"s3://depot", Config{Bucket: "depot"}},
+		{"s3://depot/", Config{Bucket: "depot"}},
+		{"s3://depot/blobs", Config{Bucket: "depot", Prefix: "blobs/"}},
+		{"s3://depot/a/b/", Config{Bucket: "depot", Prefix: "a/b/"}},
+		{"s3://depot?region=eu-west-1", Config{Bucket: "depot", Region: "eu-west-1"}},
+		{
+			"s3://depot/p?endpoint=http://127.0.0.1:9000&region=us-east-1&path_style=true",
+			Config{Bucket: "depot", Prefix: "p/", Endpoint: "http://127.0.0.1:9000", Region: "us-east-1", PathStyle: true},
+		},
+		{
+			"s3://my.bucket-1?endpoint=https%3A%2F%2Fs3.example.com%2F&path_style=false",
+			Config{Bucket: "my.bucket-1", Endpoint: "https://s3.example.com/"},
+		},
+		{
+			"s3://depot?part_size=32MiB&copy_part_size=1GiB",
+			Config{Bucket: "depot", PartSize: 32 << 20, CopyPartSize: 1 << 30},
+		},
+	} {
+		t.Run(tc.raw, func(t *testing.T) {
+			got, err := ParseURL(tc.raw)
+			if err != nil {
+				t.Fatalf("ParseURL: %v", err)
+			}
+			if got != tc.want {
+				t.Errorf("ParseURL = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseURLErrors(t *testing.T) {
+	for _, tc := range []struct {
+		raw, want string // want: a part of the error message
+	}{
+		{"file:///tmp/blobs", "scheme must be s3"},
+		{"s3:depot", "want s3://BUCKET"},
+		{"s3:///prefix", "want s3://BUCKET"},
+		{"s3://key:secret@depot", "credentials do not belong in the URL"},
+		{"s3://Depot", `s3 bucket "Depot"`},
+		{"s3://de", `s3 bucket "de"`},
+		{"s3://depot_1", `s3 bucket "depot_1"`},
+		{"s3://depot/a//b", "s3 prefix"},
+		{"s3://depot/a/../b", "s3 prefix"},
+		{"s3://depot?endpoint=127.0.0.1:9000", "s3 endpoint"},
+		{"s3://depot?endpoint=ftp://host", "want http:// or https://"},
+		{"s3://depot?endpoint=http://host/path", "want scheme://host[:port] only"},
+		{"s3://depot?endpoint=http://", "want scheme://host[:port] only"},
+		{"s3://depot?path_style=yes", "path_style"},
+		{"s3://depot?part_size=lots", "part_size"},
+		{"s3://depot?part_size=1MiB", "s3 part size"},
+		{"s3://depot?copy_part_size=6GiB", "s3 copy part size"},
+		{"s3://depot?region=a&region=b", "region given 2 times"},
+		{"s3://depot?bucket=x", `unknown parameter "bucket"`},
+		{"s3://depot#frag", "fragment"},
+	} {
+		t.Run(tc.raw, func(t *testing.T) {
+			_, err := ParseURL(tc.raw)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("ParseURL error = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	c := testConfig(t)
+	ctx := context.Background()
+	c.Bucket = MustBucket(t, c)
+
+	missing := c
+	missing.Bucket = "depot-no-such-bucket"
+	if _, err := New(ctx, missing); err == nil || !strings.Contains(err.Error(), `s3 bucket "depot-no-such-bucket" does not exist at `+c.Endpoint) {
+		t.Errorf("New with a missing bucket: error = %v", err)
+	}
+
+	badKey := c
+	badKey.SecretKey = "wrong-" + c.SecretKey
+	if _, err := New(ctx, badKey); err == nil || !strings.Contains(err.Error(), "credentials refused") {
+		t.Errorf("New with a wrong secret key: error = %v", err)
+	}
+
+	halfCreds := c
+	halfCreds.SecretKey = ""
+	if _, err := New(ctx, halfCreds); err == nil || !strings.Contains(err.Error(), "access key and secret key") {
+		t.Errorf("New with an access key only: error = %v", err)
+	}
+
+	// Credentials from the environment, as minio-go's chain reads them.
+	fromEnv := c
+	fromEnv.AccessKey, fromEnv.SecretKey = "", ""
+	t.Setenv("AWS_ACCESS_KEY_ID", c.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", c.SecretKey)
+	s, err := New(ctx, fromEnv)
+	if err != nil {
+		t.Fatalf("New with credentials from AWS_ACCESS_KEY_ID: %v", err)
+	}
+	d := blobtest.MustPut(t, s, []byte("credentials from the environment"))
+	if got := blobtest.MustRead(t, s, d); string(got) != "credentials from the environment" {
+		t.Errorf("read back %q", got)
+	}
+}
+
+func TestLayout(t *testing.T) {
+	s := MustStore(t)
+	ctx := context.Background()
+	d := blobtest.MustPut(t, s, []byte("where does it go"))
+	admin := adminClient(t, testConfig(t))
+	var keys []string
+	for obj := range admin.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if obj.Err != nil {
+			t.Fatal(obj.Err)
+		}
+		keys = append(keys, obj.Key)
+	}
+	if want := []string{"depot/blobs/sha256/" + d[:2] + "/" + d}; !slices.Equal(keys, want) {
+		t.Errorf("bucket holds %q, want %q", keys, want)
+	}
+
+	// Keys in blobs/ that are not blobs are not reported by Walk.
+	for _, k := range []string{"depot/blobs/sha256/00/" + d, "depot/blobs/sha256/" + d[:2] + "/" + d + ".x", "depot/blobs/readme"} {
+		if _, err := admin.PutObject(ctx, s.bucket, k, strings.NewReader("x"), 1, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := blobtest.MustWalk(t, s); !slices.Equal(got, []string{d}) {
+		t.Errorf("Walk = %q, want %q", got, []string{d})
+	}
+}
+
+// recorder is an http.RoundTripper that records the object GETs it carries
+// and counts the bytes their bodies delivered.
+type recorder struct {
+	mu     sync.Mutex
+	gets   []string // "Range header" of each GET of an object ("" for none)
+	bodyIn int64
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil || req.Method != http.MethodGet || req.URL.RawQuery != "" {
+		return resp, err
+	}
+	r.mu.Lock()
+	r.gets = append(r.gets, req.Header.Get("Range"))
+	r.mu.Unlock()
+	resp.Body = &countingBody{ReadCloser: resp.Body, r: r}
+	return resp, nil
+}
+
+func (r *recorder) take() ([]string, int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	gets, n := r.gets, r.bodyIn
+	r.gets, r.bodyIn = nil, 0
+	return gets, n
+}
+
+type countingBody struct {
+	io.ReadCloser
+	r *recorder
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.r.mu.Lock()
+	b.r.bodyIn += int64(n)
+	b.r.mu.Unlock()
+	return n, err
+}
+
+func TestRangeReads(t *testing.T) {
+	rec := &recorder{}
+	s := MustStore(t, func(c *Config) { c.Transport = rec })
+	ctx := context.Background()
+	const size = 3<<20 + 17
+	content, err := io.ReadAll(gen(1, size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := blobtest.MustPut(t, s, content)
+	rec.take()
+
+	r, err := s.Open(ctx, d)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer r.Close()
+	if gets, _ := rec.take(); len(gets) != 0 {
+		t.Errorf("Open made GETs %q; it should only check the blob exists", gets)
+	}
+
+	// A Seek then a Read is one GET from that offset.
+	if _, err := r.Seek(size-100, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	tail, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("read tail: %v", err)
+	}
+	if !bytes.Equal(tail, content[size-100:]) {
+		t.Errorf("tail differs")
+	}
+	gets, n := rec.take()
+	if want := []string{fmt.Sprintf("bytes=%d-", size-100)}; !slices.Equal(gets, want) || n != 100 {
+		t.Errorf("Seek to %d then read: GETs %q delivering %d bytes, want %q delivering 100", size-100, gets, n, want)
+	}
+
+	// Seeking back starts a new GET; a Seek to where the reader is does not.
+	if _, err := r.Seek(1000, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	p := make([]byte, 10)
+	for range 2 {
+		if _, err := io.ReadFull(r, p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Seek(0, io.SeekCurrent); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := io.ReadFull(r, p); err != nil || !bytes.Equal(p, content[1020:1030]) {
+		t.Errorf("read at 1020 = %q, %v", p, err)
+	}
+	if gets, _ := rec.take(); !slices.Equal(gets, []string{"bytes=1000-"}) {
+		t.Errorf("GETs %q, want one from 1000", gets)
+	}
+
+	// A download of a range: one GET from the range's start, and no more
+	// bytes read than the range (plus what one Read buffers).
+	r2, err := s.Open(ctx, d)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer r2.Close()
+	req := httptest.NewRequest(http.MethodGet, "/blob", nil)
+	req.Header.Set("Range", "bytes=2000000-2000999")
+	w := httptest.NewRecorder()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	http.ServeContent(w, req, "blob", time.Time{}, r2)
+	if w.Code != http.StatusPartialContent || !bytes.Equal(w.Body.Bytes(), content[2000000:2001000]) {
+		t.Errorf("Range request: status %d, %d bytes", w.Code, w.Body.Len())
+	}
+	gets, n = rec.take()
+	if !slices.Equal(gets, []string{"bytes=2000000-"}) || n > 1000+64<<10 {
+		t.Errorf("Range request: GETs %q delivering %d bytes, want one from 2000000 delivering about 1000", gets, n)
+	}
+
+	// Reading past the end, and seeking before the start.
+	if _, err := r2.Seek(size+10, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r2.Read(p); n != 0 || err != io.EOF {
+		t.Errorf("Read past the end = %d, %v; want 0, EOF", n, err)
+	}
+	if _, err := r2.Seek(-1, io.SeekStart); err == nil {
+		t.Error("Seek to -1 succeeded")
+	}
+	if gets, _ := rec.take(); len(gets) != 0 {
+		t.Errorf("GETs %q past the end", gets)
+	}
+}
+
+func TestMultipartCopy(t *testing.T) {
+	s := MustStore(t, func(c *Config) {
+		c.PartSize = 5 << 20
+		c.CopyPartSize = 5 << 20
+	})
+	ctx := context.Background()
+	const size = 3*5<<20 + 12345 // four parts
+	d := digestOf(t, gen(2, size))
+
+	put := func(size int64) {
+		t.Helper()
+		up, err := s.NewUpload(ctx, size)
+		if err != nil {
+			t.Fatalf("NewUpload: %v", err)
+		}
+		defer func() {
+			if err := up.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		}()
+		if _, err := io.Copy(up, gen(2, 3*5<<20+12345)); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+		if err := up.Commit(ctx, d); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+	}
+	put(size)
+	r, err := s.Open(ctx, d)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer r.Close()
+	if got := digestOf(t, r); got != d {
+		t.Errorf("read back sha256 %s, want %s", got, d)
+	}
+	info, err := s.client.StatObject(ctx, s.bucket, s.prefix+"blobs/sha256/"+d[:2]+"/"+d, minio.StatObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A multipart object's ETag ends in -<number of parts>.
+	if !strings.HasSuffix(info.ETag, "-4") {
+		t.Errorf("blob ETag %q: want a multipart copy of 4 parts", info.ETag)
+	}
+	// Again, with a size unknown at the start: the existing blob is kept.
+	put(-1)
+	blobtest.MustWalk(t, s)
+	mustNoLeftovers(t, s)
+	if !slices.Equal(blobtest.MustWalk(t, s), []string{d}) {
+		t.Errorf("Walk = %q", blobtest.MustWalk(t, s))
+	}
+
+	t.Run("SourceGone", func(t *testing.T) {
+		s := MustStore(t, func(c *Config) { c.CopyPartSize = 5 << 20 })
+		up, err := s.NewUpload(ctx, size)
+		if err != nil {
+			t.Fatalf("NewUpload: %v", err)
+		}
+		if _, err := io.Copy(up, gen(2, size)); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+		if err := up.Complete(ctx); err != nil {
+			t.Fatalf("Complete: %v", err)
+		}
+		// The staging object disappears under the copy, which fails.
+		if err := s.client.RemoveObject(ctx, s.bucket, up.(*upload).key, minio.RemoveObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := up.Commit(ctx, d); err == nil {
+			t.Error("Commit of a vanished staging object succeeded")
+		}
+		if err := up.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if got := blobtest.MustWalk(t, s); len(got) != 0 {
+			t.Errorf("Walk = %q after a failed copy", got)
+		}
+		mustNoLeftovers(t, s)
+	})
+}
+
+func TestCloseMidUpload(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		size int64
+	}{
+		{"UnknownSize", -1},
+		{"KnownSize", 20 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := MustStore(t, func(c *Config) { c.PartSize = 5 << 20 })
+			up, err := s.NewUpload(ctx, tc.size)
+			if err != nil {
+				t.Fatalf("NewUpload: %v", err)
+			}
+			// Two parts sent and a third in the buffer.
+			if _, err := io.Copy(up, gen(3, 12<<20)); err != nil {
+				t.Fatalf("write: %v", err)
+			}
+			left, err := s.TempUploads()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(left, func(s string) bool { return strings.Contains(s, "(multipart upload ") }) {
+				t.Errorf("TempUploads during the upload = %q, want the staging object and its multipart upload", left)
+			}
+			if err := up.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			mustNoLeftovers(t, s)
+			if got := blobtest.MustWalk(t, s); len(got) != 0 {
+				t.Errorf("Walk = %q", got)
+			}
+		})
+	}
+
+	t.Run("ContextCanceled", func(t *testing.T) {
+		s := MustStore(t, func(c *Config) { c.PartSize = 5 << 20 })
+		ctx, cancel := context.WithCancel(ctx)
+		up, err := s.NewUpload(ctx, -1)
+		if err != nil {
+			t.Fatalf("NewUpload: %v", err)
+		}
+		if _, err := io.Copy(up, gen(4, 7<<20)); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+		cancel()
+		if _, err := io.Copy(up, gen(4, 7<<20)); err == nil {
+			t.Error("writes after the context was canceled succeeded")
+		}
+		if err := up.Complete(context.Background()); err == nil {
+			t.Error("Complete after the context was canceled succeeded")
+		}
+		if err := up.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		mustNoLeftovers(t, s)
+	})
+
+	t.Run("ShortAndLong", func(t *testing.T) {
+		s := MustStore(t)
+		up, err := s.NewUpload(ctx, 10)
+		if err != nil {
+			t.Fatalf("NewUpload: %v", err)
+		}
+		if _, err := up.Write([]byte("12345")); err != nil {
+			t.Fatal(err)
+		}
+		if err := up.Complete(ctx); !errors.Is(err, depot.ErrInvalid) {
+			t.Errorf("Complete after 5 of 10 bytes: error = %v, want ErrInvalid", err)
+		}
+		if err := up.Commit(ctx, blobtest.Digest([]byte("12345"))); !errors.Is(err, depot.ErrInvalid) {
+			t.Errorf("Commit after 5 of 10 bytes: error = %v, want ErrInvalid", err)
+		}
+		if err := up.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+
+		up, err = s.NewUpload(ctx, 4)
+		if err != nil {
+			t.Fatalf("NewUpload: %v", err)
+		}
+		if _, err := up.Write([]byte("12345")); !errors.Is(err, depot.ErrInvalid) {
+			t.Errorf("Write of 5 of 4 bytes: error = %v, want ErrInvalid", err)
+		}
+		if err := up.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if _, err := s.NewUpload(ctx, 6<<40); !errors.Is(err, depot.ErrTooLarge) {
+			t.Errorf("NewUpload(6 TiB): error = %v, want ErrTooLarge", err)
+		}
+		mustNoLeftovers(t, s)
+		if got := blobtest.MustWalk(t, s); len(got) != 0 {
+			t.Errorf("Walk = %q", got)
+		}
+	})
+}
+
+func TestCleanTemp(t *testing.T) {
+	s := MustStore(t, func(c *Config) { c.PartSize = 5 << 20 })
+	ctx := context.Background()
+	d := blobtest.Digest([]byte("copied when the process died"))
+
+	// What a crash leaves: a staging object with its multipart upload, and
+	// a copy marker with the multipart upload on the blob's key.
+	staging := s.tmpPrefix() + "CRASHED"
+	marker := staging + copyMarkerInfix + d
+	blob, _ := s.blobKey(d)
+	for _, k := range []string{staging, marker} {
+		if _, err := s.client.PutObject(ctx, s.bucket, k, bytes.NewReader(nil), 0, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{staging, blob} {
+		if _, err := s.core.NewMultipartUpload(ctx, s.bucket, k, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		s.track(k)
+	}
+	// Timestamps may have a resolution of a second.
+	time.Sleep(1100 * time.Millisecond)
+	cutoff := time.Now()
+	time.Sleep(1100 * time.Millisecond)
+
+	// An upload in progress, past its first part, is younger than cutoff.
+	content, err := io.ReadAll(gen(5, 6<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := s.NewUpload(ctx, -1)
+	if err != nil {
+		t.Fatalf("NewUpload: %v", err)
+	}
+	defer up.Close()
+	if _, err := up.Write(content); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if left, _ := s.TempUploads(); len(left) != 6 {
+		t.Errorf("TempUploads = %q, want 6 entries", left)
+	}
+
+	n, err := s.CleanTemp(cutoff)
+	if err != nil {
+		t.Fatalf("CleanTemp: %v", err)
+	}
+	if n != 4 {
+		t.Errorf("CleanTemp removed %d things, want 4", n)
+	}
+	left, err := s.TempUploads()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimPrefix(up.(*upload).key, s.prefix)
+	if len(left) != 2 || left[0] != key || !strings.HasPrefix(left[1], key+" (multipart upload ") {
+		t.Errorf("after CleanTemp: %q, want the upload in progress", left)
+	}
+
+	// The upload in progress still commits.
+	if err := up.Commit(ctx, blobtest.Digest(content)); err != nil {
+		t.Fatalf("Commit after CleanTemp: %v", err)
+	}
+	if err := up.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if n, err := s.CleanTemp(time.Now().Add(time.Hour)); err != nil || n != 0 {
+		t.Errorf("CleanTemp of nothing = %d, %v", n, err)
+	}
+	mustNoLeftovers(t, s)
+	if got := blobtest.MustWalk(t, s); !slices.Equal(got, []string{blobtest.Digest(content)}) {
+		t.Errorf("Walk = %q", got)
+	}
+}
+
+func TestPresignGet(t *testing.T) {
+	s := MustStore(t)
+	ctx := context.Background()
+	content := []byte("fetched straight from the bucket")
+	d := blobtest.MustPut(t, s, content)
+	for _, tc := range []struct{ name, disposition string }{
+		{"app 1.0.tar.gz", `attachment; filename="app 1.0.tar.gz"`},
+		{`quote".txt`, `attachment; filename="quote\".txt"`},
+		{"naïve.txt", `attachment; filename*=utf-8''na%C3%AFve.txt`},
+	} {
+		link, err := s.PresignGet(ctx, d, time.Minute, tc.name)
+		if err != nil {
+			t.Fatalf("PresignGet: %v", err)
+		}
+		resp, err := http.Get(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(body, content) {
+			t.Errorf("GET presigned URL: %d %q", resp.StatusCode, body)
+		}
+		if got := resp.Header.Get("Content-Disposition"); got != tc.disposition {
+			t.Errorf("Content-Disposition = %q, want %q", got, tc.disposition)
+		}
+	}
+
+	link, err := s.PresignGet(ctx, d, time.Second, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := u.Query().Get("X-Amz-Expires"); got != "1" {
+		t.Errorf("X-Amz-Expires = %q, want 1", got)
+	}
+	for _, expiry := range []time.Duration{0, time.Millisecond, 8 * 24 * time.Hour} {
+		if _, err := s.PresignGet(ctx, d, expiry, "x"); !errors.Is(err, depot.ErrInvalid) {
+			t.Errorf("PresignGet with expiry %v: error = %v, want ErrInvalid", expiry, err)
+		}
+	}
+	if _, err := s.PresignGet(ctx, "nope", time.Minute, "x"); !errors.Is(err, depot.ErrInvalid) {
+		t.Errorf("PresignGet of an invalid digest: error = %v, want ErrInvalid", err)
+	}
+}
