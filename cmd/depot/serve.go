@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -17,9 +18,12 @@ import (
 
 func serveCommand(onUsage cli.OnUsageErrorFunc) *cli.Command {
 	return &cli.Command{
-		Name:         "serve",
-		Usage:        "run the registry server",
-		Flags:        serveFlags(),
+		Name:  "serve",
+		Usage: "run the registry server",
+		Flags: append(serveFlags(), &cli.StringFlag{
+			Name: "pprof-addr", Usage: "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty",
+			Sources: cli.EnvVars("DEPOT_PPROF_ADDR"),
+		}),
 		OnUsageError: onUsage,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			c, err := serveConfig(cmd)
@@ -27,6 +31,7 @@ func serveCommand(onUsage cli.OnUsageErrorFunc) *cli.Command {
 				return err
 			}
 			m := NewMain(c, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+			m.PprofAddr = cmd.String("pprof-addr")
 			if err := m.Open(ctx); err != nil {
 				return err
 			}
@@ -46,8 +51,13 @@ type Main struct {
 	Blobs   blobBackend
 	Service *depot.Service
 
-	ln  net.Listener
-	srv *http.Server
+	// PprofAddr, when set, is where Run serves Go profiles (net/http/pprof)
+	// beside the API, for diagnosing performance. Off by default.
+	PprofAddr string
+
+	ln   net.Listener
+	srv  *http.Server
+	prof *http.Server
 }
 
 // NewMain returns an unopened Main.
@@ -88,6 +98,15 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
 		return fmt.Errorf("--addr (DEPOT_ADDR): %w", err)
 	}
+	if m.PprofAddr != "" {
+		ln, err := net.Listen("tcp", m.PprofAddr)
+		if err != nil {
+			return fmt.Errorf("--pprof-addr (DEPOT_PPROF_ADDR): %w", err)
+		}
+		m.prof = &http.Server{Handler: pprofHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = m.prof.Serve(ln) }()
+		m.Log.Info("serving profiles", "addr", ln.Addr().String())
+	}
 	return nil
 }
 
@@ -116,6 +135,9 @@ func (m *Main) Run(ctx context.Context) error {
 // Close releases everything Open acquired.
 func (m *Main) Close() error {
 	var err error
+	if m.prof != nil {
+		err = errors.Join(err, m.prof.Close())
+	}
 	if m.srv != nil {
 		err = errors.Join(err, m.srv.Close())
 	} else if m.ln != nil {
@@ -125,4 +147,16 @@ func (m *Main) Close() error {
 		err = errors.Join(err, m.Store.Close())
 	}
 	return err
+}
+
+// pprofHandler serves net/http/pprof's handlers on a mux of its own (never
+// http.DefaultServeMux), for --pprof-addr.
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }

@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# depot's benchmark, side by side with nginx (static files + WebDAV PUT) on
+# loopback. Runs each case against both servers in alternation for several
+# rounds and prints a table of medians and the depot/nginx ratio per case;
+# writes the same to bench/results.json. See README.md, "Benchmarks".
+#
+#   bench/run.sh            full run: 5 rounds, under 10 minutes
+#   bench/run.sh --quick    3 short rounds, fewer seeded packages, under 2 minutes
+#
+# Options: --rounds N, --out FILE, --pprof (serve depot's pprof on a free
+# port and save a CPU profile of each depot case into the work directory),
+# --keep (keep the work directory). Needs nginx-light, wrk and curl; installs
+# them with apt-get when absent (as root). Only loopback is ever contacted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+QUICK=0 ROUNDS="" OUT=bench/results.json KEEP=0 PPROF=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --rounds) ROUNDS="$2"; shift ;;
+    --out) OUT="$2"; shift ;;
+    --keep) KEEP=1 ;;
+    --pprof) PPROF=1 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [ "$QUICK" = 1 ]; then
+  : "${ROUNDS:=3}"; BUDGET=110; DUR=2; RATE_DUR=2s; MANY_DUR=6s; SEED_N=10000; DEEP=5000
+else
+  : "${ROUNDS:=5}"; BUDGET=570; DUR=5; RATE_DUR=5s; MANY_DUR=30s; SEED_N=100000; DEEP=10000
+fi
+RATE=500          # get_small_p99: requests per second, a moderate load
+BIG=$((1 << 30))  # 1 GiB
+START=$SECONDS
+elapsed() { echo $((SECONDS - START)); }
+log() { printf '[%3ds] %s\n' "$(elapsed)" "$*" >&2; }
+
+# --- tools -----------------------------------------------------------------
+need=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing ${need[*]}"
+  if [ "$(id -u)" != 0 ]; then echo "bench/run.sh: need root to install ${need[*]}" >&2; exit 1; fi
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+# --- work directory and processes we start -----------------------------------
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/depot-bench.XXXXXX")
+DEPOT_PID="" NGINX_PID=""
+cleanup() {
+  [ -n "$DEPOT_PID" ] && kill "$DEPOT_PID" 2>/dev/null && wait "$DEPOT_PID" 2>/dev/null || true
+  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null || true
+  if [ "$KEEP" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'echo "bench/run.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
+avail=$(df -Pk "$WORK" | awk 'NR==2 {print $4}')
+if [ "$avail" -lt $((6 << 20)) ]; then
+  echo "bench/run.sh: needs 6 GiB free in $WORK (set TMPDIR to move it)" >&2; exit 1
+fi
+
+log "building depot and loadgen"
+go build -o "$WORK/depot" ./cmd/depot
+go build -o "$WORK/loadgen" ./bench/loadgen
+LG="$WORK/loadgen"
+RAW="$WORK/raw.tsv"; : >"$RAW"
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RAW"; }
+note() { printf 'note\t%s\t%s\n' "$1" "$2" >>"$RAW"; log "$1: $2"; }
+
+log "making test files"
+mkdir -p "$WORK/src"
+head -c "$BIG" /dev/urandom >"$WORK/src/dl.bin"
+# The upload file differs from the download file, so depot stores it as a
+# new blob every round (no deduplication), as a CI upload of a new build.
+cp "$WORK/src/dl.bin" "$WORK/src/up.bin"
+printf 'upload' | dd of="$WORK/src/up.bin" conv=notrunc status=none
+head -c 1024 /dev/urandom >"$WORK/src/small.bin"
+
+# --- depot ------------------------------------------------------------------------
+D="$WORK/depot-data"
+"$WORK/depot" admin user create --data-dir "$D" --username bench --password bench-password --email bench@example.com >/dev/null
+"$WORK/depot" admin user create --data-dir "$D" --username deep --password bench-password --email deep@example.com >/dev/null
+TOKEN=$("$WORK/depot" admin token create --data-dir "$D" --username bench --name bench --scopes write:package)
+DEEP_TOKEN=$("$WORK/depot" admin token create --data-dir "$D" --username deep --name bench --scopes write:package)
+AUTH="Authorization: token $TOKEN"
+DEPOT_PORT=$("$LG" freeport)
+DEPOT="http://127.0.0.1:$DEPOT_PORT"
+PPROF_ARGS=()
+if [ "$PPROF" = 1 ]; then PPROF_PORT=$("$LG" freeport); PPROF_ARGS=(--pprof-addr "127.0.0.1:$PPROF_PORT"); fi
+"$WORK/depot" serve --addr "127.0.0.1:$DEPOT_PORT" --data-dir "$D" "${PPROF_ARGS[@]}" 2>"$WORK/depot.log" &
+DEPOT_PID=$!
+
+# --- nginx: static files and WebDAV PUT, the plain web server a user would pick ----
+N="$WORK/nginx"
+mkdir -p "$N/root" "$N/tmp"
+NGINX_PORT=$("$LG" freeport)
+NGX="http://127.0.0.1:$NGINX_PORT"
+{
+  [ "$(id -u)" = 0 ] && echo "user root;"
+  cat <<EOF
+worker_processes auto;
+pid $N/nginx.pid;
+error_log $N/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log $N/access.log;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  client_max_body_size 0;
+  client_body_temp_path $N/tmp;
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    root $N/root;
+    location / {
+      dav_methods PUT;
+      create_full_put_path on;
+      dav_access user:rw;
+    }
+  }
+}
+EOF
+} >"$N/nginx.conf"
+"$NGINX" -e "$N/error.log" -p "$N" -c "$N/nginx.conf" -g 'daemon off;' &
+NGINX_PID=$!
+
+for i in $(seq 100); do
+  curl -fsS -o /dev/null "$DEPOT/healthz" 2>/dev/null && curl -sS -o /dev/null "$NGX/" 2>/dev/null && break
+  [ "$i" = 100 ] && { echo "servers did not start; see $WORK/depot.log, $N/error.log" >&2; exit 1; }
+  sleep 0.1
+done
+
+# put URL FILE [curl args...]: upload, fail unless 2xx.
+put() { local u=$1 f=$2; shift 2; curl -fsS -o /dev/null "$@" --upload-file "$f" "$u"; }
+log "storing the test files in both servers"
+put "$DEPOT/api/packages/bench/generic/dl/1/dl.bin" "$WORK/src/dl.bin" -H "$AUTH"
+put "$DEPOT/api/packages/bench/generic/small/1/small.bin" "$WORK/src/small.bin" -H "$AUTH"
+put "$NGX/dl/dl.bin" "$WORK/src/dl.bin"
+put "$NGX/small/small.bin" "$WORK/src/small.bin"
+"$LG" idle -pid "$DEPOT_PID" -max 20s
+sync
+
+DEPOT_DL="$DEPOT/api/packages/bench/generic/dl/1/dl.bin" NGX_DL="$NGX/dl/dl.bin"
+DEPOT_SMALL="$DEPOT/api/packages/bench/generic/small/1/small.bin" NGX_SMALL="$NGX/small/small.bin"
+# Warm the page cache and connections for both.
+curl -fsS -o /dev/null -H "$AUTH" "$DEPOT_DL"; curl -fsS -o /dev/null "$NGX_DL"
+
+# --- list_deep setup: only when the listing API answers ----------------------------
+LIST=0
+if curl -fsS -o /dev/null -H "Authorization: token $DEEP_TOKEN" "$DEPOT/api/v1/packages/deep?type=generic&page=1&limit=50" 2>/dev/null; then
+  LIST=1
+  put "$DEPOT/api/packages/deep/generic/seed-blob/1/seed.bin" "$WORK/src/small.bin" -H "Authorization: token $DEEP_TOKEN"
+  SHA=$(sha256sum "$WORK/src/small.bin" | cut -d' ' -f1)
+  log "$("$LG" seed -db "$D/depot.db" -owner deep -n "$SEED_N" -blob "$SHA")"
+  [ "$QUICK" = 1 ] && note list_deep "quick run: $SEED_N packages seeded, deep page at $DEEP"
+else
+  note list_deep "not measured: listing API missing"
+fi
+
+# --- the cases -------------------------------------------------------------------------
+# Each case function takes a side (depot|nginx) and a round number and
+# records one sample.
+case_download_1g() {
+  local url=$NGX_DL h=()
+  [ "$1" = depot ] && url=$DEPOT_DL h=(-H "$AUTH")
+  local out; out=$(curl -sS -o /dev/null -w '%{http_code} %{speed_download}' "${h[@]}" "$url")
+  [ "${out%% *}" = 200 ] || { echo "download_1g $1: HTTP ${out%% *}" >&2; return 1; }
+  record download_1g "$1" "$2" "$(awk -v s="${out#* }" 'BEGIN {printf "%.1f", s / 1e6}')"
+}
+case_upload_1g() {
+  local url="$NGX/up/r$2/up.bin" h=()
+  [ "$1" = depot ] && url="$DEPOT/api/packages/bench/generic/up/r$2/up.bin" h=(-H "$AUTH")
+  local out; out=$(curl -sS -o /dev/null -w '%{http_code} %{speed_upload}' "${h[@]}" --upload-file "$WORK/src/up.bin" "$url")
+  [ "${out%% *}" = 201 ] || { echo "upload_1g $1: HTTP ${out%% *}" >&2; return 1; }
+  record upload_1g "$1" "$2" "$(awk -v s="${out#* }" 'BEGIN {printf "%.1f", s / 1e6}')"
+  # Untimed: let depot finish what it does after answering, remove the
+  # file, and write back dirty pages, so the next measure pays for none of it.
+  if [ "$1" = depot ]; then
+    "$LG" idle -pid "$DEPOT_PID" -max 20s
+    curl -fsS -o /dev/null -X DELETE -H "$AUTH" "$DEPOT/api/packages/bench/generic/up/r$2"
+  else
+    rm -rf "$N/root/up"
+  fi
+  sync
+}
+case_get_small_rps() {
+  local url=$NGX_SMALL h=()
+  [ "$1" = depot ] && url=$DEPOT_SMALL h=(-H "$AUTH")
+  local rps; rps=$(wrk -t2 -c64 -d"${DUR}s" "${h[@]}" "$url" | awk '/Non-2xx/ {bad=1} /Requests\/sec/ {print $2} END {if (bad) exit 1}')
+  record get_small_rps "$1" "$2" "$rps"
+}
+case_put_small_rps() {
+  local tmpl="$NGX/put/r$2/w%d/f%d" h=()
+  [ "$1" = depot ] && tmpl="$DEPOT/api/packages/bench/generic/put-r$2-w%d/1/f%d" h=(-header "$AUTH")
+  record put_small_rps "$1" "$2" "$("$LG" put -url-template "$tmpl" -concurrency 16 -duration "${DUR}s" -size 1024 "${h[@]}")"
+  sync
+}
+case_get_small_p99() {
+  local url=$NGX_SMALL h=()
+  [ "$1" = depot ] && url=$DEPOT_SMALL h=(-header "$AUTH")
+  record get_small_p99 "$1" "$2" "$("$LG" rate -url "$url" -rate "$RATE" -duration "$RATE_DUR" "${h[@]}" 2>>"$WORK/rate.log")"
+}
+case_list_deep() {
+  [ "$1" = depot ] || return 0
+  local out; out=$("$LG" list -base "$DEPOT" -owner deep -deep "$DEEP" -limit 50 -n 20 -header "Authorization: token $DEEP_TOKEN")
+  record list_deep first "$2" "${out% *}"
+  record list_deep depot "$2" "${out#* }"
+}
+# profiled CASE SIDE ROUND: runs a case, with a CPU profile of depot when
+# --pprof was given.
+profiled() {
+  if [ "$PPROF" = 1 ] && [ "$2" = depot ] && [ "$3" = 1 ]; then
+    curl -fsS -o "$WORK/cpu-$1.pprof" "http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=$(awk -v d="$DUR" 'BEGIN {printf "%d", d}')" &
+    local prof=$!
+    "case_$1" "$2" "$3"
+    wait "$prof" || true
+  else
+    "case_$1" "$2" "$3"
+  fi
+}
+
+CASES=(download_1g upload_1g get_small_rps put_small_rps get_small_p99)
+[ "$LIST" = 1 ] && CASES+=(list_deep)
+round_time=0
+for r in $(seq "$ROUNDS"); do
+  # Stop early rather than overrun the time bound (keeping room for the
+  # concurrent-download step and the report).
+  if [ "$r" -gt 1 ] && [ $(( $(elapsed) + round_time + ${MANY_DUR%s} * 2 + 10 )) -gt "$BUDGET" ]; then
+    note all "rounds cut to $((r - 1)) by the time bound"
+    break
+  fi
+  t0=$SECONDS
+  sides=(depot nginx); [ $((r % 2)) = 0 ] && sides=(nginx depot)
+  for c in "${CASES[@]}"; do
+    for s in "${sides[@]}"; do
+      profiled "$c" "$s" "$r"
+    done
+  done
+  round_time=$((SECONDS - t0))
+  log "round $r done in ${round_time}s"
+done
+
+# --- memory: 200 concurrent downloads of the 1 GiB file, then peak RSS ------------
+many() {
+  local url=$NGX_DL h=()
+  [ "$1" = depot ] && url=$DEPOT_DL h=(-header "$AUTH")
+  "$LG" download -url "$url" -concurrency 200 -duration "$MANY_DUR" "${h[@]}"
+}
+log "200 concurrent downloads of 1 GiB, ${MANY_DUR} each server"
+depot_many=$(many depot); nginx_many=$(many nginx)
+note rss_peak_mib "200 concurrent 1 GiB downloads for at most $MANY_DUR: depot $depot_many MB/s, nginx $nginx_many MB/s in all"
+hwm_kib() { awk '/^VmHWM/ {s += $2} END {print s + 0}' "${@/#//proc/}" 2>/dev/null; }
+record rss_peak_mib depot 1 "$(awk -v k="$(hwm_kib "$DEPOT_PID/status")" 'BEGIN {printf "%.1f", k / 1024}')"
+# nginx: master and workers together.
+ngx_status=("$NGINX_PID/status")
+for p in $(ps -o pid= --ppid "$NGINX_PID"); do ngx_status+=("$p/status"); done
+record rss_peak_mib nginx 1 "$(awk -v k="$(hwm_kib "${ngx_status[@]}")" 'BEGIN {printf "%.1f", k / 1024}')"
+
+note all "rounds=$ROUNDS quick=$QUICK nproc=$(nproc) took $(elapsed)s"
+"$LG" report -in "$RAW" -out "$OUT"
+log "done in $(elapsed)s; JSON in $OUT"
+[ "$PPROF" = 1 ] && log "CPU profiles: $WORK/cpu-*.pprof (kept with --keep)"
+exit 0
