@@ -53,6 +53,10 @@ func Run(t *testing.T, newStore func(t *testing.T) depot.Store) {
 		{"DeleteMissing", testDeleteMissing},
 		{"ConcurrentNewVersion", testConcurrentNewVersion},
 		{"ConcurrentSameFile", testConcurrentSameFile},
+		{"ConcurrentSameFileExistingVersion", testConcurrentSameFileExistingVersion},
+		{"ConcurrentSharedBlob", testConcurrentSharedBlob},
+		{"ConcurrentDeleteAndCreate", testConcurrentDeleteAndCreate},
+		{"ConcurrentDeletes", testConcurrentDeletes},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
