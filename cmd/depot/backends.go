@@ -11,6 +11,8 @@ import (
 
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/fsblob"
+	"github.com/depot-registry/depot/internal/postgres"
+	"github.com/depot-registry/depot/internal/s3blob"
 	"github.com/depot-registry/depot/internal/sqlite"
 )
 
@@ -64,7 +66,7 @@ func checkStorageURL(raw string) error {
 		_, err := filePath(raw)
 		return err
 	case "s3":
-		_, err := parseS3URL(raw)
+		_, err := s3blob.ParseURL(raw)
 		return err
 	}
 	return fmt.Errorf("%q: supported schemes are file:// and s3://", raw)
@@ -73,7 +75,7 @@ func checkStorageURL(raw string) error {
 // openStore opens the metadata store the configuration names.
 func openStore(ctx context.Context, c Config) (depot.Store, error) {
 	if scheme(c.DatabaseURL) != "sqlite" {
-		return openPostgres(ctx, c.DatabaseURL)
+		return postgres.Open(ctx, c.DatabaseURL)
 	}
 	p, err := sqlitePath(c.DatabaseURL)
 	if err != nil {
@@ -88,7 +90,14 @@ func openStore(ctx context.Context, c Config) (depot.Store, error) {
 // openBlobs opens the blob store the configuration names.
 func openBlobs(ctx context.Context, c Config) (blobBackend, error) {
 	if scheme(c.StorageURL) == "s3" {
-		return openS3(ctx, c)
+		sc, err := s3blob.ParseURL(c.StorageURL)
+		if err != nil {
+			return nil, err
+		}
+		if c.S3AccessKeyID != "" {
+			sc.AccessKey, sc.SecretKey = c.S3AccessKeyID, c.S3SecretAccessKey
+		}
+		return s3blob.New(ctx, sc)
 	}
 	p, err := filePath(c.StorageURL)
 	if err != nil {

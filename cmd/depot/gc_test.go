@@ -92,3 +92,9 @@ func TestGCBadTempAge(t *testing.T) {
 		t.Errorf("gc --temp-age 1s: exit %d, %q; want 2 naming --temp-age", code, stderr)
 	}
 }
+
+func TestGCPostgresS3(t *testing.T) {
+	c := scaleOutConfig(t)
+	m := MustRunMain(t, c)
+	gcCheck(t, m, "--s3-access-key-id", c.S3AccessKeyID, "--s3-secret-access-key", c.S3SecretAccessKey)
+}

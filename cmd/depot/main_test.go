@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/depot-registry/depot/internal/httpsuite"
+	"github.com/depot-registry/depot/internal/testenv"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -59,6 +60,32 @@ func MustRunMain(tb testing.TB, c Config) *Main {
 
 func TestHTTPSuiteSQLiteFilesystem(t *testing.T) {
 	m := MustRunMain(t, Config{MaxUploadSize: 4 << 20})
+	httpsuite.Run(t, &httpsuite.Env{
+		BaseURL:       "http://" + m.Addr(),
+		Service:       m.Service,
+		Blobs:         m.Blobs,
+		MaxUploadSize: m.Config.MaxUploadSize,
+		TempUploads:   m.Blobs.TempUploads,
+	})
+}
+
+// scaleOutConfig is a Config on a fresh PostgreSQL schema and S3 bucket;
+// the test skips (or fails, in CI) without them.
+func scaleOutConfig(t *testing.T) Config {
+	t.Helper()
+	s3 := testenv.S3Server(t)
+	return Config{
+		DatabaseURL:       testenv.PostgresURL(t),
+		StorageURL:        s3.StorageURL(t),
+		S3AccessKeyID:     s3.AccessKey,
+		S3SecretAccessKey: s3.SecretKey,
+	}
+}
+
+func TestHTTPSuitePostgresS3(t *testing.T) {
+	c := scaleOutConfig(t)
+	c.MaxUploadSize = 4 << 20
+	m := MustRunMain(t, c)
 	httpsuite.Run(t, &httpsuite.Env{
 		BaseURL:       "http://" + m.Addr(),
 		Service:       m.Service,

@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/postgres"
 	"github.com/depot-registry/depot/internal/sqlcopy"
 	"github.com/depot-registry/depot/internal/sqlite"
 	"github.com/urfave/cli/v3"
@@ -176,6 +177,8 @@ func sqlDB(s depot.Store) (sqlcopy.DB, error) {
 	switch s := s.(type) {
 	case *sqlite.Store:
 		return sqlcopy.DB{DB: s.DB(), Dialect: sqlcopy.SQLite}, nil
+	case *postgres.Store:
+		return sqlcopy.DB{DB: s.DB(), Dialect: sqlcopy.Postgres}, nil
 	}
-	return postgresDB(s)
+	return sqlcopy.DB{}, fmt.Errorf("cannot copy tables of a %T", s)
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
 )
@@ -91,13 +92,13 @@ func checkRegistry(t *testing.T, m *Main, fx migrateFixture) {
 	// New rows get fresh ids after a migration (PostgreSQL's identity
 	// sequences moved past the copied keys).
 	for i := range 3 {
-		path := fmt.Sprintf("mig/generic/after/%d/new.bin", i)
+		path := fmt.Sprintf("mig/generic/after/%d.%d/new.bin", time.Now().UnixNano(), i)
 		if code, msg := do(http.MethodPut, path, []byte("after migration")); code != http.StatusCreated {
 			t.Fatalf("PUT %s after migration: %d %s", path, code, msg)
 		}
 	}
 	ctx := context.Background()
-	if _, _, err := m.Service.CreateToken(ctx, "mig", "after", depot.Scopes{depot.ScopeReadPackage}, nil); err != nil {
+	if _, _, err := m.Service.CreateToken(ctx, "mig", fmt.Sprint("after-", time.Now().UnixNano()), depot.Scopes{depot.ScopeReadPackage}, nil); err != nil {
 		t.Fatalf("create token after migration: %v", err)
 	}
 }
@@ -168,4 +169,10 @@ func TestMigrateRefusesDamagedBlob(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "blobs", "sha256", digest[:2], digest)); err == nil {
 		t.Errorf("the damaged blob was stored in the destination")
 	}
+}
+
+func TestMigrateToPostgresS3AndBack(t *testing.T) {
+	dst := scaleOutConfig(t)
+	dst.DataDir = t.TempDir()
+	migrateRoundTrip(t, dst, true)
 }

@@ -33,8 +33,15 @@ func buildBinary(tb testing.TB, ctx context.Context, dir string) string {
 // runBinary runs the binary to completion and returns its standard output.
 func runBinary(tb testing.TB, ctx context.Context, bin string, args ...string) string {
 	tb.Helper()
+	return runBinaryEnv(tb, ctx, bin, nil, args...)
+}
+
+// runBinaryEnv is runBinary with env added to this process's environment.
+func runBinaryEnv(tb testing.TB, ctx context.Context, bin string, env []string, args ...string) string {
+	tb.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		tb.Fatalf("depot %s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())

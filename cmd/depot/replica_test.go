@@ -1,0 +1,174 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/depot-registry/depot/internal/testenv"
+)
+
+// TestReplicas runs two depot processes on one PostgreSQL database and one
+// S3 bucket, as a production deployment behind a load balancer does, and
+// checks that they act as one registry, also when one of them dies mid-upload.
+func TestReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the replica test builds and runs the binary; it runs outside -short")
+	}
+	s3 := testenv.S3Server(t)
+	dbURL := testenv.PostgresURL(t)
+	storageURL := s3.StorageURL(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+
+	tmp := t.TempDir()
+	bin := buildBinary(t, ctx, tmp)
+	env := []string{
+		"DEPOT_DATABASE_URL=" + dbURL,
+		"DEPOT_STORAGE_URL=" + storageURL,
+		"DEPOT_S3_ACCESS_KEY_ID=" + s3.AccessKey,
+		"DEPOT_S3_SECRET_ACCESS_KEY=" + s3.SecretKey,
+	}
+	admin := func(args ...string) string {
+		t.Helper()
+		return runBinaryEnv(t, ctx, bin, env, append([]string{"admin"}, args...)...)
+	}
+	admin("user", "create", "--username", "rep", "--password", "replica-password", "--email", "rep@example.com")
+	token := strings.TrimSpace(admin("token", "create", "--username", "rep", "--name", "ci", "--scopes", "write:package"))
+
+	var replicas [2]*childServer
+	for i := range replicas {
+		replicas[i] = startServer(t, ctx, bin, filepath.Join(tmp, fmt.Sprintf("replica%d.log", i)), env, "--data-dir", filepath.Join(tmp, fmt.Sprintf("data%d", i)))
+	}
+	a, b := replicas[0], replicas[1]
+	client := &http.Client{Timeout: time.Minute}
+	defer client.CloseIdleConnections()
+	do := func(srv *childServer, method, path string, body io.Reader) (int, []byte) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, method, "http://"+srv.addr+"/api/packages/rep/generic/"+path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "token "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s on %s: %v", method, path, srv.addr, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+
+	t.Run("upload through one, download through the other", func(t *testing.T) {
+		content := bytes.Repeat([]byte("replicated "), 100_000)
+		if code, msg := do(a, http.MethodPut, "app/1.0.0/app.bin", bytes.NewReader(content)); code != http.StatusCreated {
+			t.Fatalf("PUT via A: %d %s", code, msg)
+		}
+		if code, got := do(b, http.MethodGet, "app/1.0.0/app.bin", nil); code != http.StatusOK || !bytes.Equal(got, content) {
+			t.Fatalf("GET via B: %d, %d bytes; want 200 with the %d bytes put through A", code, len(got), len(content))
+		}
+	})
+
+	t.Run("20 concurrent uploads of one path over both: exactly one 201", func(t *testing.T) {
+		codes := make([]int, 20)
+		var wg sync.WaitGroup
+		for i := range codes {
+			srv := replicas[i%2]
+			wg.Go(func() {
+				codes[i], _ = do(srv, http.MethodPut, "race/1.0/race.bin", strings.NewReader(fmt.Sprintf("attempt %d", i)))
+			})
+		}
+		wg.Wait()
+		created, conflicts := 0, 0
+		for _, c := range codes {
+			switch c {
+			case http.StatusCreated:
+				created++
+			case http.StatusConflict:
+				conflicts++
+			}
+		}
+		if created != 1 || conflicts != 19 {
+			t.Errorf("statuses %v: %d created and %d conflicts, want 1 and 19", codes, created, conflicts)
+		}
+		for _, srv := range replicas {
+			if code, got := do(srv, http.MethodGet, "race/1.0/race.bin", nil); code != http.StatusOK || !strings.HasPrefix(string(got), "attempt ") {
+				t.Errorf("GET via %s: %d %q", srv.addr, code, got)
+			}
+		}
+	})
+
+	t.Run("delete through one, 404 through the other", func(t *testing.T) {
+		if code, msg := do(a, http.MethodDelete, "app/1.0.0/app.bin", nil); code != http.StatusNoContent {
+			t.Fatalf("DELETE via A: %d %s", code, msg)
+		}
+		if code, _ := do(b, http.MethodGet, "app/1.0.0/app.bin", nil); code != http.StatusNotFound {
+			t.Errorf("GET via B after delete via A: %d, want 404", code)
+		}
+	})
+
+	t.Run("a replica killed mid-upload", func(t *testing.T) {
+		// Stream into A until some megabytes went through, then kill it.
+		pr, pw := io.Pipe()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+a.addr+"/api/packages/rep/generic/crash/1.0/big.bin", pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = 256 << 20
+		req.Header.Set("Authorization", "token "+token)
+		done := make(chan error, 1)
+		go func() {
+			resp, err := client.Do(req)
+			if err == nil {
+				resp.Body.Close()
+				err = fmt.Errorf("upload finished with %s", resp.Status)
+			}
+			done <- err
+		}()
+		chunk := bytes.Repeat([]byte{'x'}, 1<<20)
+		for range 32 {
+			if _, err := pw.Write(chunk); err != nil {
+				t.Fatalf("upload stopped early: %v", err)
+			}
+		}
+		a.kill(t)
+		pw.CloseWithError(io.ErrUnexpectedEOF)
+		select {
+		case err := <-done:
+			if err == nil || strings.Contains(err.Error(), "upload finished") {
+				t.Fatalf("the upload to the killed replica: %v, want a broken connection", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the upload to the killed replica did not end")
+		}
+
+		// B serves on: nothing half-written is visible, the path is free,
+		// and existing files download.
+		if code, _ := do(b, http.MethodGet, "crash/1.0/big.bin", nil); code != http.StatusNotFound {
+			t.Errorf("GET of the interrupted upload via B: %d, want 404", code)
+		}
+		if code, msg := do(b, http.MethodPut, "crash/1.0/big.bin", strings.NewReader("complete")); code != http.StatusCreated {
+			t.Errorf("PUT of the same path via B: %d %s, want 201", code, msg)
+		}
+		if code, got := do(b, http.MethodGet, "crash/1.0/big.bin", nil); code != http.StatusOK || string(got) != "complete" {
+			t.Errorf("GET via B: %d %q", code, got)
+		}
+		if code, _ := do(b, http.MethodGet, "race/1.0/race.bin", nil); code != http.StatusOK {
+			t.Errorf("GET of an older file via B: %d", code)
+		}
+		// What the crash left in the bucket is found by gc.
+		out := admin("gc", "--temp-age", "1m")
+		if !strings.Contains(out, "temporary uploads:") || strings.Contains(out, "temporary uploads: 0") {
+			t.Errorf("gc after the crash printed %q, want the interrupted upload among the temporary uploads", out)
+		}
+	})
+}
