@@ -5,6 +5,11 @@
 #
 # Set DEPOT_TEST_REQUIRE_ALL=1 (CI does) to make tests that need an external
 # service fail instead of skipping when it is missing.
+#
+# The S3 blob store's tests run against a throwaway MinIO that this script
+# starts (scripts/minio.sh) and stops on exit, unless DEPOT_TEST_S3_ENDPOINT
+# (with DEPOT_TEST_S3_ACCESS_KEY and DEPOT_TEST_S3_SECRET_KEY) names an S3
+# server already.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +20,17 @@ unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go')
 if [ -n "$unformatted" ]; then
   echo "gofmt would change: $unformatted" >&2
   exit 1
+fi
+if [ -z "${DEPOT_TEST_S3_ENDPOINT:-}" ]; then
+  echo "== MinIO"
+  source scripts/minio.sh
+  trap minio_stop EXIT
+  if ! minio_start; then
+    if [ "${DEPOT_TEST_REQUIRE_ALL:-}" = 1 ]; then
+      exit 1
+    fi
+    echo "MinIO did not start: the S3 tests will skip" >&2
+  fi
 fi
 echo "== go test -race"
 go test -race -count=1 -timeout 30m "$@" ./...

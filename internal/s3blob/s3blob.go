@@ -222,9 +222,17 @@ func (r *reader) Read(p []byte) (int, error) {
 	}
 	n, err := r.body.Read(p)
 	r.off += int64(n)
-	if err == io.EOF && r.off < r.size {
+	switch {
+	case err == io.EOF && r.off < r.size:
 		err = fmt.Errorf("read blob: %w after %d of %d bytes", io.ErrUnexpectedEOF, r.off, r.size)
+	case err != nil && err != io.EOF:
+		err = fmt.Errorf("read blob: %w", err)
+	default:
+		return n, err
 	}
+	// A failed GET is done: another Read starts a new one at the offset.
+	r.body.Close()
+	r.body = nil
 	return n, err
 }
 

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -751,5 +752,112 @@ func TestPresignGet(t *testing.T) {
 	}
 	if _, err := s.PresignGet(ctx, "nope", time.Minute, "x"); !errors.Is(err, depot.ErrInvalid) {
 		t.Errorf("PresignGet of an invalid digest: error = %v, want ErrInvalid", err)
+	}
+}
+
+// peakRSS returns the process's peak resident set size (VmHWM), 0 where
+// /proc does not say.
+func peakRSS() int64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(status)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// heapSampler records the peak of runtime.MemStats.HeapInuse until stopped.
+func heapSampler() (stop func() uint64) {
+	done := make(chan struct{})
+	result := make(chan uint64)
+	go func() {
+		var peak uint64
+		var m runtime.MemStats
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			runtime.ReadMemStats(&m)
+			peak = max(peak, m.HeapInuse)
+			select {
+			case <-done:
+				result <- peak
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		return <-result
+	}
+}
+
+// TestUploadMemory uploads 1 GiB with its size declared and 1 GiB without,
+// and checks that the Go heap grows by far less than the upload: an upload
+// holds one part (16 MiB), not the blob.
+func TestUploadMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves 2 GiB through S3; skipped with -short")
+	}
+	s := MustStore(t)
+	ctx := context.Background()
+	const size = 1 << 30
+	const limit = 100 << 20
+	for _, tc := range []struct {
+		name     string
+		declared int64
+	}{
+		{"KnownSize", size},
+		{"UnknownSize", -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			runtime.GC()
+			var before runtime.MemStats
+			runtime.ReadMemStats(&before)
+			stop := heapSampler()
+			start := time.Now()
+
+			up, err := s.NewUpload(ctx, tc.declared)
+			if err != nil {
+				t.Fatalf("NewUpload: %v", err)
+			}
+			defer up.Close()
+			h := sha256.New()
+			// Odd-sized writes, as a request body arrives.
+			n, err := io.CopyBuffer(io.MultiWriter(up, h), struct{ io.Reader }{gen(6, size)}, make([]byte, 100_003))
+			if err != nil || n != size {
+				t.Fatalf("write: %d bytes, %v", n, err)
+			}
+			d := hex.EncodeToString(h.Sum(nil))
+			if err := up.Commit(ctx, d); err != nil {
+				t.Fatalf("Commit: %v", err)
+			}
+			if err := up.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			elapsed := time.Since(start)
+			peak := stop()
+
+			growth := int64(peak) - int64(before.HeapInuse)
+			t.Logf("1 GiB, size %d: %v (%.0f MiB/s); Go heap in use %d MiB before, peak %d MiB (+%d MiB); process peak RSS (VmHWM) %d MiB",
+				tc.declared, elapsed.Round(time.Millisecond), float64(size>>20)/elapsed.Seconds(),
+				before.HeapInuse>>20, peak>>20, growth>>20, peakRSS()>>20)
+			if growth > limit {
+				t.Errorf("the Go heap grew by %d MiB during a 1 GiB upload; want under %d MiB", growth>>20, limit>>20)
+			}
+			if got, err := s.Stat(ctx, d); err != nil || got != size {
+				t.Errorf("Stat = %d, %v; want %d", got, err, size)
+			}
+			if err := s.Delete(ctx, d); err != nil {
+				t.Errorf("Delete: %v", err)
+			}
+			mustNoLeftovers(t, s)
+		})
 	}
 }
