@@ -864,9 +864,13 @@ func testRemoveUnrecordedBlobRace(t *testing.T, s depot.Store) {
 		}
 	}
 	nf := NewFile(alice, "tool", "1.0", "a.bin", "contended")
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
 	wg.Go(func() {
 		for {
 			select {
@@ -891,8 +895,6 @@ func testRemoveUnrecordedBlobRace(t *testing.T, s depot.Store) {
 			ok := present
 			mu.Unlock()
 			if !ok {
-				close(stop)
-				wg.Wait()
 				t.Fatalf("round %d: a file exists but its blob was removed", i)
 			}
 		}
@@ -900,8 +902,6 @@ func testRemoveUnrecordedBlobRace(t *testing.T, s depot.Store) {
 			t.Fatalf("DeleteFile #%d: %v", i, err)
 		}
 	}
-	close(stop)
-	wg.Wait()
 }
 
 func testDeleteMissing(t *testing.T, s depot.Store) {
