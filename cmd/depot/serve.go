@@ -81,10 +81,15 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Blobs, err = openBlobs(ctx, m.Config); err != nil {
 		return err
 	}
-	if n, err := m.Blobs.CleanTemp(time.Now().Add(-staleTemp)); err != nil {
-		m.Log.Warn("cleaning temporary uploads", "err", err)
-	} else if n > 0 {
-		m.Log.Info("removed stale temporary uploads", "count", n)
+	// A local blob directory belongs to this server alone, so what a crash
+	// left there can go now. A shared object store is cleaned by `admin gc`
+	// only: another replica's long upload may still be writing.
+	if scheme(m.Config.StorageURL) == "file" {
+		if n, err := m.Blobs.CleanTemp(time.Now().Add(-staleTemp)); err != nil {
+			m.Log.Warn("cleaning temporary uploads", "err", err)
+		} else if n > 0 {
+			m.Log.Info("removed stale temporary uploads", "count", n)
+		}
 	}
 	if m.Service, err = newService(m.Config, m.Store, m.Blobs, m.Log); err != nil {
 		return err
