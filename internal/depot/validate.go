@@ -123,3 +123,19 @@ func ValidateVersionRef(ref VersionRef) error {
 func isASCIIAlnum(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
+
+// ValidSHA256 reports whether d is a sha256 digest as depot writes it: 64
+// lowercase hex digits. Blob stores check digests with it before building
+// paths or keys from them.
+func ValidSHA256(d string) bool {
+	if len(d) != 64 {
+		return false
+	}
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -38,21 +38,8 @@ func New(dir string) (*Store, error) {
 	return &Store{root: dir}, nil
 }
 
-func validDigest(d string) bool {
-	if len(d) != 64 {
-		return false
-	}
-	for i := 0; i < len(d); i++ {
-		c := d[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Store) path(digest string) (string, error) {
-	if !validDigest(digest) {
+	if !depot.ValidSHA256(digest) {
 		return "", depot.Errorf(depot.ErrInvalid, "invalid sha256 digest %q", digest)
 	}
 	return filepath.Join(s.root, "sha256", digest[:2], digest), nil
@@ -192,7 +179,7 @@ func (s *Store) Walk(ctx context.Context, fn func(string) error) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if d.Type().IsRegular() && validDigest(d.Name()) {
+		if d.Type().IsRegular() && depot.ValidSHA256(d.Name()) {
 			return fn(d.Name())
 		}
 		return nil

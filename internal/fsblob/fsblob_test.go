@@ -34,7 +34,7 @@ func leftovers(ctx context.Context, bs depot.BlobStore) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		if dir, name := filepath.Split(rel); validDigest(name) && dir == filepath.Join("sha256", name[:2])+string(filepath.Separator) {
+		if dir, name := filepath.Split(rel); depot.ValidSHA256(name) && dir == filepath.Join("sha256", name[:2])+string(filepath.Separator) {
 			return nil
 		}
 		out = append(out, rel)

@@ -135,25 +135,12 @@ func translate(err error) error {
 	return err
 }
 
-func validDigest(d string) bool {
-	if len(d) != 64 {
-		return false
-	}
-	for i := 0; i < len(d); i++ {
-		c := d[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Store) blobsPrefix() string { return s.prefix + "blobs/sha256/" }
 func (s *Store) tmpPrefix() string   { return s.prefix + "tmp/" }
 
 // blobKey returns the key of the blob digest. ErrInvalid.
 func (s *Store) blobKey(digest string) (string, error) {
-	if !validDigest(digest) {
+	if !depot.ValidSHA256(digest) {
 		return "", depot.Errorf(depot.ErrInvalid, "invalid sha256 digest %q", digest)
 	}
 	return s.blobsPrefix() + digest[:2] + "/" + digest, nil
@@ -166,7 +153,7 @@ func (s *Store) digestOf(key string) (string, bool) {
 		return "", false
 	}
 	d := rest[3:]
-	return d, validDigest(d) && d[:2] == rest[:2]
+	return d, depot.ValidSHA256(d) && d[:2] == rest[:2]
 }
 
 // Open implements depot.BlobStore. It checks that the blob exists (one HEAD);
