@@ -2,75 +2,24 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/postgres"
 	"github.com/depot-registry/depot/internal/storetest"
+	"github.com/depot-registry/depot/internal/testenv"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for the test schemas
 )
 
-// defaultURL is the test server when DEPOT_TEST_POSTGRES_URL is not set.
-const defaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-func serverURL() string {
-	if u := os.Getenv("DEPOT_TEST_POSTGRES_URL"); u != "" {
-		return u
-	}
-	return defaultURL
-}
-
-// MustSchema creates a new, empty schema on the test server and returns a
-// URL whose search_path selects it; the schema is dropped when the test
-// ends. It skips the test when the server is unreachable, unless
-// DEPOT_TEST_REQUIRE_ALL=1 (CI), where it fails.
+// MustSchema returns a URL of a new, empty schema on the test server,
+// dropped when the test ends (see testenv.PostgresURL).
 func MustSchema(tb testing.TB) string {
 	tb.Helper()
-	base := serverURL()
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		tb.Fatalf("DEPOT_TEST_POSTGRES_URL: %v", err)
-	}
-	tb.Cleanup(func() { admin.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		msg := "PostgreSQL unreachable (set DEPOT_TEST_POSTGRES_URL): " + err.Error()
-		if os.Getenv("DEPOT_TEST_REQUIRE_ALL") == "1" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
-	}
-	var b [8]byte
-	rand.Read(b[:])
-	schema := "depot_test_" + hex.EncodeToString(b[:])
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		// Runs after the stores' Close, which were registered later.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatalf("DEPOT_TEST_POSTGRES_URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return testenv.PostgresURL(tb)
 }
 
 // MustOpen opens a store at dbURL and closes it when the test ends.

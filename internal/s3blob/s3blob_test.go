@@ -3,7 +3,6 @@ package s3blob
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -22,71 +21,35 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/depot-registry/depot/internal/blobtest"
 	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/testenv"
 )
 
-// testConfig returns a Config for the MinIO (or other S3 service) that
-// DEPOT_TEST_S3_ENDPOINT, DEPOT_TEST_S3_ACCESS_KEY and
-// DEPOT_TEST_S3_SECRET_KEY name, without a bucket. Without an endpoint the
-// test is skipped, or fails when DEPOT_TEST_REQUIRE_ALL=1 (CI).
+// testConfig returns a Config for the test S3 service (testenv.S3Server:
+// skipped, or failed in CI, without one), without a bucket.
 func testConfig(tb testing.TB) Config {
 	tb.Helper()
-	endpoint := os.Getenv("DEPOT_TEST_S3_ENDPOINT")
-	if endpoint == "" {
-		const how = "start MinIO with scripts/minio.sh (e.g. scripts/minio.sh go test ./internal/s3blob/), or run scripts/test.sh"
-		if os.Getenv("DEPOT_TEST_REQUIRE_ALL") == "1" {
-			tb.Fatal("DEPOT_TEST_S3_ENDPOINT is not set and DEPOT_TEST_REQUIRE_ALL=1: " + how)
-		}
-		tb.Skip("DEPOT_TEST_S3_ENDPOINT is not set: " + how)
-	}
-	return Config{
-		Endpoint:  endpoint,
-		Region:    "us-east-1",
-		PathStyle: true,
-		AccessKey: os.Getenv("DEPOT_TEST_S3_ACCESS_KEY"),
-		SecretKey: os.Getenv("DEPOT_TEST_S3_SECRET_KEY"),
-	}
+	srv := testenv.S3Server(tb)
+	return Config{Endpoint: srv.Endpoint, Region: "us-east-1", PathStyle: true, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey}
 }
 
-// adminClient returns a client for creating and removing test buckets.
+func testServer(c Config) testenv.S3 {
+	return testenv.S3{Endpoint: c.Endpoint, AccessKey: c.AccessKey, SecretKey: c.SecretKey}
+}
+
+// adminClient returns a client for inspecting test buckets.
 func adminClient(tb testing.TB, c Config) *minio.Client {
 	tb.Helper()
-	host, secure, err := parseEndpoint(c.Endpoint)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	client, err := minio.New(host, &minio.Options{
-		Creds:        credentials.NewStaticV4(c.AccessKey, c.SecretKey, ""),
-		Secure:       secure,
-		Region:       c.Region,
-		BucketLookup: minio.BucketLookupPath,
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return client
+	return testServer(c).Client(tb)
 }
 
 // MustBucket creates an empty bucket that is removed, with everything in it,
 // when the test ends, and returns its name.
 func MustBucket(tb testing.TB, c Config) string {
 	tb.Helper()
-	client := adminClient(tb, c)
-	name := "depot-test-" + strings.ToLower(rand.Text())
-	ctx := context.Background()
-	if err := client.MakeBucket(ctx, name, minio.MakeBucketOptions{Region: c.Region}); err != nil {
-		tb.Fatalf("create bucket %s: %v", name, err)
-	}
-	tb.Cleanup(func() {
-		// MinIO's force delete removes objects and multipart uploads too.
-		if err := client.RemoveBucketWithOptions(ctx, name, minio.RemoveBucketOptions{ForceDelete: true}); err != nil {
-			tb.Errorf("remove bucket %s: %v", name, err)
-		}
-	})
-	return name
+	return testServer(c).Bucket(tb)
 }
 
 // testStore is a Store that records every key it started a multipart
