@@ -36,6 +36,7 @@ const (
 // Store is a depot.Store on one SQLite database file.
 type Store struct {
 	w, r *sql.DB
+	q    *stmts
 }
 
 var _ depot.Store = (*Store)(nil)
@@ -67,7 +68,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	r.SetMaxOpenConns(max(4, 2*runtime.GOMAXPROCS(0)))
 	r.SetMaxIdleConns(max(4, 2*runtime.GOMAXPROCS(0)))
-	return &Store{w: w, r: r}, nil
+	q, err := prepare(ctx, r, w)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	return &Store{w: w, r: r, q: q}, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -111,7 +118,7 @@ func (s *Store) RemoveUnrecordedBlob(ctx context.Context, sha256 string, removeB
 func (s *Store) DB() *sql.DB { return s.w }
 
 // Close implements depot.Store.
-func (s *Store) Close() error { return errors.Join(s.r.Close(), s.w.Close()) }
+func (s *Store) Close() error { return errors.Join(s.q.close(), s.r.Close(), s.w.Close()) }
 
 // translate maps SQLite errors onto depot kinds by extended result code.
 func translate(err error) error {
@@ -197,7 +204,7 @@ func (s *Store) CreateOrg(ctx context.Context, org *depot.Owner, adminUserID int
 
 // OwnerByName implements depot.Store.
 func (s *Store) OwnerByName(ctx context.Context, name string) (*depot.Owner, error) {
-	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+ownerCols+` FROM owners WHERE lower_name = ?`, strings.ToLower(name)))
+	u, err := scanUser(s.q.ownerByName.QueryRowContext(ctx, strings.ToLower(name)))
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +218,7 @@ func (s *Store) UserByName(ctx context.Context, name string) (*depot.User, error
 
 // UserByID implements depot.Store.
 func (s *Store) UserByID(ctx context.Context, id int64) (*depot.User, error) {
-	return scanUser(s.r.QueryRowContext(ctx, `SELECT `+ownerCols+` FROM owners WHERE id = ? AND kind = 'user'`, id))
+	return scanUser(s.q.userByID.QueryRowContext(ctx, id))
 }
 
 // ListUsers implements depot.Store.
@@ -251,7 +258,7 @@ func (s *Store) SetMember(ctx context.Context, m depot.Member) error {
 // MemberRole implements depot.Store.
 func (s *Store) MemberRole(ctx context.Context, orgID, userID int64) (depot.Role, error) {
 	var role depot.Role
-	err := s.r.QueryRowContext(ctx, `SELECT role FROM org_members WHERE org_id = ? AND user_id = ?`, orgID, userID).Scan(&role)
+	err := s.q.memberRole.QueryRowContext(ctx, orgID, userID).Scan(&role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return depot.AccessNone, nil
 	}
@@ -281,8 +288,23 @@ func scanToken(row scanner) (*depot.Token, error) {
 	return &t, nil
 }
 
-func queryTokens(ctx context.Context, db *sql.DB, query string, args ...any) ([]*depot.Token, error) {
-	rows, err := db.QueryContext(ctx, query, args...)
+// querier is a *sql.DB or a prepared *sql.Stmt bound to its query.
+type querier interface {
+	QueryContext(ctx context.Context, args ...any) (*sql.Rows, error)
+}
+
+// dbQuery is a query to run on db unprepared.
+type dbQuery struct {
+	db    *sql.DB
+	query string
+}
+
+func (q dbQuery) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
+	return q.db.QueryContext(ctx, q.query, args...)
+}
+
+func queryTokens(ctx context.Context, q querier, args ...any) ([]*depot.Token, error) {
+	rows, err := q.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -313,12 +335,12 @@ func (s *Store) CreateToken(ctx context.Context, t *depot.Token) error {
 
 // TokensByLastEight implements depot.Store.
 func (s *Store) TokensByLastEight(ctx context.Context, lastEight string) ([]*depot.Token, error) {
-	return queryTokens(ctx, s.r, `SELECT `+tokenCols+` FROM tokens WHERE last_eight = ?`, lastEight)
+	return queryTokens(ctx, s.q.tokensByLastEight, lastEight)
 }
 
 // ListTokens implements depot.Store.
 func (s *Store) ListTokens(ctx context.Context, userID int64) ([]*depot.Token, error) {
-	return queryTokens(ctx, s.r, `SELECT `+tokenCols+` FROM tokens WHERE user_id = ? ORDER BY name`, userID)
+	return queryTokens(ctx, dbQuery{s.r, `SELECT `+tokenCols+` FROM tokens WHERE user_id = ? ORDER BY name`}, userID)
 }
 
 // DeleteToken implements depot.Store.
@@ -335,14 +357,6 @@ func (s *Store) DeleteToken(ctx context.Context, userID int64, name string) erro
 	})
 }
 
-const fileQuery = `SELECT f.id, f.version_id, f.name, f.creator_id, f.created_at,
-	b.sha256, b.size, b.md5, b.sha1, b.sha512, b.created_at
-	FROM files f
-	JOIN versions v ON v.id = f.version_id
-	JOIN packages p ON p.id = v.package_id
-	JOIN blobs b ON b.sha256 = f.blob_sha256
-	WHERE p.owner_id = ? AND p.type = ? AND p.lower_name = ? AND v.lower_version = ? AND f.lower_name = ?`
-
 func scanFile(row scanner) (*depot.File, error) {
 	var f depot.File
 	var created, blobCreated int64
@@ -357,7 +371,7 @@ func scanFile(row scanner) (*depot.File, error) {
 
 // FileByName implements depot.Store.
 func (s *Store) FileByName(ctx context.Context, ownerID int64, typ depot.PackageType, pkg, version, file string) (*depot.File, error) {
-	return scanFile(s.r.QueryRowContext(ctx, fileQuery, ownerID, typ, strings.ToLower(pkg), strings.ToLower(version), strings.ToLower(file)))
+	return scanFile(s.q.fileByName.QueryRowContext(ctx, ownerID, typ, strings.ToLower(pkg), strings.ToLower(version), strings.ToLower(file)))
 }
 
 // CreateFile implements depot.Store.
@@ -365,25 +379,22 @@ func (s *Store) CreateFile(ctx context.Context, nf depot.NewFile, commitBlob fun
 	f := &depot.File{Name: nf.File, Blob: nf.Blob, CreatorID: nf.CreatorID, CreatedAt: nf.CreatedAt}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var pkgID int64
-		err := tx.QueryRowContext(ctx, `INSERT INTO packages (owner_id, type, name, lower_name, created_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (owner_id, type, lower_name) DO UPDATE SET lower_name = excluded.lower_name RETURNING id`,
+		err := tx.StmtContext(ctx, s.q.upsertPackage).QueryRowContext(ctx,
 			nf.OwnerID, nf.Type, nf.Package, strings.ToLower(nf.Package), micros(nf.CreatedAt)).Scan(&pkgID)
 		if err != nil {
 			return fmt.Errorf("upsert package: %w", err)
 		}
-		err = tx.QueryRowContext(ctx, `INSERT INTO versions (package_id, version, lower_version, creator_id, created_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (package_id, lower_version) DO UPDATE SET lower_version = excluded.lower_version RETURNING id`,
+		err = tx.StmtContext(ctx, s.q.upsertVersion).QueryRowContext(ctx,
 			pkgID, nf.Version, strings.ToLower(nf.Version), nf.CreatorID, micros(nf.CreatedAt)).Scan(&f.VersionID)
 		if err != nil {
 			return fmt.Errorf("upsert version: %w", err)
 		}
 		b := nf.Blob
-		_, err = tx.ExecContext(ctx, `INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (sha256) DO NOTHING`, b.SHA256, b.Size, b.MD5, b.SHA1, b.SHA512, micros(b.CreatedAt))
+		_, err = tx.StmtContext(ctx, s.q.insertBlob).ExecContext(ctx, b.SHA256, b.Size, b.MD5, b.SHA1, b.SHA512, micros(b.CreatedAt))
 		if err != nil {
 			return fmt.Errorf("insert blob: %w", err)
 		}
-		err = tx.QueryRowContext(ctx, `INSERT INTO files (version_id, name, lower_name, blob_sha256, creator_id, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+		err = tx.StmtContext(ctx, s.q.insertFile).QueryRowContext(ctx,
 			f.VersionID, nf.File, strings.ToLower(nf.File), b.SHA256, nf.CreatorID, micros(nf.CreatedAt)).Scan(&f.ID)
 		if err != nil {
 			return fmt.Errorf("insert file: %w", err)
