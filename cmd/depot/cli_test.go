@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runCLI runs the depot command line in-process and returns its exit code,
@@ -94,8 +95,11 @@ func TestCLIAdminFlow(t *testing.T) {
 	}
 
 	// The token works against a server on the same data directory, and
-	// stops working once revoked, while the server runs.
-	m := MustRunMain(t, Config{DataDir: dir, DatabaseURL: "sqlite://" + filepath.Join(dir, "depot.db")})
+	// stops working once revoked, while the server runs: the server sees a
+	// revocation by another process when its cached entry expires, within
+	// --token-cache-ttl.
+	const ttl = 300 * time.Millisecond
+	m := MustRunMain(t, Config{DataDir: dir, DatabaseURL: "sqlite://" + filepath.Join(dir, "depot.db"), TokenCacheTTL: ttl})
 	put := func() int {
 		req, _ := http.NewRequest(http.MethodPut, "http://"+m.Addr()+"/api/packages/acme/generic/tool/1.0/tool.bin", strings.NewReader("bytes"))
 		req.SetBasicAuth("bob", token)
@@ -111,8 +115,9 @@ func TestCLIAdminFlow(t *testing.T) {
 		t.Fatalf("upload with CLI token: %d, want 201", s)
 	}
 	mustCLI("admin", "token", "revoke", "--username", "bob", "--name", "ci")
+	time.Sleep(ttl)
 	if s := put(); s != http.StatusUnauthorized {
-		t.Fatalf("upload with revoked token: %d, want 401", s)
+		t.Fatalf("upload with revoked token, %v after revoking: %d, want 401", ttl, s)
 	}
 	if code, _, _ := runCLI(t, env, "admin", "token", "revoke", "--username", "bob", "--name", "ci"); code != 1 {
 		t.Errorf("revoking twice: exit %d, want 1", code)

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/password"
@@ -29,6 +30,10 @@ type Config struct {
 	// StorageRedirect answers downloads with a redirect to a presigned URL
 	// of the object store (s3:// only).
 	StorageRedirect bool
+	// TokenCacheTTL is how long a verified token is trusted before the
+	// store is asked again: zero means depot.DefaultTokenCacheTTL, negative
+	// disables the cache.
+	TokenCacheTTL time.Duration
 	// BcryptCost is the password hashing cost; 0 means bcrypt's default.
 	// Tests lower it.
 	BcryptCost int
@@ -56,6 +61,7 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "base-url", Usage: "public URL of this server, for links it prints", Sources: cli.EnvVars("DEPOT_BASE_URL")},
 		&cli.StringFlag{Name: "max-upload-size", Value: "0", Usage: "largest accepted file, e.g. 10GiB; 0 means unlimited", Sources: cli.EnvVars("DEPOT_MAX_UPLOAD_SIZE")},
 		&cli.BoolFlag{Name: "storage-redirect", Usage: "answer downloads with a 307 to a short-lived presigned URL of the object store (s3:// only)", Sources: cli.EnvVars("DEPOT_STORAGE_REDIRECT")},
+		&cli.DurationFlag{Name: "token-cache-ttl", Value: depot.DefaultTokenCacheTTL, Usage: "how long a verified token is trusted before it is checked again; a token revoked by another process (admin CLI, another replica) keeps working at most this long; 0 disables the cache", Sources: cli.EnvVars("DEPOT_TOKEN_CACHE_TTL")},
 	)
 }
 
@@ -121,6 +127,14 @@ func serveConfig(cmd *cli.Command) (Config, error) {
 		return c, usageError("--max-upload-size (DEPOT_MAX_UPLOAD_SIZE): %v", err)
 	}
 	c.MaxUploadSize = size
+	switch ttl := cmd.Duration("token-cache-ttl"); {
+	case ttl < 0:
+		return c, usageError("--token-cache-ttl (DEPOT_TOKEN_CACHE_TTL): %v is negative", ttl)
+	case ttl == 0:
+		c.TokenCacheTTL = -1
+	default:
+		c.TokenCacheTTL = ttl
+	}
 	return c, nil
 }
 
@@ -167,7 +181,7 @@ func newService(c Config, store depot.Store, blobs depot.BlobStore, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	opts := &depot.Options{MaxUploadSize: c.MaxUploadSize, Logger: log}
+	opts := &depot.Options{MaxUploadSize: c.MaxUploadSize, Logger: log, TokenCacheTTL: c.TokenCacheTTL}
 	if c.StorageRedirect {
 		opts.LinkExpiry = linkExpiry
 	}

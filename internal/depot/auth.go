@@ -47,6 +47,8 @@ var errBadCredentials = &Error{Kind: ErrUnauthenticated, Message: "invalid crede
 // actor (nil) when there are none. As Gitea does, a Basic password may be a
 // token (the user name is then not checked), and a Basic user name may be a
 // token when the password is empty or "x-oauth-basic". ErrUnauthenticated.
+// A token's actor may be cached and shared by requests (see Options.
+// TokenCacheTTL): callers must not modify it.
 func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Actor, error) {
 	switch {
 	case c.Empty():
@@ -95,11 +97,20 @@ func (s *Service) authenticateToken(ctx context.Context, secret string) (*Actor,
 	if !looksLikeToken(secret) {
 		return nil, errBadCredentials
 	}
+	sum := sha256.Sum256([]byte(secret))
+	now := s.opts.Now()
+	cached, gen, ok := s.tokens.get(sum, now)
+	if ok {
+		if cached.expires != nil && !now.Before(*cached.expires) {
+			return nil, &Error{Kind: ErrUnauthenticated, Message: "token has expired"}
+		}
+		return cached.actor, nil
+	}
 	candidates, err := s.store.TokensByLastEight(ctx, secret[tokenLen-8:])
 	if err != nil {
 		return nil, fmt.Errorf("look up token: %w", err)
 	}
-	want := hashToken(secret)
+	want := hex.EncodeToString(sum[:])
 	for _, t := range candidates {
 		if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(want)) != 1 {
 			continue
@@ -114,7 +125,9 @@ func (s *Service) authenticateToken(ctx context.Context, secret string) (*Actor,
 		if u.Disabled {
 			return nil, errBadCredentials
 		}
-		return &Actor{User: u, Scopes: t.Scopes}, nil
+		a := &Actor{User: u, Scopes: t.Scopes}
+		s.tokens.put(sum, a, t.ExpiresAt, now, gen)
+		return a, nil
 	}
 	return nil, errBadCredentials
 }
@@ -260,10 +273,12 @@ func (s *Service) RevokeToken(ctx context.Context, username, name string) error 
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteToken(ctx, u.ID, name); errors.Is(err, ErrNotFound) {
+	err = s.store.DeleteToken(ctx, u.ID, name)
+	// Whatever the outcome, forget the user's cached tokens: the next
+	// request of each is verified against the store.
+	s.tokens.dropUser(u.ID)
+	if errors.Is(err, ErrNotFound) {
 		return Errorf(ErrNotFound, "user %q has no token named %q", username, name)
-	} else if err != nil {
-		return err
 	}
-	return nil
+	return err
 }

@@ -26,6 +26,7 @@ type Service struct {
 	blobs     BlobStore
 	passwords PasswordHasher
 	opts      Options
+	tokens    *tokenCache // nil when disabled
 }
 
 // Options tune a Service. The zero value is usable.
@@ -38,6 +39,11 @@ type Options struct {
 	Rand io.Reader
 	// Logger receives operational messages; nil means slog.Default().
 	Logger *slog.Logger
+	// TokenCacheTTL is how long a verified token is trusted without asking
+	// the store again: zero means DefaultTokenCacheTTL, negative disables
+	// the cache. RevokeToken takes effect at once in this process; a
+	// revocation by another process sharing the store takes up to this long.
+	TokenCacheTTL time.Duration
 	// LinkExpiry, when positive and the blob store is a BlobLinker, makes
 	// FileLink hand out URLs valid this long, so clients download straight
 	// from blob storage. Zero means depot streams every download itself.
@@ -59,6 +65,7 @@ func NewService(store Store, blobs BlobStore, passwords PasswordHasher, opts *Op
 	if s.opts.Logger == nil {
 		s.opts.Logger = slog.Default()
 	}
+	s.tokens = newTokenCache(s.opts.TokenCacheTTL)
 	return s
 }
 
