@@ -1,5 +1,6 @@
 // Package server composes depot's HTTP adapters into one handler: the API
-// dialects (Gitea generic packages, Gitea v1), health checks, and the middleware every request passes.
+// dialects (Gitea generic packages, Gitea v1), health checks, and the
+// middleware every request passes.
 package server
 
 import (
