@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,6 +51,32 @@ func testRemoveMember(t *testing.T, s depot.Store) {
 		t.Errorf("alice's role after RemoveMember = %v, want none", r)
 	}
 	wantErr(t, "RemoveMember of the new last admin", s.RemoveMember(ctx, org.ID, carol.ID), depot.ErrConflict)
+
+	// Two admins removed at once: one removal wins, the organization keeps
+	// an admin.
+	for round := range 10 {
+		mustSetMember(t, s, org, alice, depot.AccessAdmin)
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, u := range []*depot.User{alice, carol} {
+			wg.Go(func() { errs[i] = s.RemoveMember(ctx, org.ID, u.ID) })
+		}
+		wg.Wait()
+		if (errs[0] == nil) == (errs[1] == nil) {
+			t.Fatalf("round %d: concurrent removals of the two admins returned %v and %v; want one success and one conflict", round, errs[0], errs[1])
+		}
+		for _, err := range errs {
+			if err != nil {
+				wantErr(t, "the losing removal", err, depot.ErrConflict)
+			}
+		}
+		if role(alice) != depot.AccessAdmin && role(carol) != depot.AccessAdmin {
+			t.Fatalf("round %d: no admin left", round)
+		}
+		if role(carol) != depot.AccessAdmin {
+			mustSetMember(t, s, org, carol, depot.AccessAdmin)
+		}
+	}
 }
 
 func mustSetMember(tb testing.TB, s depot.Store, org *depot.Owner, u *depot.User, role depot.Role) {
