@@ -184,8 +184,12 @@ func listOptions(r *http.Request) (page, size int) {
 	} else if size > MaxPageSize {
 		size = MaxPageSize
 	}
-	return max(page, 1), size
+	// A page far past any listing is empty; the cap keeps the offset from
+	// overflowing.
+	return min(max(page, 1), maxPage), size
 }
+
+const maxPage = 1 << 30
 
 // setPageHeaders sets X-Total-Count and, as Gitea does, a Link header with
 // next, last, first and prev pages (those that apply, in that order).

@@ -301,6 +301,7 @@ func TestPackageListing(t *testing.T) {
 		{name: "last page", path: "/api/v1/packages/pubco?limit=2&page=3", status: 200,
 			check: all(wantVersions(newest[4:]...), wantHeader("Link", link("1", "first")+","+link("2", "prev")))},
 		{name: "past the last page", path: "/api/v1/packages/pubco?limit=2&page=9", status: 200, check: wantVersions()},
+		{name: "huge page", path: "/api/v1/packages/pubco?page=9223372036854775807", status: 200, check: wantVersions()},
 		{name: "limit capped at 50", path: "/api/v1/packages/pubco?limit=500", status: 200, check: wantVersions(newest...)},
 		{name: "bad page and limit mean defaults", path: "/api/v1/packages/pubco?limit=x&page=-3", status: 200, check: wantVersions(newest...)},
 		{name: "name filter", path: "/api/v1/packages/pubco?q=APP", status: 200,
