@@ -47,7 +47,7 @@ func adminCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.C
 	}
 	return &cli.Command{
 		Name:  "admin",
-		Usage: "administer users, organizations and tokens",
+		Usage: "administer users, organizations, projects and tokens",
 		Commands: []*cli.Command{
 			migrateCommand(stdout, stderr, onUsage),
 			gcCommand(stdout, onUsage),
@@ -105,6 +105,42 @@ func adminCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.C
 					}
 					_, err = fmt.Fprintf(stdout, "%s is %s member of %s\n", cmd.String("username"), role, cmd.String("org"))
 					return err
+				}),
+			}},
+			{Name: "project", Usage: "manage projects (what packages link to, as Gitea repositories)", Commands: []*cli.Command{
+				sub("create", "create a project and print its id", []cli.Flag{
+					str("owner", "user or organization that owns the project"), str("name", "project name"),
+					&cli.StringFlag{Name: "visibility", Usage: "public or private (default: the owner's)"},
+				}, func(ctx context.Context, cmd *cli.Command, svc *depot.Service) error {
+					var vis depot.Visibility
+					if v := cmd.String("visibility"); v != "" {
+						var err error
+						if vis, err = depot.ParseVisibility(v); err != nil {
+							return usageError("--visibility: %v", err)
+						}
+					}
+					p, err := svc.CreateProject(ctx, cmd.String("owner"), cmd.String("name"), vis)
+					if err != nil {
+						return err
+					}
+					_, err = fmt.Fprintln(stdout, p.ID)
+					return err
+				}),
+				sub("list", "list projects", nil, func(ctx context.Context, cmd *cli.Command, svc *depot.Service) error {
+					projects, err := svc.ListProjects(ctx)
+					if err != nil {
+						return err
+					}
+					return table(func(tw *tabwriter.Writer) {
+						fmt.Fprintln(tw, "ID\tOWNER\tNAME\tVISIBILITY\tCREATED")
+						for _, p := range projects {
+							vis := string(p.Visibility)
+							if vis == "" {
+								vis = "(owner's)"
+							}
+							fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", p.ID, p.OwnerName, p.Name, vis, p.CreatedAt.Format(time.RFC3339))
+						}
+					})
 				}),
 			}},
 			{Name: "token", Usage: "manage access tokens", Commands: []*cli.Command{

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +129,55 @@ func TestCLIVersion(t *testing.T) {
 	code, out, _ := runCLI(t, nil, "version")
 	if code != 0 || strings.TrimSpace(out) != "depot "+version {
 		t.Fatalf("version: exit %d, output %q", code, out)
+	}
+}
+
+func TestCLIProjects(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"DEPOT_DATA_DIR": dir}
+	mustCLI := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := runCLI(t, env, args...)
+		if code != 0 {
+			t.Fatalf("depot %s: exit %d: %s", strings.Join(args, " "), code, errOut)
+		}
+		return out
+	}
+	mustCLI("admin", "user", "create", "--username", "alice", "--password", "s3cret-pass", "--email", "alice@example.com")
+	mustCLI("admin", "org", "create", "--name", "acme", "--owner", "alice", "--visibility", "private")
+	first := strings.TrimSpace(mustCLI("admin", "project", "create", "--owner", "acme", "--name", "tool-src"))
+	second := strings.TrimSpace(mustCLI("admin", "project", "create", "--owner", "alice", "--name", "tool-src", "--visibility", "public"))
+	for _, id := range []string{first, second} {
+		if n, err := strconv.Atoi(id); err != nil || n <= 0 {
+			t.Fatalf("project create printed %q, want only a numeric id", id)
+		}
+	}
+	if first == second {
+		t.Errorf("two projects got the same id %s", first)
+	}
+	out := mustCLI("admin", "project", "list")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("project list = %q, want a header and two projects", out)
+	}
+	if f := strings.Fields(lines[1]); len(f) < 4 || f[0] != first || f[1] != "acme" || f[2] != "tool-src" || f[3] != "(owner's)" {
+		t.Errorf("first project line = %q", lines[1])
+	}
+	if f := strings.Fields(lines[2]); len(f) < 4 || f[0] != second || f[1] != "alice" || f[3] != "public" {
+		t.Errorf("second project line = %q", lines[2])
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"taken name", []string{"--owner", "ACME", "--name", "TOOL-SRC"}, 1},
+		{"missing owner", []string{"--owner", "nobody", "--name", "x"}, 1},
+		{"bad name", []string{"--owner", "acme", "--name", "x.git"}, 1},
+		{"bad visibility", []string{"--owner", "acme", "--name", "y", "--visibility", "limited"}, 2},
+	} {
+		if code, _, errOut := runCLI(t, env, append([]string{"admin", "project", "create"}, c.args...)...); code != c.code {
+			t.Errorf("%s: exit %d, want %d; stderr %q", c.name, code, c.code, errOut)
+		}
 	}
 }

@@ -60,6 +60,13 @@ func fillRegistry(t *testing.T, m *Main) migrateFixture {
 		}
 		fx.files[fmt.Sprintf("%s/generic/%s/%s/%s", ref.Owner, ref.Package, ref.Version, ref.File)] = content
 	}
+	// A project with a package linked to it.
+	if _, err := svc.CreateProject(ctx, "mig", "app-src", depot.Private); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.LinkPackage(ctx, actor, "mig", depot.TypeGeneric, "app", "app-src"); err != nil {
+		t.Fatal(err)
+	}
 	return fx
 }
 
@@ -98,6 +105,17 @@ func checkRegistry(t *testing.T, m *Main, fx migrateFixture) {
 		}
 	}
 	ctx := context.Background()
+	actor, err := m.Service.Authenticate(ctx, depot.Credentials{Token: fx.token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pv, err := m.Service.PackageVersion(ctx, actor, depot.VersionRef{Owner: "mig", Type: depot.TypeGeneric, Package: "app", Version: "2.0.0"})
+	if err != nil || pv.Project == nil || pv.Project.Name != "app-src" || pv.Project.Visibility != depot.Private {
+		t.Errorf("package link after migration: %+v, %v; want project app-src", pv, err)
+	}
+	if _, err := m.Service.CreateProject(ctx, "mig", fmt.Sprint("after-", time.Now().UnixNano()), ""); err != nil {
+		t.Errorf("create project after migration: %v", err)
+	}
 	if _, _, err := m.Service.CreateToken(ctx, "mig", fmt.Sprint("after-", time.Now().UnixNano()), depot.Scopes{depot.ScopeReadPackage}, nil); err != nil {
 		t.Fatalf("create token after migration: %v", err)
 	}

@@ -95,7 +95,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 	m.srv = &http.Server{
-		Handler:           server.New(m.Service, m.Log, server.Options{Version: version}),
+		Handler:           server.New(m.Service, m.Log, server.Options{Version: version, BaseURL: m.Config.BaseURL}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),

@@ -118,9 +118,11 @@ const (
 	ScopeWriteUser         Scope = "write:user"
 	ScopeReadOrganization  Scope = "read:organization"
 	ScopeWriteOrganization Scope = "write:organization"
+	ScopeReadAdmin         Scope = "read:admin"
+	ScopeWriteAdmin        Scope = "write:admin"
 )
 
-var knownScopes = []Scope{ScopeAll, ScopeReadPackage, ScopeWritePackage, ScopeReadUser, ScopeWriteUser, ScopeReadOrganization, ScopeWriteOrganization}
+var knownScopes = []Scope{ScopeAll, ScopeReadPackage, ScopeWritePackage, ScopeReadUser, ScopeWriteUser, ScopeReadOrganization, ScopeWriteOrganization, ScopeReadAdmin, ScopeWriteAdmin}
 
 // Scopes is a set of scopes.
 type Scopes []Scope
@@ -186,6 +188,55 @@ type Package struct {
 	Type      PackageType
 	Name      string
 	CreatedAt time.Time
+	// ProjectID is the project the package is linked to, 0 for none.
+	ProjectID int64
+}
+
+// Project is a named project of an owner, the counterpart of a Gitea
+// repository or a GitLab project. Packages may be linked to one project of
+// their owner.
+type Project struct {
+	ID      int64
+	OwnerID int64
+	// OwnerName is filled by reads, for display.
+	OwnerName string
+	Name      string
+	// Visibility is the project's own visibility; "" inherits the owner's.
+	Visibility Visibility
+	CreatedAt  time.Time
+}
+
+// EffectiveVisibility returns the project's visibility, or owner's when the
+// project inherits it.
+func (p *Project) EffectiveVisibility(owner *Owner) Visibility {
+	if p.Visibility != "" {
+		return p.Visibility
+	}
+	return owner.Visibility
+}
+
+// PackageVersion is a version as listings show it, with its package, its
+// creator and the project its package is linked to.
+type PackageVersion struct {
+	Package Package
+	Version Version
+	// Creator is nil when the creator's account no longer exists.
+	Creator *User
+	// Project is nil when the package is not linked to a project.
+	Project *Project
+}
+
+// VersionQuery selects package versions of one owner for SearchVersions.
+type VersionQuery struct {
+	OwnerID int64
+	// Type filters by package type when not empty.
+	Type PackageType
+	// Name filters by package name, case-insensitively: the exact name when
+	// ExactName is set, else any name containing it.
+	Name      string
+	ExactName bool
+	// Limit is the page size, 0 for all; Offset skips that many versions.
+	Limit, Offset int
 }
 
 // Version is one version of a package.

@@ -97,8 +97,8 @@ func (s *Service) ownerFor(ctx context.Context, a *Actor, name string, need Role
 	if need >= AccessWrite {
 		scope = ScopeWritePackage
 	}
-	if !a.IsAnonymous() && a.Scopes != nil && !a.Scopes.Has(scope) {
-		return nil, Errorf(ErrForbidden, "token does not have at least one of required scope(s): [%s]", scope)
+	if err := requireScope(a, scope); err != nil {
+		return nil, err
 	}
 	if role < need {
 		if a.IsAnonymous() {
@@ -107,6 +107,16 @@ func (s *Service) ownerFor(ctx context.Context, a *Actor, name string, need Role
 		return nil, Errorf(ErrForbidden, "user %q has no %s access to %q", a.User.Name, need, owner.Name)
 	}
 	return owner, nil
+}
+
+// requireScope returns ErrForbidden, with Gitea's message, when a is
+// authenticated by a token that does not grant want. Anonymous actors and
+// password sign-ins pass: their limits are roles, not scopes.
+func requireScope(a *Actor, want Scope) error {
+	if a.IsAnonymous() || a.Scopes == nil || a.Scopes.Has(want) {
+		return nil
+	}
+	return Errorf(ErrForbidden, "token does not have at least one of required scope(s), required=[%s], token scope=%s", want, a.Scopes)
 }
 
 // Access returns the role actor has on owner: site admins and a user on

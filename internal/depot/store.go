@@ -32,6 +32,13 @@ type Store interface {
 	// MemberRole returns the user's role in the organization, AccessNone if
 	// the user is not a member.
 	MemberRole(ctx context.Context, orgID, userID int64) (Role, error)
+	// RemoveMember removes a user from an organization. ErrNotFound if the
+	// user is not a member; ErrConflict if the user is the organization's
+	// last admin (an organization always keeps one).
+	RemoveMember(ctx context.Context, orgID, userID int64) error
+	// OrgsOfUser returns the organizations the user is a member of, ordered
+	// by name. None (and no error) for a missing user.
+	OrgsOfUser(ctx context.Context, userID int64) ([]*Owner, error)
 
 	// CreateToken inserts t and sets its ID and CreatedAt. ErrConflict if the
 	// user has a token of that name.
@@ -72,6 +79,33 @@ type Store interface {
 	// reports whether it called removeBlob; if removeBlob fails, it returns
 	// the error and records nothing.
 	RemoveUnrecordedBlob(ctx context.Context, sha256 string, removeBlob func(ctx context.Context, sha256 string) error) (bool, error)
+
+	// SearchVersions returns one page of the versions q selects, newest
+	// first (ties by ascending ID), each with its package, creator and
+	// project, and the number of versions q selects over all pages. It runs
+	// a fixed number of queries whatever the page size.
+	SearchVersions(ctx context.Context, q VersionQuery) ([]*PackageVersion, int64, error)
+	// VersionByName returns a version with its package, creator and
+	// project. ErrNotFound.
+	VersionByName(ctx context.Context, ownerID int64, typ PackageType, pkg, version string) (*PackageVersion, error)
+	// ListFiles returns the files of a version with their blobs, in upload
+	// order. None (and no error) for a missing version.
+	ListFiles(ctx context.Context, versionID int64) ([]*File, error)
+	// PackageByName returns a package. ErrNotFound.
+	PackageByName(ctx context.Context, ownerID int64, typ PackageType, name string) (*Package, error)
+	// SetPackageProject links a package to a project of the same owner, or
+	// unlinks it when projectID is 0. ErrNotFound if the package does not
+	// exist, or the project does not exist or belongs to another owner.
+	SetPackageProject(ctx context.Context, packageID, projectID int64) error
+
+	// CreateProject inserts p and sets its ID. ErrConflict if its owner has
+	// a project of that name (case-insensitively); ErrNotFound if the owner
+	// does not exist.
+	CreateProject(ctx context.Context, p *Project) error
+	// ProjectByName returns an owner's project. ErrNotFound.
+	ProjectByName(ctx context.Context, ownerID int64, name string) (*Project, error)
+	// ListProjects returns every project ordered by owner name, then name.
+	ListProjects(ctx context.Context) ([]*Project, error)
 
 	// Close releases the store's resources.
 	Close() error

@@ -139,3 +139,28 @@ func ValidSHA256(d string) bool {
 	}
 	return true
 }
+
+// MaxProjectNameLen is the longest project name, as Gitea limits repository
+// names.
+const MaxProjectNameLen = 100
+
+var projectNameRE = regexp.MustCompile(`\A[-_.A-Za-z0-9]+\z`)
+
+// ValidateProjectName applies Gitea's repository name rule: ASCII letters,
+// digits, '-', '_' and '.', at most 100 bytes; never ".", ".." or "-", and
+// never ending in ".git", ".wiki", ".rss" or ".atom".
+func ValidateProjectName(name string) error {
+	if len(name) > MaxProjectNameLen || !projectNameRE.MatchString(name) {
+		return Errorf(ErrInvalid, "invalid project name %q: use 1 to %d ASCII letters, digits, '-', '_' or '.'", name, MaxProjectNameLen)
+	}
+	lower := strings.ToLower(name)
+	if lower == "." || lower == ".." || lower == "-" {
+		return Errorf(ErrInvalid, "project name %q is reserved", name)
+	}
+	for _, suffix := range []string{".git", ".wiki", ".rss", ".atom"} {
+		if strings.HasSuffix(lower, suffix) {
+			return Errorf(ErrInvalid, "project name %q must not end in %q", name, suffix)
+		}
+	}
+	return nil
+}

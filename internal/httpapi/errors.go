@@ -57,14 +57,7 @@ const Realm = `Basic realm="depot"`
 // client-safe message. Internal errors are logged with the request and
 // answered with a generic message, so their details never reach clients.
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, format Format, err error) {
-	status := Status(err)
-	msg := depot.ErrorMessage(err)
-	if status == http.StatusInternalServerError {
-		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		msg = "internal server error"
-	} else if msg == "" {
-		msg = strings.ToLower(http.StatusText(status))
-	}
+	status, msg := Problem(r, log, err)
 	h := w.Header()
 	if status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", Realm)
@@ -74,6 +67,22 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, format
 	h.Del("ETag")
 	h.Del("Last-Modified")
 	writeMessage(w, r, format, status, msg)
+}
+
+// Problem returns the status (from the one table) and the client-safe
+// message for err. An internal error is logged with the request and gets a
+// generic message, so its details never reach clients. Dialects that write
+// their own error bodies start from it.
+func Problem(r *http.Request, log *slog.Logger, err error) (status int, msg string) {
+	status = Status(err)
+	msg = depot.ErrorMessage(err)
+	if status == http.StatusInternalServerError {
+		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		msg = "internal server error"
+	} else if msg == "" {
+		msg = strings.ToLower(http.StatusText(status))
+	}
+	return status, msg
 }
 
 // MethodNotAllowed answers 405 with the allowed methods.

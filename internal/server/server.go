@@ -1,5 +1,6 @@
 // Package server composes depot's HTTP adapters into one handler: the API
-// dialects, health checks, and the middleware every request passes.
+// dialects (Gitea generic packages, Gitea v1), health checks, and the
+// middleware every request passes.
 package server
 
 import (
@@ -9,6 +10,7 @@ import (
 
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/gitea"
+	"github.com/depot-registry/depot/internal/giteaapi"
 	"github.com/depot-registry/depot/internal/httpapi"
 )
 
@@ -16,6 +18,9 @@ import (
 type Options struct {
 	// Version is reported by health and version endpoints.
 	Version string
+	// BaseURL is the server's public root URL for the links it writes; ""
+	// derives it from each request.
+	BaseURL string
 }
 
 // New returns depot's HTTP handler.
@@ -25,6 +30,7 @@ func New(svc *depot.Service, log *slog.Logger, opts Options) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": opts.Version})
 	})
+	mux.Handle(giteaapi.Prefix, giteaapi.New(svc, log, giteaapi.Options{BaseURL: opts.BaseURL, Version: opts.Version}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, log, httpapi.JSON, depot.Errorf(depot.ErrNotFound, "no such route"))
 	})

@@ -57,6 +57,15 @@ func Run(t *testing.T, newStore func(t *testing.T) depot.Store) {
 		{"ConcurrentSharedBlob", testConcurrentSharedBlob},
 		{"ConcurrentDeleteAndCreate", testConcurrentDeleteAndCreate},
 		{"ConcurrentDeletes", testConcurrentDeletes},
+		{"RemoveMember", testRemoveMember},
+		{"OrgsOfUser", testOrgsOfUser},
+		{"Projects", testProjects},
+		{"SearchVersions", testSearchVersions},
+		{"SearchVersionsPaging", testSearchVersionsPaging},
+		{"VersionByName", testVersionByName},
+		{"ListFiles", testListFiles},
+		{"PackageByName", testPackageByName},
+		{"SetPackageProject", testSetPackageProject},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}

@@ -1,0 +1,272 @@
+package depot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// These are the account operations of the Gitea v1 API: each checks the
+// token scope its route group needs first (as Gitea does), then the actor's
+// rights.
+
+// SeesPrivateDetails reports whether a may see u's private details (admin
+// flag, activity): a site admin or u itself.
+func (a *Actor) SeesPrivateDetails(u *Owner) bool {
+	return !a.IsAnonymous() && (a.User.IsAdmin || a.User.ID == u.ID)
+}
+
+var errTokenRequired = &Error{Kind: ErrUnauthenticated, Message: "token is required"}
+
+// signedIn returns errTokenRequired for anonymous actors, then checks want.
+func signedIn(a *Actor, want Scope) error {
+	if a.IsAnonymous() {
+		return errTokenRequired
+	}
+	return requireScope(a, want)
+}
+
+// Me returns the actor's own account. ErrUnauthenticated, ErrForbidden.
+func (s *Service) Me(ctx context.Context, a *Actor) (*User, error) {
+	if err := signedIn(a, ScopeReadUser); err != nil {
+		return nil, err
+	}
+	return a.User, nil
+}
+
+// Profile returns the named user or organization as a user profile. A
+// private owner is invisible to those without access. ErrForbidden,
+// ErrNotFound.
+func (s *Service) Profile(ctx context.Context, a *Actor, name string) (*User, error) {
+	if err := requireScope(a, ScopeReadUser); err != nil {
+		return nil, err
+	}
+	o, err := s.visibleOwner(ctx, a, name)
+	if err != nil {
+		return nil, Errorf(ErrNotFound, "user %q does not exist", name)
+	}
+	if o.Kind == KindOrg {
+		return &User{Owner: *o}, nil
+	}
+	return s.store.UserByName(ctx, o.Name)
+}
+
+// visibleOwner returns the named owner if a may see it; ErrNotFound
+// otherwise.
+func (s *Service) visibleOwner(ctx context.Context, a *Actor, name string) (*Owner, error) {
+	o, err := s.store.OwnerByName(ctx, name)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(ErrNotFound, "%q does not exist", name)
+	} else if err != nil {
+		return nil, fmt.Errorf("look up owner: %w", err)
+	}
+	role, err := s.Access(ctx, a, o)
+	if err != nil {
+		return nil, err
+	}
+	if role == AccessNone {
+		return nil, Errorf(ErrNotFound, "%q does not exist", name)
+	}
+	return o, nil
+}
+
+// tokenManager checks that a may manage username's tokens: signed in with
+// a password (as Gitea requires Basic authentication here) and the user
+// itself or a site admin.
+func (s *Service) tokenManager(ctx context.Context, a *Actor, username string) (*User, error) {
+	if a.IsAnonymous() || a.Scopes != nil {
+		return nil, Errorf(ErrUnauthenticated, "auth required")
+	}
+	if !a.User.IsAdmin && !strings.EqualFold(a.User.Name, username) {
+		return nil, Errorf(ErrForbidden, "doer should be the site admin or be same as the contextUser")
+	}
+	return s.User(ctx, username)
+}
+
+// CreateTokenFor creates a token for username on behalf of a, who must
+// have signed in with a password and be that user or a site admin. It
+// returns the secret, shown only this once. ErrUnauthenticated,
+// ErrForbidden, ErrNotFound, ErrInvalid, ErrConflict.
+func (s *Service) CreateTokenFor(ctx context.Context, a *Actor, username, name string, scopes Scopes) (string, *Token, error) {
+	if _, err := s.tokenManager(ctx, a, username); err != nil {
+		return "", nil, err
+	}
+	if len(scopes) == 0 {
+		return "", nil, Errorf(ErrInvalid, "access token must have a scope")
+	}
+	if name == "" {
+		return "", nil, Errorf(ErrInvalid, "access token name is required")
+	}
+	return s.CreateToken(ctx, username, name, scopes, nil)
+}
+
+// ListTokensFor lists username's tokens for a (see CreateTokenFor).
+func (s *Service) ListTokensFor(ctx context.Context, a *Actor, username string) ([]*Token, error) {
+	u, err := s.tokenManager(ctx, a, username)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.ListTokens(ctx, u.ID)
+}
+
+// DeleteTokenFor deletes username's token named by its ID or its name, for
+// a (see CreateTokenFor). ErrNotFound.
+func (s *Service) DeleteTokenFor(ctx context.Context, a *Actor, username, idOrName string) error {
+	u, err := s.tokenManager(ctx, a, username)
+	if err != nil {
+		return err
+	}
+	tokens, err := s.store.ListTokens(ctx, u.ID)
+	if err != nil {
+		return fmt.Errorf("list tokens: %w", err)
+	}
+	name := ""
+	if id, err := strconv.ParseInt(idOrName, 10, 64); err == nil {
+		for _, t := range tokens {
+			if t.ID == id {
+				name = t.Name
+			}
+		}
+	}
+	if name == "" {
+		for _, t := range tokens {
+			if t.Name == idOrName {
+				name = t.Name
+			}
+		}
+	}
+	if name == "" {
+		return Errorf(ErrNotFound, "access token %q does not exist", idOrName)
+	}
+	return s.RevokeToken(ctx, u.Name, name)
+}
+
+// Org returns an organization a may see. ErrForbidden, ErrNotFound.
+func (s *Service) Org(ctx context.Context, a *Actor, name string) (*Owner, error) {
+	if err := requireScope(a, ScopeReadOrganization); err != nil {
+		return nil, err
+	}
+	o, err := s.visibleOwner(ctx, a, name)
+	if err != nil || o.Kind != KindOrg {
+		if err == nil || errors.Is(err, ErrNotFound) {
+			return nil, Errorf(ErrNotFound, "organization %q does not exist", name)
+		}
+		return nil, err
+	}
+	return o, nil
+}
+
+// CreateOrgAs creates an organization whose first admin is a.
+// ErrUnauthenticated, ErrForbidden, ErrInvalid, ErrConflict.
+func (s *Service) CreateOrgAs(ctx context.Context, a *Actor, name string, vis Visibility) (*Owner, error) {
+	if err := signedIn(a, ScopeWriteOrganization); err != nil {
+		return nil, err
+	}
+	if vis == "" {
+		vis = Public
+	}
+	return s.CreateOrg(ctx, name, a.User.Name, vis)
+}
+
+// MyOrgs returns the organizations a is a member of. ErrUnauthenticated,
+// ErrForbidden.
+func (s *Service) MyOrgs(ctx context.Context, a *Actor) ([]*Owner, error) {
+	if err := signedIn(a, ScopeReadOrganization); err != nil {
+		return nil, err
+	}
+	return s.store.OrgsOfUser(ctx, a.User.ID)
+}
+
+// orgAdmin returns the organization and user named if a administers the
+// organization: ErrNotFound if a may not see it, ErrForbidden if a may see
+// but not administer it.
+func (s *Service) orgAdmin(ctx context.Context, a *Actor, org, username string) (*Owner, *User, error) {
+	if err := signedIn(a, ScopeWriteOrganization); err != nil {
+		return nil, nil, err
+	}
+	o, err := s.Org(ctx, a, org)
+	if err != nil {
+		return nil, nil, err
+	}
+	role, err := s.Access(ctx, a, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	if role < AccessAdmin {
+		return nil, nil, Errorf(ErrForbidden, "you must be an admin of organization %q", o.Name)
+	}
+	u, err := s.User(ctx, username)
+	if err != nil {
+		return nil, nil, err
+	}
+	return o, u, nil
+}
+
+// SetMemberAs gives a user a role in an organization that a administers.
+// ErrUnauthenticated, ErrForbidden, ErrNotFound, ErrInvalid.
+func (s *Service) SetMemberAs(ctx context.Context, a *Actor, org, username string, role Role) error {
+	if role < AccessRead || role > AccessAdmin {
+		return Errorf(ErrInvalid, "role must be read, write or admin")
+	}
+	o, u, err := s.orgAdmin(ctx, a, org, username)
+	if err != nil {
+		return err
+	}
+	return s.store.SetMember(ctx, Member{OrgID: o.ID, UserID: u.ID, Role: role})
+}
+
+// RemoveMemberAs removes a user from an organization that a administers;
+// removing a non-member changes nothing, as in Gitea. ErrConflict for the
+// last admin; ErrUnauthenticated, ErrForbidden, ErrNotFound.
+func (s *Service) RemoveMemberAs(ctx context.Context, a *Actor, org, username string) error {
+	o, u, err := s.orgAdmin(ctx, a, org, username)
+	if err != nil {
+		return err
+	}
+	err = s.store.RemoveMember(ctx, o.ID, u.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case errors.Is(err, ErrConflict):
+		return Errorf(ErrConflict, "%s is the last admin of %s: an organization keeps at least one", u.Name, o.Name)
+	}
+	return err
+}
+
+// MemberRoleOf returns username's role in an organization a may see; a must
+// be signed in. ErrNotFound when the user is not a member.
+func (s *Service) MemberRoleOf(ctx context.Context, a *Actor, org, username string) (Role, error) {
+	if err := signedIn(a, ScopeReadOrganization); err != nil {
+		return AccessNone, err
+	}
+	o, err := s.Org(ctx, a, org)
+	if err != nil {
+		return AccessNone, err
+	}
+	u, err := s.User(ctx, username)
+	if err != nil {
+		return AccessNone, err
+	}
+	role, err := s.store.MemberRole(ctx, o.ID, u.ID)
+	if err != nil {
+		return AccessNone, err
+	}
+	if role == AccessNone {
+		return AccessNone, Errorf(ErrNotFound, "%s is not a member of %s", u.Name, o.Name)
+	}
+	return role, nil
+}
+
+// CreateUserAs creates an account on behalf of a, who must be a site admin.
+// ErrUnauthenticated, ErrForbidden, ErrInvalid, ErrConflict.
+func (s *Service) CreateUserAs(ctx context.Context, a *Actor, nu NewUser) (*User, error) {
+	if err := signedIn(a, ScopeWriteAdmin); err != nil {
+		return nil, err
+	}
+	if !a.User.IsAdmin {
+		return nil, Errorf(ErrForbidden, "user should be the site administrator")
+	}
+	return s.CreateUser(ctx, nu)
+}

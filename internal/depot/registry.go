@@ -1,0 +1,242 @@
+package depot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// PackageQuery selects the versions ListVersions returns.
+type PackageQuery struct {
+	Owner string
+	// Type filters by package type when not empty; an unknown type selects
+	// nothing.
+	Type PackageType
+	// Name filters by package name, case-insensitively: the exact name when
+	// ExactName is set, else any name containing it ("" selects all).
+	Name      string
+	ExactName bool
+	// Limit is the page size (0: all); Offset skips that many versions.
+	Limit, Offset int
+}
+
+// VersionPage is one page of a version listing.
+type VersionPage struct {
+	Owner    *Owner
+	Versions []*PackageVersion
+	// Total counts the versions of every page.
+	Total int64
+}
+
+// ListVersions returns a page of an owner's package versions, newest first.
+// A token needs read:package (checked first, as Gitea does); a private
+// owner is invisible. Projects the actor may not see are left out of the
+// versions. ErrForbidden, ErrNotFound, ErrInvalid.
+func (s *Service) ListVersions(ctx context.Context, a *Actor, q PackageQuery) (*VersionPage, error) {
+	if err := requireScope(a, ScopeReadPackage); err != nil {
+		return nil, err
+	}
+	if q.Limit < 0 || q.Offset < 0 {
+		return nil, Errorf(ErrInvalid, "page size and offset must not be negative")
+	}
+	owner, err := s.ownerFor(ctx, a, q.Owner, AccessRead)
+	if err != nil {
+		return nil, err
+	}
+	vs, total, err := s.store.SearchVersions(ctx, VersionQuery{
+		OwnerID: owner.ID, Type: q.Type, Name: q.Name, ExactName: q.ExactName, Limit: q.Limit, Offset: q.Offset,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("search versions: %w", err)
+	}
+	if err := s.hideProjects(ctx, a, owner, vs...); err != nil {
+		return nil, err
+	}
+	return &VersionPage{Owner: owner, Versions: vs, Total: total}, nil
+}
+
+// PackageVersion returns one version of a package with its owner.
+// ErrForbidden, ErrNotFound.
+func (s *Service) PackageVersion(ctx context.Context, a *Actor, ref VersionRef) (*Owner, *PackageVersion, error) {
+	if err := requireScope(a, ScopeReadPackage); err != nil {
+		return nil, nil, err
+	}
+	owner, err := s.ownerFor(ctx, a, ref.Owner, AccessRead)
+	if err != nil {
+		return nil, nil, err
+	}
+	pv, err := s.store.VersionByName(ctx, owner.ID, ref.Type, ref.Package, ref.Version)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, Errorf(ErrNotFound, "package %q version %q does not exist", ref.Package, ref.Version)
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("look up version: %w", err)
+	}
+	if err := s.hideProjects(ctx, a, owner, pv); err != nil {
+		return nil, nil, err
+	}
+	return owner, pv, nil
+}
+
+// LatestPackageVersion returns the latest version of a package: the highest
+// semantic version where any version parses as one, else the newest upload
+// (see LatestVersion). ErrForbidden, ErrNotFound.
+func (s *Service) LatestPackageVersion(ctx context.Context, a *Actor, owner string, typ PackageType, name string) (*Owner, *PackageVersion, error) {
+	page, err := s.ListVersions(ctx, a, PackageQuery{Owner: owner, Type: typ, Name: name, ExactName: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	latest := LatestVersion(page.Versions)
+	if latest == nil {
+		return nil, nil, Errorf(ErrNotFound, "package %q does not exist", name)
+	}
+	return page.Owner, latest, nil
+}
+
+// VersionFiles returns the files of a version, in upload order.
+// ErrForbidden, ErrNotFound.
+func (s *Service) VersionFiles(ctx context.Context, a *Actor, ref VersionRef) ([]*File, error) {
+	_, pv, err := s.PackageVersion(ctx, a, ref)
+	if err != nil {
+		return nil, err
+	}
+	files, err := s.store.ListFiles(ctx, pv.Version.ID)
+	if err != nil {
+		return nil, fmt.Errorf("list files: %w", err)
+	}
+	return files, nil
+}
+
+// DeletePackageVersion deletes a version with all its files, checking the
+// token's write:package scope before anything else, as Gitea's v1 API does.
+// ErrForbidden, ErrNotFound, ErrUnauthenticated.
+func (s *Service) DeletePackageVersion(ctx context.Context, a *Actor, ref VersionRef) error {
+	if err := requireScope(a, ScopeWritePackage); err != nil {
+		return err
+	}
+	return s.DeleteVersion(ctx, a, ref)
+}
+
+// LinkPackage links a package to a project of its owner; linking it again to
+// the same project changes nothing. It needs write access to the owner.
+// ErrInvalid if the package is linked to another project; ErrNotFound,
+// ErrForbidden, ErrUnauthenticated.
+func (s *Service) LinkPackage(ctx context.Context, a *Actor, owner string, typ PackageType, name, project string) error {
+	o, pkg, err := s.packageForWrite(ctx, a, owner, typ, name)
+	if err != nil {
+		return err
+	}
+	p, err := s.store.ProjectByName(ctx, o.ID, project)
+	if errors.Is(err, ErrNotFound) {
+		return Errorf(ErrNotFound, "project %q does not exist", project)
+	} else if err != nil {
+		return fmt.Errorf("look up project: %w", err)
+	}
+	switch pkg.ProjectID {
+	case p.ID:
+		return nil
+	case 0:
+	default:
+		return Errorf(ErrInvalid, "package %q is already linked to a project: unlink it first", pkg.Name)
+	}
+	if err := s.store.SetPackageProject(ctx, pkg.ID, p.ID); errors.Is(err, ErrNotFound) {
+		return Errorf(ErrNotFound, "package %q does not exist", name)
+	} else if err != nil {
+		return fmt.Errorf("link package: %w", err)
+	}
+	return nil
+}
+
+// UnlinkPackage removes a package's project link. ErrInvalid if it has
+// none; ErrNotFound, ErrForbidden, ErrUnauthenticated.
+func (s *Service) UnlinkPackage(ctx context.Context, a *Actor, owner string, typ PackageType, name string) error {
+	_, pkg, err := s.packageForWrite(ctx, a, owner, typ, name)
+	if err != nil {
+		return err
+	}
+	if pkg.ProjectID == 0 {
+		return Errorf(ErrInvalid, "package %q is not linked to a project", pkg.Name)
+	}
+	if err := s.store.SetPackageProject(ctx, pkg.ID, 0); errors.Is(err, ErrNotFound) {
+		return Errorf(ErrNotFound, "package %q does not exist", name)
+	} else if err != nil {
+		return fmt.Errorf("unlink package: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) packageForWrite(ctx context.Context, a *Actor, owner string, typ PackageType, name string) (*Owner, *Package, error) {
+	if err := requireScope(a, ScopeWritePackage); err != nil {
+		return nil, nil, err
+	}
+	o, err := s.ownerFor(ctx, a, owner, AccessWrite)
+	if err != nil {
+		return nil, nil, err
+	}
+	pkg, err := s.store.PackageByName(ctx, o.ID, typ, name)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, Errorf(ErrNotFound, "package %q does not exist", name)
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("look up package: %w", err)
+	}
+	return o, pkg, nil
+}
+
+// hideProjects removes from versions the projects a may not see: a private
+// project (its own setting or its owner's) is visible only to members of
+// its owner, the owner itself and site admins.
+func (s *Service) hideProjects(ctx context.Context, a *Actor, owner *Owner, versions ...*PackageVersion) error {
+	var role Role = -1
+	for _, v := range versions {
+		if v.Project == nil || v.Project.EffectiveVisibility(owner) == Public {
+			continue
+		}
+		if role < 0 {
+			// The role a would have if the owner were private: membership,
+			// self or site admin.
+			private := *owner
+			private.Visibility = Private
+			r, err := s.Access(ctx, a, &private)
+			if err != nil {
+				return err
+			}
+			role = r
+		}
+		if role == AccessNone {
+			v.Project = nil
+		}
+	}
+	return nil
+}
+
+// CreateProject creates a project of the named owner. vis "" inherits the
+// owner's visibility. ErrInvalid, ErrNotFound, ErrConflict.
+func (s *Service) CreateProject(ctx context.Context, owner, name string, vis Visibility) (*Project, error) {
+	if err := ValidateProjectName(name); err != nil {
+		return nil, err
+	}
+	if vis != "" {
+		if _, err := ParseVisibility(string(vis)); err != nil {
+			return nil, err
+		}
+	}
+	o, err := s.store.OwnerByName(ctx, owner)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(ErrNotFound, "owner %q not found", owner)
+	} else if err != nil {
+		return nil, fmt.Errorf("look up owner: %w", err)
+	}
+	p := &Project{OwnerID: o.ID, OwnerName: o.Name, Name: name, Visibility: vis, CreatedAt: s.now()}
+	if err := s.store.CreateProject(ctx, p); errors.Is(err, ErrConflict) {
+		return nil, Errorf(ErrConflict, "%s already has a project named %q", o.Name, name)
+	} else if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(ErrNotFound, "owner %q not found", owner)
+	} else if err != nil {
+		return nil, fmt.Errorf("create project: %w", err)
+	}
+	return p, nil
+}
+
+// ListProjects returns every project.
+func (s *Service) ListProjects(ctx context.Context) ([]*Project, error) {
+	return s.store.ListProjects(ctx)
+}

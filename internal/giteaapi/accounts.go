@@ -1,0 +1,206 @@
+package giteaapi
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/httpapi"
+)
+
+func (h *Handler) me(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	u, err := h.svc.Me(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, h.toUser(r, a, u))
+	return nil
+}
+
+func (h *Handler) user(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	u, err := h.svc.Profile(r.Context(), a, r.PathValue("username"))
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, h.toUser(r, a, u))
+	return nil
+}
+
+// createTokenOption is Gitea's CreateAccessTokenOption.
+type createTokenOption struct {
+	Name   string   `json:"name"`
+	Scopes []string `json:"scopes"`
+}
+
+func (h *Handler) createToken(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	var opt createTokenOption
+	if err := decode(r, &opt); err != nil {
+		return err
+	}
+	var scopes depot.Scopes
+	if len(opt.Scopes) > 0 {
+		var err error
+		if scopes, err = depot.ParseScopes(strings.Join(opt.Scopes, ",")); err != nil {
+			return depot.Errorf(depot.ErrInvalid, "invalid access token scope provided: %s", depot.ErrorMessage(err))
+		}
+	}
+	secret, t, err := h.svc.CreateTokenFor(r.Context(), a, r.PathValue("username"), strings.TrimSpace(opt.Name), scopes)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusCreated, toToken(t, secret))
+	return nil
+}
+
+func (h *Handler) listTokens(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	tokens, err := h.svc.ListTokensFor(r.Context(), a, r.PathValue("username"))
+	if err != nil {
+		return err
+	}
+	page, size := listOptions(r)
+	out := []apiToken{}
+	for _, t := range paginate(tokens, page, size) {
+		out = append(out, toToken(t, ""))
+	}
+	h.setPageHeaders(w, r, int64(len(tokens)), size)
+	httpapi.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (h *Handler) deleteToken(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	if err := h.svc.DeleteTokenFor(r.Context(), a, r.PathValue("username"), r.PathValue("token")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// createUserOption is the part of Gitea's CreateUserOption depot uses; the
+// other fields (full_name, must_change_password, send_notify, login_name,
+// source_id) are accepted and ignored.
+type createUserOption struct {
+	Username   string `json:"username"`
+	Email      string `json:"email"`
+	Password   string `json:"password"`
+	Visibility string `json:"visibility"`
+}
+
+func (h *Handler) adminCreateUser(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	var opt createUserOption
+	if err := decode(r, &opt); err != nil {
+		return err
+	}
+	vis, err := visibility(opt.Visibility)
+	if err != nil {
+		return err
+	}
+	u, err := h.svc.CreateUserAs(r.Context(), a, depot.NewUser{Username: opt.Username, Email: opt.Email, Password: opt.Password, Visibility: vis})
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusCreated, h.toUser(r, a, u))
+	return nil
+}
+
+// visibility parses Gitea's visibility names; depot has no "limited".
+func visibility(s string) (depot.Visibility, error) {
+	switch s {
+	case "":
+		return "", nil
+	case "limited":
+		return "", depot.Errorf(depot.ErrInvalid, "visibility %q is not supported by depot: use public or private", s)
+	}
+	return depot.ParseVisibility(s)
+}
+
+func (h *Handler) myOrgs(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	orgs, err := h.svc.MyOrgs(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	page, size := listOptions(r)
+	out := []apiOrg{}
+	for _, o := range paginate(orgs, page, size) {
+		out = append(out, toOrg(o))
+	}
+	h.setPageHeaders(w, r, int64(len(orgs)), size)
+	httpapi.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// createOrgOption is the part of Gitea's CreateOrgOption depot keeps; the
+// descriptive fields are accepted and ignored.
+type createOrgOption struct {
+	Username   string `json:"username"`
+	Visibility string `json:"visibility"`
+}
+
+func (h *Handler) createOrg(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	var opt createOrgOption
+	if err := decode(r, &opt); err != nil {
+		return err
+	}
+	vis, err := visibility(opt.Visibility)
+	if err != nil {
+		return err
+	}
+	o, err := h.svc.CreateOrgAs(r.Context(), a, opt.Username, vis)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusCreated, toOrg(o))
+	return nil
+}
+
+func (h *Handler) org(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	o, err := h.svc.Org(r.Context(), a, r.PathValue("org"))
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, toOrg(o))
+	return nil
+}
+
+// checkMember answers 204 for a member and 404 otherwise, as Gitea does.
+func (h *Handler) checkMember(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	if _, err := h.svc.MemberRoleOf(r.Context(), a, r.PathValue("org"), r.PathValue("username")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// memberOption is the optional body of PUT /orgs/{org}/members/{username},
+// a depot addition: Gitea adds members through teams.
+type memberOption struct {
+	Role string `json:"role"`
+}
+
+func (h *Handler) setMember(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	opt := memberOption{Role: "read"}
+	if r.ContentLength != 0 {
+		if err := decode(r, &opt); err != nil {
+			return err
+		}
+		if opt.Role == "" {
+			opt.Role = "read"
+		}
+	}
+	role, err := depot.ParseRole(opt.Role)
+	if err != nil {
+		return err
+	}
+	if err := h.svc.SetMemberAs(r.Context(), a, r.PathValue("org"), r.PathValue("username"), role); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	if err := h.svc.RemoveMemberAs(r.Context(), a, r.PathValue("org"), r.PathValue("username")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

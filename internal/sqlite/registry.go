@@ -1,0 +1,266 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+
+	"github.com/depot-registry/depot/internal/depot"
+)
+
+// RemoveMember implements depot.Store.
+func (s *Store) RemoveMember(ctx context.Context, orgID, userID int64) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var role depot.Role
+		err := tx.QueryRowContext(ctx, `SELECT role FROM org_members WHERE org_id = ? AND user_id = ?`, orgID, userID).Scan(&role)
+		if err != nil {
+			return err // sql.ErrNoRows: not a member
+		}
+		if role == depot.AccessAdmin {
+			var admins int
+			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM org_members WHERE org_id = ? AND role = ?`, orgID, depot.AccessAdmin).Scan(&admins)
+			if err != nil {
+				return err
+			}
+			if admins <= 1 {
+				return depot.ErrConflict
+			}
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM org_members WHERE org_id = ? AND user_id = ?`, orgID, userID)
+		return err
+	})
+}
+
+// OrgsOfUser implements depot.Store.
+func (s *Store) OrgsOfUser(ctx context.Context, userID int64) ([]*depot.Owner, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT o.id, o.name, o.kind, o.visibility, o.email, o.password_hash, o.is_admin, o.disabled, o.created_at
+		FROM org_members m JOIN owners o ON o.id = m.org_id
+		WHERE m.user_id = ? ORDER BY o.lower_name`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*depot.Owner
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &u.Owner)
+	}
+	return out, rows.Err()
+}
+
+// versionCols are the columns scanVersion reads: package, version, creator
+// (NULL when gone) and project (NULL when unlinked).
+const versionCols = `p.id, p.owner_id, p.type, p.name, p.created_at, COALESCE(p.project_id, 0),
+	v.id, v.version, v.creator_id, v.created_at,
+	c.id, c.name, c.kind, c.visibility, c.email, c.is_admin, c.disabled, c.created_at,
+	pr.id, pr.owner_id, pr.name, pr.visibility, pr.created_at, o.name
+	FROM versions v
+	JOIN packages p ON p.id = v.package_id
+	JOIN owners o ON o.id = p.owner_id
+	LEFT JOIN owners c ON c.id = v.creator_id
+	LEFT JOIN projects pr ON pr.id = p.project_id`
+
+func scanVersion(row scanner) (*depot.PackageVersion, error) {
+	var pv depot.PackageVersion
+	var pkgCreated, verCreated int64
+	var cID, cCreated, prID, prOwner, prCreated sql.NullInt64
+	var cName, cKind, cVis, cEmail, prName, prVis sql.NullString
+	var cAdmin, cDisabled sql.NullBool
+	var ownerName string
+	err := row.Scan(&pv.Package.ID, &pv.Package.OwnerID, &pv.Package.Type, &pv.Package.Name, &pkgCreated, &pv.Package.ProjectID,
+		&pv.Version.ID, &pv.Version.Version, &pv.Version.CreatorID, &verCreated,
+		&cID, &cName, &cKind, &cVis, &cEmail, &cAdmin, &cDisabled, &cCreated,
+		&prID, &prOwner, &prName, &prVis, &prCreated, &ownerName)
+	if err != nil {
+		return nil, translate(err)
+	}
+	pv.Package.CreatedAt = fromMicros(pkgCreated)
+	pv.Version.PackageID = pv.Package.ID
+	pv.Version.CreatedAt = fromMicros(verCreated)
+	if cID.Valid {
+		pv.Creator = &depot.User{
+			Owner: depot.Owner{ID: cID.Int64, Name: cName.String, Kind: depot.OwnerKind(cKind.String),
+				Visibility: depot.Visibility(cVis.String), CreatedAt: fromMicros(cCreated.Int64)},
+			Email: cEmail.String, IsAdmin: cAdmin.Bool, Disabled: cDisabled.Bool,
+		}
+	}
+	if prID.Valid {
+		pv.Project = &depot.Project{ID: prID.Int64, OwnerID: prOwner.Int64, OwnerName: ownerName, Name: prName.String,
+			Visibility: depot.Visibility(prVis.String), CreatedAt: fromMicros(prCreated.Int64)}
+	}
+	return &pv, nil
+}
+
+// likeEscape escapes LIKE's wildcards so a search matches them literally.
+var likeEscape = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// SearchVersions implements depot.Store. The owner's packages come from the
+// packages (owner_id, type, lower_name) index and their versions from
+// versions (package_id, created_at); the count and the page are read in one
+// read transaction so they agree.
+func (s *Store) SearchVersions(ctx context.Context, q depot.VersionQuery) ([]*depot.PackageVersion, int64, error) {
+	where := ` WHERE p.owner_id = ?`
+	args := []any{q.OwnerID}
+	if q.Type != "" {
+		where += ` AND p.type = ?`
+		args = append(args, q.Type)
+	}
+	switch {
+	case q.ExactName:
+		where += ` AND p.lower_name = ?`
+		args = append(args, strings.ToLower(q.Name))
+	case q.Name != "":
+		where += ` AND p.lower_name LIKE ? ESCAPE '\'`
+		args = append(args, "%"+likeEscape.Replace(strings.ToLower(q.Name))+"%")
+	}
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer tx.Rollback()
+	var total int64
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM versions v JOIN packages p ON p.id = v.package_id`+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	query := `SELECT ` + versionCols + where + ` ORDER BY v.created_at DESC, v.id ASC`
+	if q.Limit > 0 {
+		query += ` LIMIT ? OFFSET ?`
+		args = append(args, q.Limit, q.Offset)
+	} else if q.Offset > 0 {
+		query += ` LIMIT -1 OFFSET ?`
+		args = append(args, q.Offset)
+	}
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []*depot.PackageVersion
+	for rows.Next() {
+		pv, err := scanVersion(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, pv)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+// VersionByName implements depot.Store.
+func (s *Store) VersionByName(ctx context.Context, ownerID int64, typ depot.PackageType, pkg, version string) (*depot.PackageVersion, error) {
+	return scanVersion(s.r.QueryRowContext(ctx, `SELECT `+versionCols+`
+		WHERE p.owner_id = ? AND p.type = ? AND p.lower_name = ? AND v.lower_version = ?`,
+		ownerID, typ, strings.ToLower(pkg), strings.ToLower(version)))
+}
+
+// ListFiles implements depot.Store.
+func (s *Store) ListFiles(ctx context.Context, versionID int64) ([]*depot.File, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT f.id, f.version_id, f.name, f.creator_id, f.created_at,
+		b.sha256, b.size, b.md5, b.sha1, b.sha512, b.created_at
+		FROM files f JOIN blobs b ON b.sha256 = f.blob_sha256
+		WHERE f.version_id = ? ORDER BY f.id`, versionID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*depot.File
+	for rows.Next() {
+		f, err := scanFile(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// PackageByName implements depot.Store.
+func (s *Store) PackageByName(ctx context.Context, ownerID int64, typ depot.PackageType, name string) (*depot.Package, error) {
+	var p depot.Package
+	var created int64
+	err := s.r.QueryRowContext(ctx, `SELECT id, owner_id, type, name, created_at, COALESCE(project_id, 0) FROM packages
+		WHERE owner_id = ? AND type = ? AND lower_name = ?`, ownerID, typ, strings.ToLower(name)).
+		Scan(&p.ID, &p.OwnerID, &p.Type, &p.Name, &created, &p.ProjectID)
+	if err != nil {
+		return nil, translate(err)
+	}
+	p.CreatedAt = fromMicros(created)
+	return &p, nil
+}
+
+// SetPackageProject implements depot.Store.
+func (s *Store) SetPackageProject(ctx context.Context, packageID, projectID int64) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var res sql.Result
+		var err error
+		if projectID == 0 {
+			res, err = tx.ExecContext(ctx, `UPDATE packages SET project_id = NULL WHERE id = ?`, packageID)
+		} else {
+			res, err = tx.ExecContext(ctx, `UPDATE packages SET project_id = ? WHERE id = ?
+				AND EXISTS (SELECT 1 FROM projects pr WHERE pr.id = ? AND pr.owner_id = packages.owner_id)`, projectID, packageID, projectID)
+		}
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return depot.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// CreateProject implements depot.Store.
+func (s *Store) CreateProject(ctx context.Context, p *depot.Project) error {
+	var vis sql.NullString
+	if p.Visibility != "" {
+		vis = sql.NullString{String: string(p.Visibility), Valid: true}
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `INSERT INTO projects (owner_id, name, lower_name, visibility, created_at)
+			VALUES (?, ?, ?, ?, ?) RETURNING id`, p.OwnerID, p.Name, strings.ToLower(p.Name), vis, micros(p.CreatedAt)).Scan(&p.ID)
+	})
+}
+
+const projectQuery = `SELECT pr.id, pr.owner_id, o.name, pr.name, pr.visibility, pr.created_at
+	FROM projects pr JOIN owners o ON o.id = pr.owner_id`
+
+func scanProject(row scanner) (*depot.Project, error) {
+	var p depot.Project
+	var vis sql.NullString
+	var created int64
+	if err := row.Scan(&p.ID, &p.OwnerID, &p.OwnerName, &p.Name, &vis, &created); err != nil {
+		return nil, translate(err)
+	}
+	p.Visibility = depot.Visibility(vis.String)
+	p.CreatedAt = fromMicros(created)
+	return &p, nil
+}
+
+// ProjectByName implements depot.Store.
+func (s *Store) ProjectByName(ctx context.Context, ownerID int64, name string) (*depot.Project, error) {
+	return scanProject(s.r.QueryRowContext(ctx, projectQuery+` WHERE pr.owner_id = ? AND pr.lower_name = ?`, ownerID, strings.ToLower(name)))
+}
+
+// ListProjects implements depot.Store.
+func (s *Store) ListProjects(ctx context.Context) ([]*depot.Project, error) {
+	rows, err := s.r.QueryContext(ctx, projectQuery+` ORDER BY o.lower_name, pr.lower_name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*depot.Project
+	for rows.Next() {
+		p, err := scanProject(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
