@@ -340,7 +340,7 @@ func (s *Store) TokensByLastEight(ctx context.Context, lastEight string) ([]*dep
 
 // ListTokens implements depot.Store.
 func (s *Store) ListTokens(ctx context.Context, userID int64) ([]*depot.Token, error) {
-	return queryTokens(ctx, dbQuery{s.r, `SELECT `+tokenCols+` FROM tokens WHERE user_id = ? ORDER BY name`}, userID)
+	return queryTokens(ctx, dbQuery{s.r, `SELECT ` + tokenCols + ` FROM tokens WHERE user_id = ? ORDER BY name`}, userID)
 }
 
 // DeleteToken implements depot.Store.

@@ -17,7 +17,7 @@ type stmts struct {
 	ownerByName, userByID, memberRole, tokensByLastEight, fileByName *sql.Stmt
 	// On the writer connection, used through tx.StmtContext.
 	upsertPackage, upsertVersion, insertBlob, insertFile *sql.Stmt
-	all []*sql.Stmt
+	all                                                  []*sql.Stmt
 }
 
 const fileQuery = `SELECT f.id, f.version_id, f.name, f.creator_id, f.created_at,
