@@ -1,9 +1,12 @@
 package httpapi
 
 import (
+	"bytes"
+	"io"
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
@@ -16,8 +19,57 @@ import (
 // Last-Modified.
 func ServeFile(w http.ResponseWriter, r *http.Request, f *depot.File, content depot.BlobReader) {
 	fileHeaders(w, f)
+	if small, ok := readSmall(r, f, content); ok {
+		defer small.free()
+		// Through Write, not ReadFrom: the headers and the body leave in one
+		// write to the connection (one TCP segment) instead of a write of
+		// the headers and the first 512 bytes followed by a sendfile.
+		http.ServeContent(writeOnly{w}, r, "", f.CreatedAt, bytes.NewReader(small.b))
+		return
+	}
 	http.ServeContent(w, r, "", f.CreatedAt, content)
 }
+
+// smallFile is the largest file ServeFile reads into memory to answer a
+// plain GET in one write; larger ones go out with sendfile.
+const smallFile = 16 << 10
+
+var smallBufs = sync.Pool{New: func() any { b := make([]byte, smallFile); return &b }}
+
+type smallBody struct {
+	b   []byte
+	buf *[]byte
+}
+
+func (s smallBody) free() { smallBufs.Put(s.buf) }
+
+// readSmall reads a small file whole for a plain GET: no Range and no
+// conditional header (those, and HEAD, go through the file itself, so no
+// byte is read for a 304 or a HEAD). ok is false when it did not read, or
+// could not read all of it, after rewinding content.
+func readSmall(r *http.Request, f *depot.File, content depot.BlobReader) (smallBody, bool) {
+	size := f.Blob.Size
+	if r.Method != http.MethodGet || size <= 0 || size > smallFile {
+		return smallBody{}, false
+	}
+	for _, h := range []string{"Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "If-Range"} {
+		if _, ok := r.Header[h]; ok {
+			return smallBody{}, false
+		}
+	}
+	buf := smallBufs.Get().(*[]byte)
+	if _, err := io.ReadFull(content, (*buf)[:size]); err != nil {
+		smallBufs.Put(buf)
+		if _, err := content.Seek(0, io.SeekStart); err != nil {
+			return smallBody{}, false
+		}
+		return smallBody{}, false
+	}
+	return smallBody{b: (*buf)[:size], buf: buf}, true
+}
+
+// writeOnly hides a ResponseWriter's ReadFrom, so copies into it use Write.
+type writeOnly struct{ http.ResponseWriter }
 
 // RedirectFile answers a GET of a stored file with 307 to url, where blob
 // storage serves the bytes (and ranges). It sends the same identifying
