@@ -181,7 +181,10 @@ func newService(c Config, store depot.Store, blobs depot.BlobStore, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	opts := &depot.Options{MaxUploadSize: c.MaxUploadSize, Logger: log, TokenCacheTTL: c.TokenCacheTTL}
+	opts := &depot.Options{MaxUploadSize: c.MaxUploadSize, Logger: log, TokenCacheTTL: c.TokenCacheTTL,
+		// A local blob reads back from the page cache; an S3 object would be
+		// downloaded again.
+		DeferDigests: strings.HasPrefix(c.StorageURL, "file://")}
 	if c.StorageRedirect {
 		opts.LinkExpiry = linkExpiry
 	}

@@ -94,6 +94,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Service, err = newService(m.Config, m.Store, m.Blobs, m.Log); err != nil {
 		return err
 	}
+	if err := m.Service.ResumeDigests(ctx); err != nil {
+		m.Log.Warn("resuming blob digests", "err", err)
+	}
 	m.srv = &http.Server{
 		Handler:           server.New(m.Service, m.Log, server.Options{Version: version, BaseURL: m.Config.BaseURL}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -147,6 +150,9 @@ func (m *Main) Close() error {
 		err = errors.Join(err, m.srv.Close())
 	} else if m.ln != nil {
 		err = errors.Join(err, m.ln.Close())
+	}
+	if m.Service != nil {
+		err = errors.Join(err, m.Service.Close())
 	}
 	if m.Store != nil {
 		err = errors.Join(err, m.Store.Close())

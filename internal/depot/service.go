@@ -27,6 +27,7 @@ type Service struct {
 	passwords PasswordHasher
 	opts      Options
 	tokens    *tokenCache // nil when disabled
+	later     *digestJobs // nil when digests are not deferred
 }
 
 // Options tune a Service. The zero value is usable.
@@ -44,6 +45,12 @@ type Options struct {
 	// the cache. RevokeToken takes effect at once in this process; a
 	// revocation by another process sharing the store takes up to this long.
 	TokenCacheTTL time.Duration
+	// DeferDigests computes the md5, sha1 and sha512 of uploads over 8 MiB
+	// after they are stored, by reading the blob back, so the client waits
+	// only for the sha256 (the content address). It needs a Store that is a
+	// DigestStore and suits blob stores that read back cheaply (a local
+	// disk, whose page cache still holds the bytes). See CompleteDigests.
+	DeferDigests bool
 	// LinkExpiry, when positive and the blob store is a BlobLinker, makes
 	// FileLink hand out URLs valid this long, so clients download straight
 	// from blob storage. Zero means depot streams every download itself.
@@ -66,6 +73,7 @@ func NewService(store Store, blobs BlobStore, passwords PasswordHasher, opts *Op
 		s.opts.Logger = slog.Default()
 	}
 	s.tokens = newTokenCache(s.opts.TokenCacheTTL)
+	s.later = newDigestJobs(store, s.opts.DeferDigests)
 	return s
 }
 
@@ -147,8 +155,10 @@ func (s *Service) Access(ctx context.Context, a *Actor, owner *Owner) (Role, err
 // reading the body (validation, access, declared size, an existing file), so
 // a refused upload costs no transfer; size is the declared length or -1. The
 // body is streamed to blob storage while its digests are computed; nothing is
-// visible until the file is recorded. ErrInvalid, ErrNotFound,
-// ErrUnauthenticated, ErrForbidden, ErrTooLarge, ErrConflict.
+// visible until the file is recorded. With Options.DeferDigests, a large
+// file's md5, sha1 and sha512 are computed right after it is recorded, and
+// the returned File lacks them (CompleteDigests fills them). ErrInvalid,
+// ErrNotFound, ErrUnauthenticated, ErrForbidden, ErrTooLarge, ErrConflict.
 func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size int64, body io.Reader) (*File, error) {
 	if err := ValidateFileRef(ref); err != nil {
 		return nil, err
@@ -172,13 +182,20 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 		return nil, fmt.Errorf("start blob upload: %w", err)
 	}
 	defer up.Close()
-	dg := NewDigester()
 	src := body
 	if limit > 0 {
 		src = io.LimitReader(body, limit+1)
 	}
-	buf := make([]byte, 256<<10)
-	n, err := io.CopyBuffer(io.MultiWriter(up, dg), src, buf)
+	// Over a DigestStore, a large upload computes only its sha256 now; the
+	// other digests follow right after it is stored (digestLater).
+	deferRest := s.later != nil && size > deferDigestsAbove
+	var blob Blob
+	if deferRest {
+		blob, err = CopySHA256(up, src, size)
+	} else {
+		blob, err = CopyDigest(up, src, size)
+	}
+	n := blob.Size
 	if err != nil {
 		if ctx.Err() != nil || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, &Error{Kind: ErrInvalid, Message: "request body ended before it was complete"}
@@ -194,7 +211,6 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 	if err := up.Complete(ctx); err != nil {
 		return nil, fmt.Errorf("complete blob upload: %w", err)
 	}
-	blob := dg.Blob()
 	blob.CreatedAt = s.now()
 	f, err := s.store.CreateFile(ctx, NewFile{
 		OwnerID: owner.ID, Type: ref.Type, Package: ref.Package, Version: ref.Version, File: ref.File,
@@ -204,6 +220,9 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 		return nil, Errorf(ErrConflict, "file %q already exists in version %q", ref.File, ref.Version)
 	} else if err != nil {
 		return nil, fmt.Errorf("record file: %w", err)
+	}
+	if deferRest {
+		s.digestLater(blob.SHA256)
 	}
 	return f, nil
 }

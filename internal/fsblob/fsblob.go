@@ -67,9 +67,27 @@ type upload struct {
 	completed bool
 	committed bool
 	renamed   bool // the temporary file became the blob
+	// written counts the bytes written; flushed, those whose writeback
+	// was started.
+	written, flushed int64
 }
 
-func (u *upload) Write(p []byte) (int, error) { return u.f.Write(p) }
+// writebackWindow is how many written bytes an upload lets accumulate
+// before it asks the kernel to start writing them to disk. Without it a
+// large upload stays in the page cache until Complete's fsync, which then
+// writes it all while the client waits; with it the disk works while the
+// body is still arriving, and the fsync has little left to do.
+const writebackWindow = 8 << 20
+
+func (u *upload) Write(p []byte) (int, error) {
+	n, err := u.f.Write(p)
+	u.written += int64(n)
+	if u.written-u.flushed >= writebackWindow {
+		startWriteback(u.f, u.flushed, u.written-u.flushed)
+		u.flushed = u.written
+	}
+	return n, err
+}
 
 func (u *upload) Complete(ctx context.Context) error {
 	if u.completed {

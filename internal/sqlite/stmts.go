@@ -5,7 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/depot-registry/depot/internal/depot"
 )
+
+var _ depot.DigestStore = (*Store)(nil)
 
 // stmts are the statements of the hot paths (authentication, the lookups of
 // a download, the inserts of an upload), prepared once when the store opens:
@@ -69,4 +73,31 @@ func (q *stmts) close() error {
 		err = errors.Join(err, s.Close())
 	}
 	return err
+}
+
+// SetBlobDigests implements depot.DigestStore.
+func (s *Store) SetBlobDigests(ctx context.Context, b depot.Blob) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE blobs SET md5 = ?, sha1 = ?, sha512 = ? WHERE sha256 = ? AND md5 = ''`,
+			b.MD5, b.SHA1, b.SHA512, b.SHA256)
+		return err
+	})
+}
+
+// BlobsMissingDigests implements depot.DigestStore.
+func (s *Store) BlobsMissingDigests(ctx context.Context, limit int) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT sha256 FROM blobs WHERE md5 = '' ORDER BY created_at LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var sha string
+		if err := rows.Scan(&sha); err != nil {
+			return nil, err
+		}
+		out = append(out, sha)
+	}
+	return out, rows.Err()
 }
