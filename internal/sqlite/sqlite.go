@@ -204,7 +204,7 @@ func (s *Store) CreateOrg(ctx context.Context, org *depot.Owner, adminUserID int
 
 // OwnerByName implements depot.Store.
 func (s *Store) OwnerByName(ctx context.Context, name string) (*depot.Owner, error) {
-	u, err := scanUser(s.q.ownerByName.QueryRowContext(ctx, strings.ToLower(name)))
+	u, err := scanUser(s.q.ownerByName.QueryRowContext(quick(ctx), strings.ToLower(name)))
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +218,7 @@ func (s *Store) UserByName(ctx context.Context, name string) (*depot.User, error
 
 // UserByID implements depot.Store.
 func (s *Store) UserByID(ctx context.Context, id int64) (*depot.User, error) {
-	return scanUser(s.q.userByID.QueryRowContext(ctx, id))
+	return scanUser(s.q.userByID.QueryRowContext(quick(ctx), id))
 }
 
 // ListUsers implements depot.Store.
@@ -258,7 +258,7 @@ func (s *Store) SetMember(ctx context.Context, m depot.Member) error {
 // MemberRole implements depot.Store.
 func (s *Store) MemberRole(ctx context.Context, orgID, userID int64) (depot.Role, error) {
 	var role depot.Role
-	err := s.q.memberRole.QueryRowContext(ctx, orgID, userID).Scan(&role)
+	err := s.q.memberRole.QueryRowContext(quick(ctx), orgID, userID).Scan(&role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return depot.AccessNone, nil
 	}
@@ -335,7 +335,7 @@ func (s *Store) CreateToken(ctx context.Context, t *depot.Token) error {
 
 // TokensByLastEight implements depot.Store.
 func (s *Store) TokensByLastEight(ctx context.Context, lastEight string) ([]*depot.Token, error) {
-	return queryTokens(ctx, s.q.tokensByLastEight, lastEight)
+	return queryTokens(quick(ctx), s.q.tokensByLastEight, lastEight)
 }
 
 // ListTokens implements depot.Store.
@@ -371,7 +371,7 @@ func scanFile(row scanner) (*depot.File, error) {
 
 // FileByName implements depot.Store.
 func (s *Store) FileByName(ctx context.Context, ownerID int64, typ depot.PackageType, pkg, version, file string) (*depot.File, error) {
-	return scanFile(s.q.fileByName.QueryRowContext(ctx, ownerID, typ, strings.ToLower(pkg), strings.ToLower(version), strings.ToLower(file)))
+	return scanFile(s.q.fileByName.QueryRowContext(quick(ctx), ownerID, typ, strings.ToLower(pkg), strings.ToLower(version), strings.ToLower(file)))
 }
 
 // CreateFile implements depot.Store.
