@@ -61,7 +61,7 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "base-url", Usage: "public URL of this server, for links it prints", Sources: cli.EnvVars("DEPOT_BASE_URL")},
 		&cli.StringFlag{Name: "max-upload-size", Value: "0", Usage: "largest accepted file, e.g. 10GiB; 0 means unlimited", Sources: cli.EnvVars("DEPOT_MAX_UPLOAD_SIZE")},
 		&cli.BoolFlag{Name: "storage-redirect", Usage: "answer downloads with a 307 to a short-lived presigned URL of the object store (s3:// only)", Sources: cli.EnvVars("DEPOT_STORAGE_REDIRECT")},
-		&cli.DurationFlag{Name: "token-cache-ttl", Value: depot.DefaultTokenCacheTTL, Usage: "how long a verified token is trusted before it is checked again; a token revoked by another process (admin CLI, another replica) keeps working at most this long; 0 disables the cache", Sources: cli.EnvVars("DEPOT_TOKEN_CACHE_TTL")},
+		&cli.DurationFlag{Name: "token-cache-ttl", Value: depot.DefaultTokenCacheTTL, Usage: "how long a verified token, and an owner looked up by name, are trusted before the database is asked again; a token revoked by another process (admin CLI, another replica) keeps working at most this long; 0 disables the caches", Sources: cli.EnvVars("DEPOT_TOKEN_CACHE_TTL")},
 	)
 }
 

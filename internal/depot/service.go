@@ -27,6 +27,7 @@ type Service struct {
 	passwords PasswordHasher
 	opts      Options
 	tokens    *tokenCache // nil when disabled
+	owners    *ownerCache // nil when disabled
 	later     *digestJobs // nil when digests are not deferred
 }
 
@@ -44,6 +45,7 @@ type Options struct {
 	// the store again: zero means DefaultTokenCacheTTL, negative disables
 	// the cache. RevokeToken takes effect at once in this process; a
 	// revocation by another process sharing the store takes up to this long.
+	// Owners looked up by name are cached as long (see ownerCache).
 	TokenCacheTTL time.Duration
 	// DeferDigests computes the md5, sha1 and sha512 of uploads over 8 MiB
 	// after they are stored, by reading the blob back, so the client waits
@@ -73,6 +75,7 @@ func NewService(store Store, blobs BlobStore, passwords PasswordHasher, opts *Op
 		s.opts.Logger = slog.Default()
 	}
 	s.tokens = newTokenCache(s.opts.TokenCacheTTL)
+	s.owners = newOwnerCache(s.opts.TokenCacheTTL)
 	s.later = newDigestJobs(store, s.opts.DeferDigests)
 	return s
 }
@@ -88,7 +91,7 @@ func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Micr
 // see the owner but lacks the role gets ErrUnauthenticated when anonymous and
 // ErrForbidden otherwise; a token without the package scope gets ErrForbidden.
 func (s *Service) ownerFor(ctx context.Context, a *Actor, name string, need Role) (*Owner, error) {
-	owner, err := s.store.OwnerByName(ctx, name)
+	owner, err := s.ownerByName(ctx, name)
 	if errors.Is(err, ErrNotFound) {
 		return nil, Errorf(ErrNotFound, "owner %q not found", name)
 	} else if err != nil {
@@ -125,6 +128,19 @@ func requireScope(a *Actor, want Scope) error {
 		return nil
 	}
 	return Errorf(ErrForbidden, "token does not have at least one of required scope(s), required=[%s], token scope=%s", want, a.Scopes)
+}
+
+// ownerByName is Store.OwnerByName through the owner cache.
+func (s *Service) ownerByName(ctx context.Context, name string) (*Owner, error) {
+	now := s.opts.Now()
+	if o, ok := s.owners.get(name, now); ok {
+		return o, nil
+	}
+	o, err := s.store.OwnerByName(ctx, name)
+	if err == nil {
+		s.owners.put(o, now)
+	}
+	return o, err
 }
 
 // Access returns the role actor has on owner: site admins and a user on

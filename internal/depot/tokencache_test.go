@@ -148,3 +148,47 @@ func TestTokenCache(t *testing.T) {
 		}
 	})
 }
+
+// ownerStore counts owner lookups.
+type ownerStore struct {
+	tokenStore
+	ownerLookups atomic.Int64
+}
+
+func (s *ownerStore) OwnerByName(ctx context.Context, name string) (*Owner, error) {
+	s.ownerLookups.Add(1)
+	if name != s.user.Name {
+		return nil, ErrNotFound
+	}
+	o := s.user.Owner
+	return &o, nil
+}
+
+func TestOwnerCache(t *testing.T) {
+	st := &ownerStore{tokenStore: tokenStore{user: &User{Owner: Owner{ID: 7, Name: "alice", Kind: KindUser, Visibility: Public}}}}
+	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	s := NewService(st, nil, nil, &Options{Now: clock.now, TokenCacheTTL: 10 * time.Second})
+	for _, name := range []string{"alice", "ALICE", "Alice"} {
+		if _, err := s.ownerFor(t.Context(), nil, name, AccessRead); err != nil {
+			t.Fatalf("ownerFor(%q): %v", name, err)
+		}
+	}
+	if n := st.ownerLookups.Load(); n != 1 {
+		t.Errorf("%d owner lookups for 3 requests within the TTL, want 1", n)
+	}
+	for range 2 {
+		if _, err := s.ownerFor(t.Context(), nil, "bob", AccessRead); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("missing owner: %v, want ErrNotFound", err)
+		}
+	}
+	if n := st.ownerLookups.Load(); n != 3 {
+		t.Errorf("%d owner lookups after 2 of a missing owner, want 3 (misses are not cached)", n)
+	}
+	clock.advance(10 * time.Second)
+	if _, err := s.ownerFor(t.Context(), nil, "alice", AccessRead); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.ownerLookups.Load(); n != 4 {
+		t.Errorf("%d owner lookups after the TTL, want 4", n)
+	}
+}
