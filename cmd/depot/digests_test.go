@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
+	"encoding/json"
 	"math/rand/v2"
 	"net/http"
 	"testing"
@@ -47,6 +48,25 @@ func TestDeferredDigests(t *testing.T) {
 	m5, s1, s256, s512 := md5.Sum(body), sha1.Sum(body), sha256.Sum256(body), sha512.Sum512(body)
 	want := depot.Blob{MD5: hex.EncodeToString(m5[:]), SHA1: hex.EncodeToString(s1[:]),
 		SHA256: hex.EncodeToString(s256[:]), SHA512: hex.EncodeToString(s512[:]), Size: int64(len(body))}
+	// The v1 files listing shows them right away too.
+	req, err = http.NewRequestWithContext(ctx, http.MethodGet, "http://"+m.Addr()+"/api/v1/packages/dig/generic/p/1/files", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "token "+token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []struct{ MD5, SHA1, SHA256, SHA512 string }
+	err = json.NewDecoder(resp.Body).Decode(&files)
+	resp.Body.Close()
+	if err != nil || len(files) != 1 {
+		t.Fatalf("files listing: %v, %d files", err, len(files))
+	}
+	if f := files[0]; f.MD5 != want.MD5 || f.SHA1 != want.SHA1 || f.SHA256 != want.SHA256 || f.SHA512 != want.SHA512 {
+		t.Errorf("files listing shows %+v, want the digests of %+v", f, want)
+	}
 	owner, err := m.Store.OwnerByName(ctx, "dig")
 	if err != nil {
 		t.Fatal(err)

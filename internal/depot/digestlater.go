@@ -93,7 +93,7 @@ func (s *Service) digestLater(sha256 string) *digestJob {
 }
 
 // fillDigests reads a blob, computes its md5, sha1 and sha512 and records
-// them.
+// them when this service defers digests.
 func (s *Service) fillDigests(ctx context.Context, sha256 string) (Blob, error) {
 	r, err := s.blobs.Open(ctx, sha256)
 	if err != nil {
@@ -107,8 +107,10 @@ func (s *Service) fillDigests(ctx context.Context, sha256 string) (Blob, error) 
 	}
 	b := Blob{SHA256: sha256, Size: n, MD5: hex.EncodeToString(h[0].Sum(nil)),
 		SHA1: hex.EncodeToString(h[1].Sum(nil)), SHA512: hex.EncodeToString(h[2].Sum(nil))}
-	if err := s.later.store.SetBlobDigests(ctx, b); err != nil {
-		return Blob{}, fmt.Errorf("record digests: %w", err)
+	if s.later != nil {
+		if err := s.later.store.SetBlobDigests(ctx, b); err != nil {
+			return Blob{}, fmt.Errorf("record digests: %w", err)
+		}
 	}
 	return b, nil
 }
@@ -123,7 +125,13 @@ func (s *Service) CompleteDigests(ctx context.Context, b *Blob) error {
 		return nil
 	}
 	if s.later == nil {
-		return fmt.Errorf("blob %s has no md5, sha1 or sha512 and this service does not compute them", b.SHA256)
+		// Not deferring here (another replica stored it): compute them.
+		full, err := s.fillDigests(ctx, b.SHA256)
+		if err != nil {
+			return err
+		}
+		b.MD5, b.SHA1, b.SHA512 = full.MD5, full.SHA1, full.SHA512
+		return nil
 	}
 	job := s.digestLater(b.SHA256)
 	select {
