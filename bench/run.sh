@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$QUICK" = 1 ]; then
-  : "${ROUNDS:=3}"; BUDGET=110; DUR=2; RATE_DUR=2s; MANY_DUR=6s; SEED_N=10000; DEEP=5000
+  : "${ROUNDS:=3}"; BUDGET=100; DUR=2; RATE_DUR=2s; MANY_DUR=4s; SEED_N=10000; DEEP=5000
 else
   : "${ROUNDS:=5}"; BUDGET=570; DUR=5; RATE_DUR=5s; MANY_DUR=30s; SEED_N=100000; DEEP=10000
 fi
@@ -55,9 +55,16 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 # --- work directory and processes we start -----------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/depot-bench.XXXXXX")
 DEPOT_PID="" NGINX_PID=""
+# stop PID NAME: SIGTERM, then SIGKILL after 5 s; only processes this script started.
+stop() {
+  [ -n "$1" ] || return 0
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$1" 2>/dev/null; then log "$2 did not stop within 5s of SIGTERM; killing it"; kill -9 "$1" 2>/dev/null || true; fi
+  wait "$1" 2>/dev/null || true
+}
 cleanup() {
-  [ -n "$DEPOT_PID" ] && kill "$DEPOT_PID" 2>/dev/null && wait "$DEPOT_PID" 2>/dev/null || true
-  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null || true
+  stop "$DEPOT_PID" depot; stop "$NGINX_PID" nginx
   if [ "$KEEP" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
