@@ -22,13 +22,14 @@ type PasswordHasher interface {
 // hashing, deduplication and limits. Every adapter (HTTP dialects, CLI, web
 // UI) goes through it; none talks to the stores on its own.
 type Service struct {
-	store     Store
-	blobs     BlobStore
-	passwords PasswordHasher
-	opts      Options
-	tokens    *tokenCache // nil when disabled
-	owners    *ownerCache // nil when disabled
-	later     *digestJobs // nil when digests are not deferred
+	store      Store
+	blobs      BlobStore
+	passwords  PasswordHasher
+	opts       Options
+	tokens     *tokenCache // nil when disabled
+	owners     *ownerCache // nil when disabled
+	smallBlobs *blobCache
+	later      *digestJobs // nil when digests are not deferred
 }
 
 // Options tune a Service. The zero value is usable.
@@ -76,6 +77,7 @@ func NewService(store Store, blobs BlobStore, passwords PasswordHasher, opts *Op
 	}
 	s.tokens = newTokenCache(s.opts.TokenCacheTTL)
 	s.owners = newOwnerCache(s.opts.TokenCacheTTL)
+	s.smallBlobs = newBlobCache()
 	s.later = newDigestJobs(store, s.opts.DeferDigests)
 	return s
 }
@@ -250,7 +252,7 @@ func (s *Service) OpenFile(ctx context.Context, a *Actor, ref FileRef) (*File, B
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := s.blobs.Open(ctx, f.Blob.SHA256)
+	r, err := s.openBlob(ctx, f)
 	if err != nil {
 		// A record without its blob is damage, not a client error.
 		return nil, nil, fmt.Errorf("open blob %s of file %d: %w", f.Blob.SHA256, f.ID, errors.Join(err, errors.New("blob missing")))
@@ -290,6 +292,7 @@ func (s *Service) DeleteVersion(ctx context.Context, a *Actor, ref VersionRef) e
 // removeBlob deletes a blob nobody references any more. A blob that is
 // already gone is not an error: the goal is reached.
 func (s *Service) removeBlob(ctx context.Context, sha256 string) error {
+	s.smallBlobs.drop(sha256)
 	if err := s.blobs.Delete(ctx, sha256); err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("delete blob %s: %w", sha256, err)
 	}

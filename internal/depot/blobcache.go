@@ -1,0 +1,87 @@
+package depot
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// Small blobs are kept in memory once read, up to smallBlobCacheBytes in
+// all: a download of one then costs no open, read or close. Blobs are
+// addressed by their content, so an entry can never be stale; the file
+// lookup that precedes every download still decides whether the file
+// exists, and removeBlob drops the entry.
+const (
+	smallBlobMax        = 16 << 10
+	smallBlobCacheBytes = 8 << 20
+)
+
+type blobCache struct {
+	mu    sync.RWMutex
+	m     map[string][]byte
+	bytes int
+}
+
+func newBlobCache() *blobCache { return &blobCache{m: map[string][]byte{}} }
+
+func (c *blobCache) get(sha256 string) ([]byte, bool) {
+	c.mu.RLock()
+	b, ok := c.m[sha256]
+	c.mu.RUnlock()
+	return b, ok
+}
+
+func (c *blobCache) put(sha256 string, b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[sha256]; ok {
+		return
+	}
+	for k, v := range c.m {
+		if c.bytes+len(b) <= smallBlobCacheBytes {
+			break
+		}
+		delete(c.m, k)
+		c.bytes -= len(v)
+	}
+	c.m[sha256] = b
+	c.bytes += len(b)
+}
+
+func (c *blobCache) drop(sha256 string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b, ok := c.m[sha256]; ok {
+		delete(c.m, sha256)
+		c.bytes -= len(b)
+	}
+}
+
+// memBlob is a cached blob as a BlobReader.
+type memBlob struct{ *bytes.Reader }
+
+func (memBlob) Close() error { return nil }
+
+// openBlob opens a file's blob, from memory when it is small.
+func (s *Service) openBlob(ctx context.Context, f *File) (BlobReader, error) {
+	sha, size := f.Blob.SHA256, f.Blob.Size
+	if size > smallBlobMax {
+		return s.blobs.Open(ctx, sha)
+	}
+	if b, ok := s.smallBlobs.get(sha); ok {
+		return memBlob{bytes.NewReader(b)}, nil
+	}
+	r, err := s.blobs.Open(ctx, sha)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	b := make([]byte, size)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("read blob: %w", err)
+	}
+	s.smallBlobs.put(sha, b)
+	return memBlob{bytes.NewReader(b)}, nil
+}
