@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
@@ -30,6 +31,7 @@ func serveCommand(onUsage cli.OnUsageErrorFunc) *cli.Command {
 			if err != nil {
 				return err
 			}
+			tuneGC()
 			m := NewMain(c, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 			m.PprofAddr = cmd.String("pprof-addr")
 			if err := m.Open(ctx); err != nil {
@@ -170,4 +172,18 @@ func pprofHandler() http.Handler {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
+}
+
+// tuneGC sets the server's garbage collector unless GOGC or GOMEMLIMIT say
+// otherwise: collect when the heap has grown by 400% rather than 100%
+// (the live heap of a server is a few MiB, so the default collects every
+// few thousand small requests: 13% of their CPU in the benchmark), with a
+// soft limit of 100 MiB that makes it collect sooner as the heap nears it.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(100 << 20)
+	}
 }
