@@ -11,6 +11,7 @@ import (
 // use, and every method is atomic. Names are matched case-insensitively
 // (owner, package, version and file names), as Gitea does.
 type Store interface {
+	WebStore
 	// CreateUser inserts u and sets its ID and CreatedAt. ErrConflict if an
 	// owner of that name exists.
 	CreateUser(ctx context.Context, u *User) error

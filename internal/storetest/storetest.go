@@ -69,6 +69,7 @@ func Run(t *testing.T, newStore func(t *testing.T) depot.Store) {
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
+	runWeb(t, newStore)
 }
 
 // when is a time with nanoseconds in a zone other than UTC: stores keep

@@ -1,0 +1,167 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"github.com/depot-registry/depot/internal/depot"
+)
+
+// CreateSession implements depot.Store.
+func (s *Store) CreateSession(ctx context.Context, sess *depot.Session) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+			sess.Hash, sess.UserID, micros(sess.CreatedAt), micros(sess.ExpiresAt))
+		return err
+	})
+}
+
+// SessionByHash implements depot.Store.
+func (s *Store) SessionByHash(ctx context.Context, hash string) (*depot.Session, error) {
+	var sess depot.Session
+	var created, expires int64
+	err := s.r.QueryRowContext(ctx, `SELECT hash, user_id, created_at, expires_at FROM sessions WHERE hash = ?`, hash).
+		Scan(&sess.Hash, &sess.UserID, &created, &expires)
+	if err != nil {
+		return nil, translate(err)
+	}
+	sess.CreatedAt, sess.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return &sess, nil
+}
+
+// DeleteSession implements depot.Store.
+func (s *Store) DeleteSession(ctx context.Context, hash string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE hash = ?`, hash)
+		return err
+	})
+}
+
+// DeleteExpiredSessions implements depot.Store.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, micros(before))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
+// SetUserFlags implements depot.Store.
+func (s *Store) SetUserFlags(ctx context.Context, userID int64, isAdmin, disabled bool) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE owners SET is_admin = ?, disabled = ? WHERE id = ? AND kind = 'user'`, isAdmin, disabled, userID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return depot.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// ExplorePackages implements depot.Store. The count and the page are read
+// in one read transaction so they agree.
+func (s *Store) ExplorePackages(ctx context.Context, q depot.ExploreQuery) ([]*depot.PackageSummary, int64, error) {
+	where := ` WHERE (? OR o.visibility = 'public' OR o.id = ? OR EXISTS (SELECT 1 FROM org_members m WHERE m.org_id = o.id AND m.user_id = ?))`
+	args := []any{q.All, q.ViewerID, q.ViewerID}
+	if q.Search != "" {
+		like := "%" + likeEscape.Replace(strings.ToLower(q.Search)) + "%"
+		where += ` AND (p.lower_name LIKE ? ESCAPE '\' OR o.lower_name LIKE ? ESCAPE '\')`
+		args = append(args, like, like)
+	}
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer tx.Rollback()
+	from := ` FROM packages p JOIN owners o ON o.id = p.owner_id`
+	var total int64
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*)`+from+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	query := `SELECT p.id, p.owner_id, p.type, p.name, p.created_at, COALESCE(p.project_id, 0), o.name, v.n, v.updated` + from + `
+		JOIN (SELECT package_id, COUNT(*) AS n, MAX(created_at) AS updated FROM versions GROUP BY package_id) v ON v.package_id = p.id` +
+		where + ` ORDER BY v.updated DESC, p.id ASC`
+	if q.Limit > 0 {
+		query += ` LIMIT ? OFFSET ?`
+		args = append(args, q.Limit, q.Offset)
+	} else if q.Offset > 0 {
+		query += ` LIMIT -1 OFFSET ?`
+		args = append(args, q.Offset)
+	}
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []*depot.PackageSummary
+	for rows.Next() {
+		var ps depot.PackageSummary
+		var created, updated int64
+		if err := rows.Scan(&ps.Package.ID, &ps.Package.OwnerID, &ps.Package.Type, &ps.Package.Name, &created, &ps.Package.ProjectID,
+			&ps.OwnerName, &ps.Versions, &updated); err != nil {
+			return nil, 0, err
+		}
+		ps.Package.CreatedAt, ps.UpdatedAt = fromMicros(created), fromMicros(updated)
+		out = append(out, &ps)
+	}
+	return out, total, rows.Err()
+}
+
+// VersionStats implements depot.Store.
+func (s *Store) VersionStats(ctx context.Context, ownerID int64) ([]depot.VersionStat, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT v.id, COUNT(f.id), COALESCE(SUM(b.size), 0), COALESCE(MAX(f.created_at), v.created_at)
+		FROM versions v JOIN packages p ON p.id = v.package_id
+		LEFT JOIN files f ON f.version_id = v.id
+		LEFT JOIN blobs b ON b.sha256 = f.blob_sha256
+		WHERE p.owner_id = ? GROUP BY v.id, v.created_at ORDER BY v.id`, ownerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []depot.VersionStat
+	for rows.Next() {
+		var st depot.VersionStat
+		var last int64
+		if err := rows.Scan(&st.VersionID, &st.Files, &st.Size, &last); err != nil {
+			return nil, err
+		}
+		st.LastUpload = fromMicros(last)
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
+// OrgMembers implements depot.Store.
+func (s *Store) OrgMembers(ctx context.Context, orgID int64) ([]*depot.OrgMember, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT o.id, o.name, o.kind, o.visibility, o.email, o.password_hash, o.is_admin, o.disabled, o.created_at, m.role
+		FROM org_members m JOIN owners o ON o.id = m.user_id
+		WHERE m.org_id = ? ORDER BY o.lower_name`, orgID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*depot.OrgMember
+	for rows.Next() {
+		var m depot.OrgMember
+		var u depot.User
+		var created int64
+		if err := rows.Scan(&u.ID, &u.Name, &u.Kind, &u.Visibility, &u.Email, &u.PasswordHash, &u.IsAdmin, &u.Disabled, &created, &m.Role); err != nil {
+			return nil, err
+		}
+		u.CreatedAt = fromMicros(created)
+		m.User = &u
+		out = append(out, &m)
+	}
+	return out, rows.Err()
+}
