@@ -15,6 +15,10 @@ import (
 // These are the operations of the web UI. Like the API's, they check every
 // rule here, so a browser sees exactly what an API client sees.
 
+// ErrRateLimited is the kind of error for too many attempts; HTTP answers
+// 429.
+var ErrRateLimited = errors.New("too many requests")
+
 // SessionLifetime is how long a browser stays signed in.
 const SessionLifetime = 7 * 24 * time.Hour
 
@@ -34,12 +38,12 @@ type SignInRequest struct {
 // SignIn checks a password and starts a session. It returns the session's
 // secret, which only the browser's cookie keeps. Attempts are limited per
 // client and user name (see SignInLimiter): over the limit it answers
-// ErrTooLarge without checking the password. ErrUnauthenticated,
-// ErrTooLarge.
+// ErrRateLimited without checking the password. ErrUnauthenticated,
+// ErrRateLimited.
 func (s *Service) SignIn(ctx context.Context, lim *SignInLimiter, r SignInRequest) (string, *Session, error) {
 	keys := signInKeys(r)
 	if wait, ok := lim.Allow(keys...); !ok {
-		return "", nil, Errorf(ErrTooLarge, "too many sign-in attempts: try again in %s", wait.Round(time.Second))
+		return "", nil, Errorf(ErrRateLimited, "too many sign-in attempts: try again in %s", wait.Round(time.Second))
 	}
 	// A session proves a password, never a token.
 	u, err := s.store.UserByName(ctx, r.Username)

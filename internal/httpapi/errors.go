@@ -26,6 +26,7 @@ var statusTable = []struct {
 	{depot.ErrUnauthenticated, http.StatusUnauthorized},
 	{depot.ErrForbidden, http.StatusForbidden},
 	{depot.ErrTooLarge, http.StatusRequestEntityTooLarge},
+	{depot.ErrRateLimited, http.StatusTooManyRequests},
 }
 
 // Status returns the HTTP status for err.

@@ -1,6 +1,6 @@
 // Package server composes depot's HTTP adapters into one handler: the API
-// dialects (Gitea generic packages, Gitea v1), health checks, and the
-// middleware every request passes.
+// dialects (Gitea generic packages, Gitea v1), the web UI, health checks,
+// and the middleware every request passes.
 package server
 
 import (
@@ -12,6 +12,7 @@ import (
 	"github.com/depot-registry/depot/internal/gitea"
 	"github.com/depot-registry/depot/internal/giteaapi"
 	"github.com/depot-registry/depot/internal/httpapi"
+	"github.com/depot-registry/depot/internal/web"
 )
 
 // Options configure the handler.
@@ -31,9 +32,10 @@ func New(svc *depot.Service, log *slog.Logger, opts Options) http.Handler {
 		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": opts.Version})
 	})
 	mux.Handle(giteaapi.Prefix, giteaapi.New(svc, log, giteaapi.Options{BaseURL: opts.BaseURL, Version: opts.Version}))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, log, httpapi.JSON, depot.Errorf(depot.ErrNotFound, "no such route"))
 	})
+	mux.Handle("/", web.New(svc, log, web.Options{BaseURL: opts.BaseURL, Version: opts.Version}))
 	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Package paths bypass ServeMux, which would redirect paths holding
 		// "." or ".." segments instead of letting the API refuse them.

@@ -1,0 +1,229 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/httpapi"
+)
+
+type exploreData struct {
+	Query      string
+	Page       *depot.ExplorePage
+	PageNum    int
+	PrevPage   int
+	NextPage   int
+	FirstIndex int
+}
+
+func (h *Handler) explore(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	n := pageNumber(r)
+	res, err := h.svc.Explore(r.Context(), a, q, pageSize, (n-1)*pageSize)
+	if err != nil {
+		return err
+	}
+	d := exploreData{Query: q, Page: res, PageNum: n, FirstIndex: (n-1)*pageSize + 1}
+	if n > 1 {
+		d.PrevPage = n - 1
+	}
+	if int64(n*pageSize) < res.Total {
+		d.NextPage = n + 1
+	}
+	fromContext(r).nav = "explore"
+	return h.render(w, r, http.StatusOK, "explore", "Explore packages", d)
+}
+
+type ownerData struct {
+	*depot.OwnerOverview
+	Filter   string
+	MaxSize  int64
+	IsMember bool
+}
+
+func (h *Handler) owner(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	filter := strings.TrimSpace(r.URL.Query().Get("q"))
+	ov, err := h.svc.OwnerPackages(r.Context(), a, r.PathValue("owner"), filter)
+	if err != nil {
+		return err
+	}
+	d := ownerData{OwnerOverview: ov, Filter: filter}
+	for _, p := range ov.Packages {
+		d.MaxSize = max(d.MaxSize, p.Size)
+	}
+	return h.render(w, r, http.StatusOK, "owner", ov.Owner.Name, d)
+}
+
+func (h *Handler) pkg(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	d, err := h.svc.PackageVersions(r.Context(), a, r.PathValue("owner"), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return h.render(w, r, http.StatusOK, "package", d.Owner.Name+"/"+d.Package.Name, d)
+}
+
+type fileRow struct {
+	*depot.File
+	WebURL   string
+	Commands []command
+}
+
+type command struct {
+	Dialect string
+	ID      string
+	Text    string
+}
+
+type versionData struct {
+	*depot.VersionDetail
+	Files []fileRow
+}
+
+func (h *Handler) versionRef(r *http.Request) depot.VersionRef {
+	return depot.VersionRef{Owner: r.PathValue("owner"), Type: depot.TypeGeneric, Package: r.PathValue("name"), Version: r.PathValue("version")}
+}
+
+func (h *Handler) version(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	ref := h.versionRef(r)
+	d, err := h.svc.VersionFilesDetail(r.Context(), a, ref)
+	if err != nil {
+		return err
+	}
+	base := fromContext(r).baseURL
+	owner, pkg, ver := d.Owner.Name, d.Version.Package.Name, d.Version.Version.Version
+	vd := versionData{VersionDetail: d}
+	for i, f := range d.Files {
+		tail := url.PathEscape(pkg) + "/" + url.PathEscape(ver) + "/" + url.PathEscape(f.Name)
+		row := fileRow{File: f, WebURL: verPath(owner, pkg, ver) + "/files/" + url.PathEscape(f.Name)}
+		giteaURL := base + "/api/packages/" + url.PathEscape(owner) + "/generic/" + tail
+		row.Commands = append(row.Commands, command{
+			Dialect: "Gitea / Forgejo API",
+			ID:      "cmd-gitea-" + itoa(i),
+			Text:    "curl -fL -H 'Authorization: token <TOKEN>' -o " + shellQuote(f.Name) + " " + shellQuote(giteaURL),
+		})
+		if p := d.Version.Project; p != nil {
+			gitlabURL := base + "/api/v4/projects/" + itoa(int(p.ID)) + "/packages/generic/" + tail
+			row.Commands = append(row.Commands, command{
+				Dialect: "GitLab API",
+				ID:      "cmd-gitlab-" + itoa(i),
+				Text:    "curl -fL -H 'PRIVATE-TOKEN: <TOKEN>' -o " + shellQuote(f.Name) + " " + shellQuote(gitlabURL),
+			})
+		}
+		vd.Files = append(vd.Files, row)
+	}
+	return h.render(w, r, http.StatusOK, "version", owner+"/"+pkg+" "+ver, vd)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func (h *Handler) download(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	ref := depot.FileRef{Owner: r.PathValue("owner"), Type: depot.TypeGeneric, Package: r.PathValue("name"), Version: r.PathValue("version"), File: r.PathValue("file")}
+	f, content, err := h.svc.OpenFile(r.Context(), a, ref)
+	if err != nil {
+		return err
+	}
+	defer content.Close()
+	w.Header().Del("Content-Security-Policy")
+	httpapi.ServeFile(w, r, f, content)
+	return nil
+}
+
+func (h *Handler) deleteVersion(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	ref := h.versionRef(r)
+	if err := h.svc.DeleteVersion(r.Context(), a, ref); err != nil {
+		return err
+	}
+	// The package may be gone with its last version: go to the owner.
+	http.Redirect(w, r, "/"+url.PathEscape(ref.Owner)+"?deleted="+url.QueryEscape(ref.Package+" "+ref.Version), http.StatusSeeOther)
+	return nil
+}
+
+func (h *Handler) deleteFile(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	ref := depot.FileRef{Owner: r.PathValue("owner"), Type: depot.TypeGeneric, Package: r.PathValue("name"), Version: r.PathValue("version"), File: r.PathValue("file")}
+	if err := h.svc.DeleteFile(r.Context(), a, ref); err != nil {
+		return err
+	}
+	to := verPath(ref.Owner, ref.Package, ref.Version)
+	if _, err := h.svc.VersionFiles(r.Context(), a, depot.VersionRef{Owner: ref.Owner, Type: ref.Type, Package: ref.Package, Version: ref.Version}); errors.Is(err, depot.ErrNotFound) {
+		to = "/" + url.PathEscape(ref.Owner)
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+	return nil
+}
+
+type signInData struct {
+	Username string
+	Next     string
+	Error    string
+}
+
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+func (h *Handler) signInForm(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	next := safeNext(r.URL.Query().Get("next"))
+	if !a.IsAnonymous() {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return nil
+	}
+	fromContext(r).nav = "signin"
+	return h.render(w, r, http.StatusOK, "signin", "Sign in", signInData{Next: next})
+}
+
+func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	d := signInData{Username: r.PostFormValue("username"), Next: safeNext(r.PostFormValue("next"))}
+	secret, _, err := h.svc.SignIn(r.Context(), h.opts.Limiter, depot.SignInRequest{
+		Username: d.Username, Password: r.PostFormValue("password"), Client: clientKey(r),
+	})
+	switch {
+	case errors.Is(err, depot.ErrUnauthenticated):
+		d.Error = "Wrong user name or password."
+		return h.render(w, r, http.StatusUnauthorized, "signin", "Sign in", d)
+	case errors.Is(err, depot.ErrRateLimited):
+		d.Error = depot.ErrorMessage(err)
+		w.Header().Set("Retry-After", "600")
+		return h.render(w, r, http.StatusTooManyRequests, "signin", "Sign in", d)
+	case err != nil:
+		return err
+	}
+	if old, err := r.Cookie(sessionCookie); err == nil {
+		_ = h.svc.SignOut(r.Context(), old.Value)
+	}
+	h.setCookie(w, r, sessionCookie, secret, depot.SessionLifetime)
+	http.Redirect(w, r, d.Next, http.StatusSeeOther)
+	return nil
+}
+
+func (h *Handler) signOut(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	if s := fromContext(r).secret; s != "" {
+		if err := h.svc.SignOut(r.Context(), s); err != nil {
+			return err
+		}
+	}
+	h.clearCookie(w, r, sessionCookie)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+	return nil
+}
+
+// requireSignIn sends anonymous visitors to the sign-in page and reports
+// whether it did.
+func requireSignIn(w http.ResponseWriter, r *http.Request, a *depot.Actor) bool {
+	if !a.IsAnonymous() {
+		return false
+	}
+	http.Redirect(w, r, "/-/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+	return true
+}
