@@ -4,8 +4,11 @@
 (function () {
   function copyText(text) {
     if (navigator.clipboard && window.isSecureContext) {
-      return navigator.clipboard.writeText(text);
+      return navigator.clipboard.writeText(text).catch(function () { return copyBySelection(text); });
     }
+    return copyBySelection(text);
+  }
+  function copyBySelection(text) {
     return new Promise(function (resolve, reject) {
       var area = document.createElement("textarea");
       area.value = text;
