@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
@@ -220,6 +221,18 @@ func (b *browser) screenshot(name string) {
 	}
 }
 
+// colorScheme emulates prefers-color-scheme ("" for the default).
+func (b *browser) colorScheme(scheme string) {
+	b.t.Helper()
+	p := emulation.SetEmulatedMediaParams{}
+	if scheme != "" {
+		p.Features = []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}
+	}
+	if _, err := chromedp.Call(b.ctx, emulation.SetEmulatedMedia, p); err != nil {
+		b.t.Fatalf("emulate %s: %v", scheme, err)
+	}
+}
+
 func (b *browser) signIn(user, password string) {
 	b.t.Helper()
 	b.open("/-/signin", http.StatusOK)
@@ -320,6 +333,10 @@ func TestWebUIInChromium(t *testing.T) {
 	b.open("/alice", http.StatusOK)
 	b.check("owner")
 	b.screenshot("owner")
+	b.colorScheme("dark")
+	b.open("/alice", http.StatusOK)
+	b.screenshot("owner-dark")
+	b.colorScheme("")
 	b.open("/?q=e2e", http.StatusOK)
 	b.submit(`main tbody tr:first-child td a`)
 	if got := b.text("h1"); got != "e2e-tool" {
