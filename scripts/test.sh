@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of depot with the race detector: unit tests, the store and
 # blob conformance suites, the end-to-end HTTP suite against a real server,
-# and the memory check (2 GiB through a real depot binary).
+# the memory check (2 GiB through a real depot binary), and the web UI in a
+# headless Chromium (installed with apt-get when missing and running as root).
 #
 # Set DEPOT_TEST_REQUIRE_ALL=1 (CI does) to make tests that need an external
 # service fail instead of skipping when it is missing.
@@ -30,6 +31,17 @@ if [ -z "${DEPOT_TEST_S3_ENDPOINT:-}" ]; then
       exit 1
     fi
     echo "MinIO did not start: the S3 tests will skip" >&2
+  fi
+fi
+# The web UI's end-to-end test drives Debian's Chromium (/usr/bin/chromium).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing chromium"
+    timeout 600 apt-get update -qq >/dev/null &&
+      DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq chromium >/dev/null ||
+      echo "chromium could not be installed: the browser test will skip (or fail in CI)" >&2
+  else
+    echo "no /usr/bin/chromium and not root: the browser test will skip (or fail in CI)" >&2
   fi
 fi
 echo "== go test -race"
