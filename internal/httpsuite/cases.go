@@ -524,7 +524,8 @@ func (fx *fixture) testErrorFormats(t *testing.T) {
 	if err := json.Unmarshal(body, &msg); err != nil || msg.Message == "" {
 		t.Errorf("JSON error body %q: %v", body, err)
 	}
-	// Internal details never reach the client: an unknown route is JSON too.
-	resp, _ = fx.mustStatus(t, 404, http.MethodGet, "/no/such/route", anon(), nil)
+	// Internal details never reach the client: an unknown API route is JSON
+	// too (other paths belong to the web UI).
+	resp, _ = fx.mustStatus(t, 404, http.MethodGet, "/api/no/such/route", anon(), nil)
 	mustContain(t, "Content-Type", resp.Header.Get("Content-Type"), "application/json")
 }
