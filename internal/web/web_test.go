@@ -33,6 +33,12 @@ type env struct {
 
 func newEnv(t *testing.T, opts web.Options) *env {
 	t.Helper()
+	return newEnvWith(t, opts, nil)
+}
+
+// newEnvWith is newEnv with service options (a clock).
+func newEnvWith(t *testing.T, opts web.Options, svcOpts *depot.Options) *env {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	store, err := sqlite.Open(ctx, filepath.Join(dir, "depot.db"))
@@ -48,7 +54,7 @@ func newEnv(t *testing.T, opts web.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := depot.NewService(store, blobs, hasher, nil)
+	svc := depot.NewService(store, blobs, hasher, svcOpts)
 	srv := httptest.NewServer(web.New(svc, slog.New(slog.DiscardHandler), opts))
 	t.Cleanup(srv.Close)
 	for _, u := range []struct {
@@ -449,5 +455,44 @@ func TestStaticAssets(t *testing.T) {
 	_, body := c.get("/alice/-/packages/generic/tool/1.0.0")
 	if bytes.Contains([]byte(body), []byte("onclick=")) || strings.Count(body, "<script") != 1 {
 		t.Error("the version page has inline scripts")
+	}
+}
+
+func TestSessionExpires(t *testing.T) {
+	now := time.Now()
+	e := newEnvWith(t, web.Options{}, &depot.Options{Now: func() time.Time { return now }})
+	c := e.client(t)
+	c.signIn("alice")
+	if resp, _ := c.get("/secretco"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("signed in: %s", resp.Status)
+	}
+	now = now.Add(depot.SessionLifetime)
+	resp, body := c.get("/secretco")
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, `href="/-/signin"`) {
+		t.Errorf("after the session's lifetime: %s, want 404 as anonymous", resp.Status)
+	}
+}
+
+func TestExplorePaging(t *testing.T) {
+	e := newEnv(t, web.Options{})
+	ctx := context.Background()
+	alice := &depot.Actor{User: mustUser(t, e.svc, "alice")}
+	for i := range 25 {
+		ref := depot.FileRef{Owner: "alice", Type: depot.TypeGeneric, Package: "pkg" + strconv.Itoa(i), Version: "1", File: "f"}
+		if _, err := e.svc.UploadFile(ctx, alice, ref, 1, strings.NewReader("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := e.client(t)
+	_, body := c.get("/?q=pkg")
+	if !strings.Contains(body, "25 packages") || !strings.Contains(body, `rel="next" href="/?q=pkg&amp;page=2"`) || strings.Contains(body, `rel="prev"`) {
+		t.Errorf("page 1 lacks the count or the next link")
+	}
+	if n := strings.Count(body, "<tr>"); n != 21 { // a header row and 20 packages
+		t.Errorf("page 1 has %d rows, want 21", n)
+	}
+	_, body = c.get("/?q=pkg&page=2")
+	if !strings.Contains(body, `rel="prev"`) || strings.Contains(body, `rel="next"`) || !strings.Contains(body, ">pkg0<") {
+		t.Errorf("page 2 lacks the previous link or the oldest package")
 	}
 }
