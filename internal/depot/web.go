@@ -304,8 +304,11 @@ type VersionDetail struct {
 }
 
 // VersionFilesDetail returns a version with its files and whether a may
-// delete them. ErrNotFound, ErrForbidden.
-func (s *Service) VersionFilesDetail(ctx context.Context, a *Actor, ref VersionRef) (*VersionDetail, error) {
+// delete them. With allDigests it fills every file's md5, sha1 and sha512
+// (see CompleteDigests: for a large file just uploaded that may wait);
+// without, a file may lack them, which its Blob shows as empty strings.
+// ErrNotFound, ErrForbidden.
+func (s *Service) VersionFilesDetail(ctx context.Context, a *Actor, ref VersionRef, allDigests bool) (*VersionDetail, error) {
 	owner, pv, err := s.PackageVersion(ctx, a, ref)
 	if err != nil {
 		return nil, err
@@ -313,6 +316,13 @@ func (s *Service) VersionFilesDetail(ctx context.Context, a *Actor, ref VersionR
 	files, err := s.store.ListFiles(ctx, pv.Version.ID)
 	if err != nil {
 		return nil, fmt.Errorf("list files: %w", err)
+	}
+	if allDigests {
+		for _, f := range files {
+			if err := s.CompleteDigests(ctx, &f.Blob); err != nil {
+				return nil, fmt.Errorf("digests of file %d: %w", f.ID, err)
+			}
+		}
 	}
 	role, err := s.Access(ctx, a, owner)
 	if err != nil {

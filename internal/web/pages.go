@@ -89,7 +89,7 @@ func (h *Handler) versionRef(r *http.Request) depot.VersionRef {
 
 func (h *Handler) version(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
 	ref := h.versionRef(r)
-	d, err := h.svc.VersionFilesDetail(r.Context(), a, ref)
+	d, err := h.svc.VersionFilesDetail(r.Context(), a, ref, r.URL.Query().Get("digests") == "all")
 	if err != nil {
 		return err
 	}
