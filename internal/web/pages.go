@@ -166,9 +166,18 @@ type signInData struct {
 	Error    string
 }
 
+// safeNext returns next if it is a path on this site, else "/": a
+// sign-in must not redirect elsewhere. Browsers ignore tabs and newlines in
+// URLs and read a backslash as a slash, so "/\t/evil.example" would leave
+// the site; such characters are refused.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || len(next) > 2048 {
 		return "/"
+	}
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c <= ' ' || c == '\\' || c == 0x7f {
+			return "/"
+		}
 	}
 	return next
 }
