@@ -395,6 +395,10 @@ func (s *Service) SetUserFlagsAs(ctx context.Context, a *Actor, username string,
 	} else if err != nil {
 		return fmt.Errorf("set user flags: %w", err)
 	}
+	// Cached tokens carry the user's old flags: a disabled user's tokens
+	// must stop at once in this process (other processes within the
+	// cache's TTL, as for a revoked token).
+	s.tokens.dropUser(u.ID)
 	return nil
 }
 

@@ -418,12 +418,22 @@ func TestAdminPage(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("create user: %s\n%s", resp.Status, body)
 	}
+	daveToken, _, err := e.svc.CreateToken(context.Background(), "dave", "ci", depot.Scopes{depot.ScopeReadPackage}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Authenticate(context.Background(), depot.Credentials{Token: daveToken}); err != nil {
+		t.Fatalf("dave's token before disabling: %v", err)
+	}
 	resp, _ = root.post("/-/admin/users/dave", url.Values{"csrf": {token}, "disabled": {"on"}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("disable: %s", resp.Status)
 	}
 	if u := mustUser(t, e.svc, "dave"); !u.Disabled || u.IsAdmin {
 		t.Errorf("dave disabled=%v admin=%v", u.Disabled, u.IsAdmin)
+	}
+	if _, err := e.svc.Authenticate(context.Background(), depot.Credentials{Token: daveToken}); err == nil {
+		t.Error("a disabled user's token (cached before) still authenticates")
 	}
 	dave := e.client(t)
 	resp, _ = dave.post("/-/signin", url.Values{"csrf": {dave.csrf("/-/signin")}, "username": {"dave"}, "password": {"dave-pass-1"}})
