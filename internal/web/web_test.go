@@ -461,6 +461,9 @@ func TestStaticAssets(t *testing.T) {
 			t.Errorf("GET %s: %s", p, resp.Status)
 		}
 	}
+	if resp, _ := c.get("/-/static/"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /-/static/: %s, want 404 (no listing)", resp.Status)
+	}
 	// Every page works without JavaScript: no inline scripts or handlers.
 	_, body := c.get("/alice/-/packages/generic/tool/1.0.0")
 	if bytes.Contains([]byte(body), []byte("onclick=")) || strings.Count(body, "<script") != 1 {
