@@ -40,9 +40,7 @@ func (h *Handler) explore(w http.ResponseWriter, r *http.Request, a *depot.Actor
 
 type ownerData struct {
 	*depot.OwnerOverview
-	Filter   string
-	MaxSize  int64
-	IsMember bool
+	Filter string
 }
 
 func (h *Handler) owner(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
@@ -52,8 +50,8 @@ func (h *Handler) owner(w http.ResponseWriter, r *http.Request, a *depot.Actor) 
 		return err
 	}
 	d := ownerData{OwnerOverview: ov, Filter: filter}
-	for _, p := range ov.Packages {
-		d.MaxSize = max(d.MaxSize, p.Size)
+	if r.URL.Query().Get("deleted") != "" {
+		fromContext(r).flash = "The version was deleted."
 	}
 	return h.render(w, r, http.StatusOK, "owner", ov.Owner.Name, d)
 }
@@ -143,7 +141,7 @@ func (h *Handler) deleteVersion(w http.ResponseWriter, r *http.Request, a *depot
 		return err
 	}
 	// The package may be gone with its last version: go to the owner.
-	http.Redirect(w, r, "/"+url.PathEscape(ref.Owner)+"?deleted="+url.QueryEscape(ref.Package+" "+ref.Version), http.StatusSeeOther)
+	http.Redirect(w, r, "/"+url.PathEscape(ref.Owner)+"?deleted=1", http.StatusSeeOther)
 	return nil
 }
 
