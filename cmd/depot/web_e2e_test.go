@@ -155,6 +155,24 @@ func (b *browser) problem(format string, args ...any) {
 // since the last check, naming the page.
 func (b *browser) check(page string) {
 	b.t.Helper()
+	// Basic accessibility: one h1, a main landmark, a label for every
+	// control, a name for every button and link.
+	issues := run(b, chromedp.Evaluate[[]string](`(() => {
+		const out = [];
+		if (document.querySelectorAll("h1").length !== 1) out.push("not exactly one h1");
+		if (!document.querySelector("main")) out.push("no main landmark");
+		if (!document.documentElement.lang) out.push("no lang");
+		for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+			if (el.labels.length === 0 && !el.getAttribute("aria-label")) out.push("unlabelled " + el.outerHTML);
+		}
+		for (const el of document.querySelectorAll("button, a[href]")) {
+			if (!el.hidden && el.textContent.trim() === "" && !el.getAttribute("aria-label")) out.push("nameless " + el.outerHTML);
+		}
+		return out;
+	})()`))
+	for _, is := range issues {
+		b.t.Errorf("%s: %s", page, is)
+	}
 	time.Sleep(100 * time.Millisecond) // let late events arrive
 	b.mu.Lock()
 	defer b.mu.Unlock()
