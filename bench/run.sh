@@ -165,10 +165,15 @@ curl -fsS -o /dev/null -H "$AUTH" "$DEPOT_DL"; curl -fsS -o /dev/null "$NGX_DL"
 LIST=0
 if curl -fsS -o /dev/null -H "Authorization: token $DEEP_TOKEN" "$DEPOT/api/v1/packages/deep?type=generic&page=1&limit=50" 2>/dev/null; then
   LIST=1
-  put "$DEPOT/api/packages/deep/generic/seed-blob/1/seed.bin" "$WORK/src/small.bin" -H "Authorization: token $DEEP_TOKEN"
-  SHA=$(sha256sum "$WORK/src/small.bin" | cut -d' ' -f1)
-  log "$("$LG" seed -db "$D/depot.db" -owner deep -n "$SEED_N" -blob "$SHA")"
-  [ "$QUICK" = 1 ] && note list_deep "quick run: $SEED_N packages seeded, deep page at $DEEP"
+  put "$DEPOT/api/packages/deep/generic/blob-for-seed/1/seed.bin" "$WORK/src/small.bin" -H "Authorization: token $DEEP_TOKEN"
+  SHA=$(sha256sum "$WORK/src/small.bin" | cut -d" " -f1)
+  if out=$("$LG" seed -db "$D/depot.db" -owner deep -n "$SEED_N" -blob "$SHA" 2>&1); then
+    log "$out"
+  else
+    LIST=0
+    note list_deep "not measured: seeding failed: $out"
+  fi
+  [ "$QUICK" = 1 ] && [ "$LIST" = 1 ] && note list_deep "quick run: $SEED_N packages seeded, deep page at $DEEP"
 else
   note list_deep "not measured: listing API missing"
 fi
@@ -217,8 +222,13 @@ case_get_small_p99() {
   record get_small_p99 "$1" "$2" "$("$LG" rate -url "$url" -rate "$RATE" -duration "$RATE_DUR" "${h[@]}" 2>>"$WORK/rate.log")"
 }
 case_list_deep() {
-  [ "$1" = depot ] || return 0
-  local out; out=$("$LG" list -base "$DEPOT" -owner deep -deep "$DEEP" -limit 50 -n 20 -header "Authorization: token $DEEP_TOKEN")
+  [ "$1" = depot ] && [ "$LIST" = 1 ] || return 0
+  local out
+  if ! out=$("$LG" list -base "$DEPOT" -owner deep -deep "$DEEP" -limit 50 -n 20 -header "Authorization: token $DEEP_TOKEN" 2>&1); then
+    LIST=0
+    note list_deep "not measured: $out"
+    return 0
+  fi
   record list_deep first "$2" "${out% *}"
   record list_deep depot "$2" "${out#* }"
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -194,9 +195,13 @@ func listCmd(ctx context.Context, args []string) error {
 	}
 	deepPage := *deep / *limit + 1
 	for _, p := range []int{1, deepPage} {
-		if err := getOnce(ctx, client, page(p), hs); err != nil {
+		n, err := countItems(ctx, client, page(p), hs)
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "list: %v\n", err)
 			return exitCode(3)
+		}
+		if n != *limit {
+			return fmt.Errorf("page %d has %d items, want %d: were the packages seeded?", p, n, *limit)
 		}
 	}
 	median := func(p int) (float64, error) {
@@ -277,4 +282,26 @@ func downloadCmd(ctx context.Context, args []string) error {
 	fmt.Fprintf(os.Stderr, "download: %d streams, %.1f GB in %v\n", *conc, float64(total.Load())/1e9, el.Round(time.Millisecond))
 	fmt.Printf("%.1f\n", float64(total.Load())/1e6/el.Seconds())
 	return nil
+}
+
+// countItems GETs a JSON array and returns its length.
+func countItems(ctx context.Context, client *http.Client, target string, hs headers) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return 0, err
+	}
+	hs.apply(req)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: %s", target, resp.Status)
+	}
+	var items []json.RawMessage
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&items); err != nil {
+		return 0, fmt.Errorf("GET %s: %w", target, err)
+	}
+	return len(items), nil
 }
