@@ -29,12 +29,12 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$QUICK" = 1 ]; then
-  : "${ROUNDS:=3}"; BUDGET=100; DUR=2; RATE_DUR=2s; MANY_DUR=4s; SEED_N=10000; DEEP=5000
+  # A smaller file and fewer packages, said so in the report.
+  : "${ROUNDS:=3}"; BUDGET=105; DUR=2; RATE_DUR=2s; MANY_DUR=4; SEED_N=10000; DEEP=5000; BIG=$((256 << 20)); ROUND_GUESS=25
 else
-  : "${ROUNDS:=5}"; BUDGET=570; DUR=5; RATE_DUR=5s; MANY_DUR=30s; SEED_N=100000; DEEP=10000
+  : "${ROUNDS:=5}"; BUDGET=560; DUR=5; RATE_DUR=5s; MANY_DUR=30; SEED_N=100000; DEEP=10000; BIG=$((1 << 30)); ROUND_GUESS=70
 fi
 RATE=500          # get_small_p99: requests per second, a moderate load
-BIG=$((1 << 30))  # 1 GiB
 START=$SECONDS
 elapsed() { echo $((SECONDS - START)); }
 log() { printf '[%3ds] %s\n' "$(elapsed)" "$*" >&2; }
@@ -90,6 +90,10 @@ head -c "$BIG" /dev/urandom >"$WORK/src/dl.bin"
 cp "$WORK/src/dl.bin" "$WORK/src/up.bin"
 printf 'upload' | dd of="$WORK/src/up.bin" conv=notrunc status=none
 head -c 1024 /dev/urandom >"$WORK/src/small.bin"
+if [ "$QUICK" = 1 ]; then
+  note download_1g "quick run: 256 MiB file"
+  note upload_1g "quick run: 256 MiB file"
+fi
 
 # --- depot ------------------------------------------------------------------------
 D="$WORK/depot-data"
@@ -247,11 +251,12 @@ profiled() {
 
 CASES=(download_1g upload_1g get_small_rps put_small_rps get_small_p99)
 [ "$LIST" = 1 ] && CASES+=(list_deep)
-round_time=0
+round_time=$ROUND_GUESS
 for r in $(seq "$ROUNDS"); do
   # Stop early rather than overrun the time bound (keeping room for the
   # concurrent-download step and the report).
-  if [ "$r" -gt 1 ] && [ $(( $(elapsed) + round_time + ${MANY_DUR%s} * 2 + 10 )) -gt "$BUDGET" ]; then
+  # (Round 1 always runs, or there would be nothing to report.)
+  if [ "$r" -gt 1 ] && [ $(( $(elapsed) + round_time + 2 * 3 + 8 )) -gt "$BUDGET" ]; then
     note all "rounds cut to $((r - 1)) by the time bound"
     break
   fi
@@ -270,11 +275,14 @@ done
 many() {
   local url=$NGX_DL h=()
   [ "$1" = depot ] && url=$DEPOT_DL h=(-header "$AUTH")
-  "$LG" download -url "$url" -concurrency 200 -duration "$MANY_DUR" "${h[@]}"
+  "$LG" download -url "$url" -concurrency 200 -duration "${MANY_DUR}s" "${h[@]}"
 }
-log "200 concurrent downloads of 1 GiB, ${MANY_DUR} each server"
+# Whatever time is left, up to MANY_DUR seconds per server, at least 2.
+left=$(( (BUDGET - $(elapsed) - 6) / 2 ))
+[ "$left" -lt "$MANY_DUR" ] && MANY_DUR=$(( left > 2 ? left : 2 ))
+log "200 concurrent downloads of the $((BIG >> 20)) MiB file, ${MANY_DUR}s each server"
 depot_many=$(many depot); nginx_many=$(many nginx)
-note rss_peak_mib "200 concurrent 1 GiB downloads for at most $MANY_DUR: depot $depot_many MB/s, nginx $nginx_many MB/s in all"
+note rss_peak_mib "200 concurrent downloads of the $((BIG >> 20)) MiB file for at most ${MANY_DUR}s: depot $depot_many MB/s, nginx $nginx_many MB/s in all"
 hwm_kib() { awk '/^VmHWM/ {s += $2} END {print s + 0}' "${@/#//proc/}" 2>/dev/null; }
 record rss_peak_mib depot 1 "$(awk -v k="$(hwm_kib "$DEPOT_PID/status")" 'BEGIN {printf "%.1f", k / 1024}')"
 # nginx: master and workers together.
