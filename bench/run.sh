@@ -64,8 +64,10 @@ stop() {
   wait "$1" 2>/dev/null || true
 }
 cleanup() {
+  log "stopping the servers"
   stop "$DEPOT_PID" depot; stop "$NGINX_PID" nginx
   if [ "$KEEP" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+  log "finished"
 }
 trap cleanup EXIT
 trap 'echo "bench/run.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR

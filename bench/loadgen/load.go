@@ -275,11 +275,11 @@ func downloadCmd(ctx context.Context, args []string) error {
 		})
 	}
 	wg.Wait()
-	if f := failed.Load(); f > 0 {
-		return fmt.Errorf("%d of %d downloads failed to start", f, *conc)
+	if f := failed.Load(); f == int64(*conc) {
+		return fmt.Errorf("none of %d downloads started", f)
 	}
 	el := time.Since(start)
-	fmt.Fprintf(os.Stderr, "download: %d streams, %.1f GB in %v\n", *conc, float64(total.Load())/1e9, el.Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "download: %d streams (%d did not start in time), %.1f GB in %v\n", *conc, failed.Load(), float64(total.Load())/1e9, el.Round(time.Millisecond))
 	fmt.Printf("%.1f\n", float64(total.Load())/1e6/el.Seconds())
 	return nil
 }
