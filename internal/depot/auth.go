@@ -19,6 +19,9 @@ type Actor struct {
 	// Scopes limits what a token may do; nil when the user signed in with a
 	// password, which is limited only by the user's roles.
 	Scopes Scopes
+	// ProjectToken is set when a deploy token or job token authenticated
+	// the request; User is then a stand-in with no account (ID 0).
+	ProjectToken *ProjectToken
 }
 
 // IsAnonymous reports whether a is nobody in particular.

@@ -135,6 +135,10 @@ func ParseScopes(s string) (Scopes, error) {
 		if part == "" {
 			continue
 		}
+		if mapped, ok := gitlabScopes[part]; ok {
+			out = append(out, mapped...)
+			continue
+		}
 		known := false
 		for _, k := range knownScopes {
 			if Scope(part) == k {

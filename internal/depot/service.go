@@ -30,6 +30,7 @@ type Service struct {
 	owners     *ownerCache // nil when disabled
 	smallBlobs *blobCache
 	later      *digestJobs // nil when digests are not deferred
+	downloads  downloads
 }
 
 // Options tune a Service. The zero value is usable.
@@ -195,41 +196,11 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 		return nil, Errorf(ErrTooLarge, "file is larger than the limit of %d bytes", limit)
 	}
 
-	up, err := s.blobs.NewUpload(ctx, size)
+	up, blob, deferRest, err := s.receiveBlob(ctx, size, body, limit)
 	if err != nil {
-		return nil, fmt.Errorf("start blob upload: %w", err)
+		return nil, err
 	}
 	defer up.Close()
-	src := body
-	if limit > 0 {
-		src = io.LimitReader(body, limit+1)
-	}
-	// Over a DigestStore, a large upload computes only its sha256 now; the
-	// other digests follow right after it is stored (digestLater).
-	deferRest := s.later != nil && size > deferDigestsAbove
-	var blob Blob
-	if deferRest {
-		blob, err = CopySHA256(up, src, size)
-	} else {
-		blob, err = CopyDigest(up, src, size)
-	}
-	n := blob.Size
-	if err != nil {
-		if ctx.Err() != nil || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, &Error{Kind: ErrInvalid, Message: "request body ended before it was complete"}
-		}
-		return nil, fmt.Errorf("receive upload: %w", err)
-	}
-	if limit > 0 && n > limit {
-		return nil, Errorf(ErrTooLarge, "file is larger than the limit of %d bytes", limit)
-	}
-	if size >= 0 && n != size {
-		return nil, Errorf(ErrInvalid, "request body has %d bytes, Content-Length said %d", n, size)
-	}
-	if err := up.Complete(ctx); err != nil {
-		return nil, fmt.Errorf("complete blob upload: %w", err)
-	}
-	blob.CreatedAt = s.now()
 	f, err := s.store.CreateFile(ctx, NewFile{
 		OwnerID: owner.ID, Type: ref.Type, Package: ref.Package, Version: ref.Version, File: ref.File,
 		Blob: blob, CreatorID: a.User.ID, CreatedAt: blob.CreatedAt,
@@ -243,6 +214,51 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 		s.digestLater(blob.SHA256)
 	}
 	return f, nil
+}
+
+// receiveBlob streams body into a new blob upload while computing its
+// digests, refusing more than limit bytes (0: no limit) and a body whose
+// length differs from size (-1: unknown). Over a DigestStore, a large upload
+// computes only its sha256 now and deferRest is set: the caller calls
+// digestLater once the file is recorded. The caller commits the upload in
+// its metadata transaction and must Close it.
+func (s *Service) receiveBlob(ctx context.Context, size int64, body io.Reader, limit int64) (up BlobUpload, blob Blob, deferRest bool, err error) {
+	up, err = s.blobs.NewUpload(ctx, size)
+	if err != nil {
+		return nil, Blob{}, false, fmt.Errorf("start blob upload: %w", err)
+	}
+	fail := func(err error) (BlobUpload, Blob, bool, error) {
+		up.Close()
+		return nil, Blob{}, false, err
+	}
+	src := body
+	if limit > 0 {
+		src = io.LimitReader(body, limit+1)
+	}
+	deferRest = s.later != nil && size > deferDigestsAbove
+	if deferRest {
+		blob, err = CopySHA256(up, src, size)
+	} else {
+		blob, err = CopyDigest(up, src, size)
+	}
+	n := blob.Size
+	if err != nil {
+		if ctx.Err() != nil || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fail(&Error{Kind: ErrInvalid, Message: "request body ended before it was complete"})
+		}
+		return fail(fmt.Errorf("receive upload: %w", err))
+	}
+	if limit > 0 && n > limit {
+		return fail(Errorf(ErrTooLarge, "file is larger than the limit of %d bytes", limit))
+	}
+	if size >= 0 && n != size {
+		return fail(Errorf(ErrInvalid, "request body has %d bytes, Content-Length said %d", n, size))
+	}
+	if err := up.Complete(ctx); err != nil {
+		return fail(fmt.Errorf("complete blob upload: %w", err))
+	}
+	blob.CreatedAt = s.now()
+	return up, blob, deferRest, nil
 }
 
 // OpenFile returns ref's file record and its content. The caller closes the

@@ -108,6 +108,9 @@ type Store interface {
 	// ListProjects returns every project ordered by owner name, then name.
 	ListProjects(ctx context.Context) ([]*Project, error)
 
+	// GitLabStore holds the GitLab dialect's methods.
+	GitLabStore
+
 	// Close releases the store's resources.
 	Close() error
 }

@@ -442,7 +442,7 @@ const fileQuery = `SELECT f.id, f.version_id, f.name, f.creator_id, f.created_at
 	JOIN versions v ON v.id = f.version_id
 	JOIN packages p ON p.id = v.package_id
 	JOIN blobs b ON b.sha256 = f.blob_sha256
-	WHERE p.owner_id = $1 AND p.type = $2 AND p.lower_name = $3 AND v.lower_version = $4 AND f.lower_name = $5`
+	WHERE p.owner_id = $1 AND p.type = $2 AND p.lower_name = $3 AND v.lower_version = $4 AND f.lower_name = $5 AND NOT f.superseded`
 
 func scanFile(row scanner) (*depot.File, error) {
 	var f depot.File
@@ -567,11 +567,15 @@ func (s *Store) DeleteFile(ctx context.Context, ownerID int64, typ depot.Package
 		if err != nil {
 			return err
 		}
-		var sha string
-		err = tx.QueryRowContext(ctx, `DELETE FROM files WHERE version_id = $1 AND lower_name = $2 RETURNING blob_sha256`,
-			versionID, strings.ToLower(file)).Scan(&sha)
+		// Every file of that name: the current one and those a GitLab
+		// upload superseded.
+		shas, err := deleteReturningBlobs(ctx, tx, `DELETE FROM files WHERE version_id = $1 AND lower_name = $2 RETURNING blob_sha256`,
+			versionID, strings.ToLower(file))
 		if err != nil {
 			return err
+		}
+		if len(shas) == 0 {
+			return depot.ErrNotFound
 		}
 		// The version and package are locked, so these statements, which
 		// wait for nothing, see every file and version there is.
@@ -581,8 +585,27 @@ func (s *Store) DeleteFile(ctx context.Context, ownerID int64, typ depot.Package
 		if err := deleteEmptyPackage(ctx, tx, pkgID); err != nil {
 			return err
 		}
-		return releaseBlobs(ctx, tx, []string{sha}, removeBlob)
+		return releaseBlobs(ctx, tx, shas, removeBlob)
 	})
+}
+
+// deleteReturningBlobs runs a DELETE ... RETURNING blob_sha256 and collects
+// the digests.
+func deleteReturningBlobs(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	var shas []string
+	for rows.Next() {
+		var sha string
+		if err := rows.Scan(&sha); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		shas = append(shas, sha)
+	}
+	return shas, rows.Close()
 }
 
 // DeleteVersion implements depot.Store.

@@ -1,6 +1,6 @@
 // Package server composes depot's HTTP adapters into one handler: the API
-// dialects (Gitea generic packages, Gitea v1), the web UI, health checks,
-// and the middleware every request passes.
+// dialects (Gitea generic packages, Gitea v1, GitLab v4), the web UI, health
+// checks, and the middleware every request passes.
 package server
 
 import (
@@ -10,6 +10,7 @@ import (
 
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/gitea"
+	"github.com/depot-registry/depot/internal/gitlab"
 	"github.com/depot-registry/depot/internal/giteaapi"
 	"github.com/depot-registry/depot/internal/httpapi"
 	"github.com/depot-registry/depot/internal/web"
@@ -27,6 +28,7 @@ type Options struct {
 // New returns depot's HTTP handler.
 func New(svc *depot.Service, log *slog.Logger, opts Options) http.Handler {
 	giteaAPI := gitea.New(svc, log)
+	gitlabAPI := gitlab.New(svc, log, gitlab.Options{BaseURL: opts.BaseURL, Version: opts.Version})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": opts.Version})
@@ -41,6 +43,10 @@ func New(svc *depot.Service, log *slog.Logger, opts Options) http.Handler {
 		// "." or ".." segments instead of letting the API refuse them.
 		if strings.HasPrefix(r.URL.EscapedPath(), gitea.Prefix) {
 			giteaAPI.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.EscapedPath(), gitlab.Prefix) {
+			gitlabAPI.ServeHTTP(w, r)
 			return
 		}
 		mux.ServeHTTP(w, r)

@@ -407,20 +407,23 @@ func (s *Store) CreateFile(ctx context.Context, nf depot.NewFile, commitBlob fun
 	return f, nil
 }
 
-// DeleteFile implements depot.Store.
+// DeleteFile implements depot.Store. It deletes every file of that name,
+// the current one and those a GitLab upload superseded.
 func (s *Store) DeleteFile(ctx context.Context, ownerID int64, typ depot.PackageType, pkg, version, file string, removeBlob func(context.Context, string) error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		var fileID, versionID, pkgID int64
-		var sha string
-		err := tx.QueryRowContext(ctx, `SELECT f.id, v.id, p.id, f.blob_sha256 FROM files f
-			JOIN versions v ON v.id = f.version_id JOIN packages p ON p.id = v.package_id
-			WHERE p.owner_id = ? AND p.type = ? AND p.lower_name = ? AND v.lower_version = ? AND f.lower_name = ?`,
-			ownerID, typ, strings.ToLower(pkg), strings.ToLower(version), strings.ToLower(file)).Scan(&fileID, &versionID, &pkgID, &sha)
+		var versionID, pkgID int64
+		err := tx.QueryRowContext(ctx, `SELECT v.id, p.id FROM versions v JOIN packages p ON p.id = v.package_id
+			WHERE p.owner_id = ? AND p.type = ? AND p.lower_name = ? AND v.lower_version = ?`,
+			ownerID, typ, strings.ToLower(pkg), strings.ToLower(version)).Scan(&versionID, &pkgID)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM files WHERE id = ?`, fileID); err != nil {
+		shas, err := deleteReturningBlobs(ctx, tx, `DELETE FROM files WHERE version_id = ? AND lower_name = ? RETURNING blob_sha256`, versionID, strings.ToLower(file))
+		if err != nil {
 			return err
+		}
+		if len(shas) == 0 {
+			return depot.ErrNotFound
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM versions WHERE id = ? AND NOT EXISTS (SELECT 1 FROM files WHERE version_id = ?)`, versionID, versionID); err != nil {
 			return err
@@ -428,8 +431,27 @@ func (s *Store) DeleteFile(ctx context.Context, ownerID int64, typ depot.Package
 		if err := deleteEmptyPackage(ctx, tx, pkgID); err != nil {
 			return err
 		}
-		return releaseBlobs(ctx, tx, []string{sha}, removeBlob)
+		return releaseBlobs(ctx, tx, shas, removeBlob)
 	})
+}
+
+// deleteReturningBlobs runs a DELETE ... RETURNING blob_sha256 and collects
+// the digests.
+func deleteReturningBlobs(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	var shas []string
+	for rows.Next() {
+		var sha string
+		if err := rows.Scan(&sha); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		shas = append(shas, sha)
+	}
+	return shas, rows.Close()
 }
 
 // DeleteVersion implements depot.Store.

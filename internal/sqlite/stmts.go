@@ -30,7 +30,7 @@ const fileQuery = `SELECT f.id, f.version_id, f.name, f.creator_id, f.created_at
 	JOIN versions v ON v.id = f.version_id
 	JOIN packages p ON p.id = v.package_id
 	JOIN blobs b ON b.sha256 = f.blob_sha256
-	WHERE p.owner_id = ? AND p.type = ? AND p.lower_name = ? AND v.lower_version = ? AND f.lower_name = ?`
+	WHERE p.owner_id = ? AND p.type = ? AND p.lower_name = ? AND v.lower_version = ? AND f.lower_name = ? AND f.superseded = 0`
 
 func prepare(ctx context.Context, r, w *sql.DB) (*stmts, error) {
 	q := &stmts{}

@@ -1,0 +1,505 @@
+package depot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// GitLabMaxFileSize is GitLab's default limit for a generic package file
+// (5 GiB). A smaller MaxUploadSize wins.
+const GitLabMaxFileSize = 5 << 30
+
+// Errors the GitLab dialect tells apart, because GitLab's answers differ by
+// what was not found or why an upload was refused. They wrap the usual
+// kinds; compare with errors.Is.
+var (
+	ErrProjectNotFound     = &Error{Kind: ErrNotFound, Message: "project not found"}
+	ErrGroupNotFound       = &Error{Kind: ErrNotFound, Message: "group not found"}
+	ErrPackageNotFound     = &Error{Kind: ErrNotFound, Message: "package not found"}
+	ErrPackageFileNotFound = &Error{Kind: ErrNotFound, Message: "package file not found"}
+	ErrDuplicatePackage    = &Error{Kind: ErrConflict, Message: "Duplicate package is not allowed"}
+)
+
+// GitLabFileRef names a generic package file of a project: Project is a
+// numeric project id or an "owner/project" path; Path may hold directories.
+type GitLabFileRef struct {
+	Project, Package, Version, Path string
+}
+
+// GitLabProject resolves a GitLab project id (a number, or an
+// "owner/project" path) and returns the project, its owner and the actor's
+// role on it. A missing project and one the actor may not see are both
+// ErrProjectNotFound.
+func (s *Service) GitLabProject(ctx context.Context, a *Actor, id string) (*Project, *Owner, Role, error) {
+	p, owner, err := s.lookupProject(ctx, id)
+	if err != nil {
+		return nil, nil, AccessNone, err
+	}
+	role, err := s.projectRole(ctx, a, p, owner)
+	if err != nil {
+		return nil, nil, AccessNone, err
+	}
+	if role == AccessNone {
+		return nil, nil, AccessNone, ErrProjectNotFound
+	}
+	return p, owner, role, nil
+}
+
+func (s *Service) lookupProject(ctx context.Context, id string) (*Project, *Owner, error) {
+	var p *Project
+	var err error
+	if n, perr := strconv.ParseInt(id, 10, 64); perr == nil {
+		p, err = s.store.ProjectByID(ctx, n)
+	} else if ownerName, name, ok := strings.Cut(id, "/"); ok {
+		var o *Owner
+		if o, err = s.store.OwnerByName(ctx, ownerName); err == nil {
+			p, err = s.store.ProjectByName(ctx, o.ID, name)
+		}
+	} else {
+		return nil, nil, ErrProjectNotFound
+	}
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, ErrProjectNotFound
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("look up project: %w", err)
+	}
+	owner, err := s.store.OwnerByID(ctx, p.OwnerID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("look up project owner: %w", err)
+	}
+	return p, owner, nil
+}
+
+// projectRole is the actor's role on a project: its role on the owner,
+// with the project's effective visibility in place of the owner's; a
+// deploy or job token adds its own grant on the projects it covers, and
+// nothing else.
+func (s *Service) projectRole(ctx context.Context, a *Actor, p *Project, owner *Owner) (Role, error) {
+	o := *owner
+	o.Visibility = p.EffectiveVisibility(owner)
+	if a != nil && a.ProjectToken != nil {
+		role := AccessNone
+		if o.Visibility == Public {
+			role = AccessRead
+		}
+		t := a.ProjectToken
+		if t.OwnerID == p.OwnerID && (t.ProjectID == 0 || t.ProjectID == p.ID) {
+			if t.Scopes.Has(ScopeWritePackage) {
+				role = max(role, AccessWrite)
+			} else if t.Scopes.Has(ScopeReadPackage) {
+				role = max(role, AccessRead)
+			}
+		}
+		return role, nil
+	}
+	return s.Access(ctx, a, &o)
+}
+
+// need checks that role reaches want and the token's scope allows it:
+// ErrUnauthenticated for an anonymous actor, ErrForbidden otherwise.
+func need(a *Actor, role, want Role) error {
+	scope := ScopeReadPackage
+	if want >= AccessWrite {
+		scope = ScopeWritePackage
+	}
+	if err := requireScope(a, scope); err != nil {
+		return err
+	}
+	if role < want {
+		if a.IsAnonymous() {
+			return Errorf(ErrUnauthenticated, "authentication required")
+		}
+		return Errorf(ErrForbidden, "%s access to the project is required", want)
+	}
+	return nil
+}
+
+// GitLabUpload is how a generic file is uploaded.
+type GitLabUpload struct {
+	// Size is the declared length, -1 if unknown.
+	Size int64
+	// Status, when not empty, sets the package's status.
+	Status PackageStatus
+}
+
+// UploadGitLabFile stores a generic package file of a project with
+// GitLab's rules: its validation, write (Developer) access, its size limit,
+// and duplicate files allowed unless the owner's package settings forbid
+// them. ErrInvalid, ErrProjectNotFound, ErrUnauthenticated, ErrForbidden,
+// ErrTooLarge, ErrDuplicatePackage.
+func (s *Service) UploadGitLabFile(ctx context.Context, a *Actor, ref GitLabFileRef, up GitLabUpload, body io.Reader) (*File, error) {
+	if err := ValidateGitLabPackageName(ref.Package); err != nil {
+		return nil, err
+	}
+	if err := ValidateGitLabVersion(ref.Version); err != nil {
+		return nil, err
+	}
+	name, err := GitLabFileName(ref.Path)
+	if err != nil {
+		return nil, err
+	}
+	if up.Status != "" && up.Status != StatusDefault && up.Status != StatusHidden {
+		return nil, Errorf(ErrInvalid, "status does not have a valid value")
+	}
+	p, owner, role, err := s.GitLabProject(ctx, a, ref.Project)
+	if err != nil {
+		return nil, err
+	}
+	if err := need(a, role, AccessWrite); err != nil {
+		return nil, err
+	}
+	limit := int64(GitLabMaxFileSize)
+	if m := s.opts.MaxUploadSize; m > 0 && m < limit {
+		limit = m
+	}
+	if up.Size > limit {
+		return nil, Errorf(ErrTooLarge, "File is too large")
+	}
+	if pkg, err := s.store.PackageByName(ctx, owner.ID, TypeGeneric, ref.Package); err == nil && pkg.ProjectID != 0 && pkg.ProjectID != p.ID {
+		return nil, Errorf(ErrInvalid, "package %q belongs to another project of %s", ref.Package, owner.Name)
+	} else if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("look up package: %w", err)
+	}
+	allow, err := s.duplicatesAllowed(ctx, owner.ID, ref.Package, ref.Version)
+	if err != nil {
+		return nil, err
+	}
+	if !allow {
+		if _, err := s.store.FileByName(ctx, owner.ID, TypeGeneric, ref.Package, ref.Version, name); err == nil {
+			return nil, ErrDuplicatePackage
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("look up file: %w", err)
+		}
+	}
+	bu, blob, deferRest, err := s.receiveBlob(ctx, up.Size, body, limit)
+	if errors.Is(err, ErrTooLarge) {
+		return nil, Errorf(ErrTooLarge, "File is too large")
+	} else if err != nil {
+		return nil, err
+	}
+	defer bu.Close()
+	creator := int64(0)
+	if !a.IsAnonymous() {
+		creator = a.User.ID
+	}
+	f, err := s.store.CreateGitLabFile(ctx, NewFile{
+		OwnerID: owner.ID, Type: TypeGeneric, Package: ref.Package, Version: ref.Version, File: name,
+		Blob: blob, CreatorID: creator, CreatedAt: blob.CreatedAt,
+	}, GitLabFileOptions{ProjectID: p.ID, Status: up.Status, AllowDuplicate: allow},
+		func(ctx context.Context) error { return bu.Commit(ctx, blob.SHA256) })
+	switch {
+	case errors.Is(err, ErrConflict):
+		return nil, ErrDuplicatePackage
+	case errors.Is(err, ErrInvalid):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("record file: %w", err)
+	}
+	if deferRest {
+		s.digestLater(blob.SHA256)
+	}
+	return f, nil
+}
+
+// duplicatesAllowed applies GitLab's generic duplicate setting: the
+// exception regex, matched against the package name or the version,
+// reverses the setting.
+func (s *Service) duplicatesAllowed(ctx context.Context, ownerID int64, name, version string) (bool, error) {
+	ps, err := s.store.PackageSettings(ctx, ownerID)
+	if err != nil {
+		return false, fmt.Errorf("read package settings: %w", err)
+	}
+	allow := ps.GenericDuplicatesAllowed
+	if ps.GenericDuplicateExceptionRegex != "" {
+		re, err := regexp.Compile(ps.GenericDuplicateExceptionRegex)
+		if err != nil {
+			return false, fmt.Errorf("package settings of owner %d: %w", ownerID, err)
+		}
+		if re.MatchString(name) || re.MatchString(version) {
+			allow = !allow
+		}
+	}
+	return allow, nil
+}
+
+// OpenGitLabFile returns the newest file of that path in a project's
+// generic package, and its content; the caller closes it. The download is
+// recorded as the package's last download in the background.
+// ErrProjectNotFound, ErrPackageNotFound, ErrPackageFileNotFound,
+// ErrUnauthenticated, ErrForbidden, ErrInvalid.
+func (s *Service) OpenGitLabFile(ctx context.Context, a *Actor, ref GitLabFileRef) (*File, BlobReader, error) {
+	f, err := s.gitlabFile(ctx, a, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := s.openBlob(ctx, f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open blob %s of file %d: %w", f.Blob.SHA256, f.ID, errors.Join(err, errors.New("blob missing")))
+	}
+	s.noteDownload(f.VersionID)
+	return f, r, nil
+}
+
+// GitLabFileLink is OpenGitLabFile for blob stores that link downloads
+// (see FileLink): the URL is "" when the service does not link.
+func (s *Service) GitLabFileLink(ctx context.Context, a *Actor, ref GitLabFileRef) (*File, string, error) {
+	f, err := s.gitlabFile(ctx, a, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	if !s.LinksDownloads() {
+		return f, "", nil
+	}
+	url, err := s.blobs.(BlobLinker).PresignGet(ctx, f.Blob.SHA256, s.opts.LinkExpiry, f.Name)
+	if err != nil {
+		return nil, "", fmt.Errorf("link blob %s: %w", f.Blob.SHA256, err)
+	}
+	s.noteDownload(f.VersionID)
+	return f, url, nil
+}
+
+func (s *Service) gitlabFile(ctx context.Context, a *Actor, ref GitLabFileRef) (*File, error) {
+	if err := ValidateGitLabPackageName(ref.Package); err != nil {
+		return nil, err
+	}
+	if err := ValidateGitLabVersion(ref.Version); err != nil {
+		return nil, err
+	}
+	name, err := GitLabFileName(ref.Path)
+	if err != nil {
+		return nil, err
+	}
+	p, owner, role, err := s.GitLabProject(ctx, a, ref.Project)
+	if err != nil {
+		return nil, err
+	}
+	if err := need(a, role, AccessRead); err != nil {
+		return nil, err
+	}
+	pkg, err := s.store.PackageByName(ctx, owner.ID, TypeGeneric, ref.Package)
+	if errors.Is(err, ErrNotFound) || err == nil && pkg.ProjectID != p.ID {
+		return nil, ErrPackageNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("look up package: %w", err)
+	}
+	f, err := s.store.FileByName(ctx, owner.ID, TypeGeneric, ref.Package, ref.Version, name)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrPackageFileNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("look up file: %w", err)
+	}
+	return f, nil
+}
+
+// GitLabListQuery is a Packages API listing: of a project (Project set) or
+// of a group (Group set: an owner's numeric id or name).
+type GitLabListQuery struct {
+	Project, Group string
+	// Query's OwnerID, ProjectID and PublicOnly are set by the service.
+	Query GitLabPackageQuery
+}
+
+// GitLabPackagePage is a page of a Packages API listing.
+type GitLabPackagePage struct {
+	Owner    *Owner
+	Packages []*GitLabPackage
+	Total    int64
+}
+
+// ListGitLabPackages lists a project's or a group's packages. A group
+// listing shows the projects the actor may see: all of them for members,
+// public ones for others. ErrProjectNotFound, ErrGroupNotFound,
+// ErrForbidden, ErrInvalid.
+func (s *Service) ListGitLabPackages(ctx context.Context, a *Actor, lq GitLabListQuery) (*GitLabPackagePage, error) {
+	q := lq.Query
+	if q.Limit < 0 || q.Offset < 0 {
+		return nil, Errorf(ErrInvalid, "page size and offset must not be negative")
+	}
+	if q.Status != "" && q.Status != StatusDefault && q.Status != StatusHidden {
+		return nil, Errorf(ErrInvalid, "status does not have a valid value")
+	}
+	switch q.OrderBy {
+	case "", OrderCreatedAt, OrderName, OrderVersion, OrderType:
+	default:
+		return nil, Errorf(ErrInvalid, "order_by does not have a valid value")
+	}
+	var owner *Owner
+	if lq.Project != "" {
+		p, o, role, err := s.GitLabProject(ctx, a, lq.Project)
+		if err != nil {
+			return nil, err
+		}
+		if err := need(a, role, AccessRead); err != nil {
+			return nil, err
+		}
+		owner, q.OwnerID, q.ProjectID = o, o.ID, p.ID
+	} else {
+		o, err := s.gitlabGroup(ctx, a, lq.Group)
+		if err != nil {
+			return nil, err
+		}
+		if err := requireScope(a, ScopeReadPackage); err != nil {
+			return nil, err
+		}
+		private := *o
+		private.Visibility = Private
+		role, err := s.Access(ctx, a, &private)
+		if err != nil {
+			return nil, err
+		}
+		owner, q.OwnerID, q.PublicOnly = o, o.ID, role == AccessNone
+		if a != nil && a.ProjectToken != nil {
+			q.PublicOnly = true
+			if t := a.ProjectToken; t.OwnerID == o.ID && t.ProjectID == 0 {
+				q.PublicOnly = false
+			}
+		}
+	}
+	pkgs, total, err := s.store.SearchGitLabPackages(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("search packages: %w", err)
+	}
+	return &GitLabPackagePage{Owner: owner, Packages: pkgs, Total: total}, nil
+}
+
+// GitLabGroup returns the owner a GitLab group id names (its numeric id or
+// its name) if the actor may see it. ErrGroupNotFound.
+func (s *Service) GitLabGroup(ctx context.Context, a *Actor, id string) (*Owner, error) {
+	return s.gitlabGroup(ctx, a, id)
+}
+
+func (s *Service) gitlabGroup(ctx context.Context, a *Actor, id string) (*Owner, error) {
+	var o *Owner
+	var err error
+	if n, perr := strconv.ParseInt(id, 10, 64); perr == nil {
+		o, err = s.store.OwnerByID(ctx, n)
+	} else {
+		o, err = s.store.OwnerByName(ctx, id)
+	}
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrGroupNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("look up group: %w", err)
+	}
+	role := AccessNone
+	if a != nil && a.ProjectToken != nil {
+		if o.Visibility == Public || a.ProjectToken.OwnerID == o.ID {
+			role = AccessRead
+		}
+	} else if role, err = s.Access(ctx, a, o); err != nil {
+		return nil, err
+	}
+	if role == AccessNone {
+		return nil, ErrGroupNotFound
+	}
+	return o, nil
+}
+
+// GitLabPackage returns a project's package by id. Hidden packages are not
+// found, as in GitLab. ErrProjectNotFound, ErrPackageNotFound,
+// ErrForbidden.
+func (s *Service) GitLabPackage(ctx context.Context, a *Actor, project string, id int64) (*GitLabPackage, error) {
+	gp, _, err := s.gitlabPackage(ctx, a, project, id, AccessRead)
+	return gp, err
+}
+
+func (s *Service) gitlabPackage(ctx context.Context, a *Actor, project string, id int64, want Role) (*GitLabPackage, *Owner, error) {
+	p, owner, role, err := s.GitLabProject(ctx, a, project)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := need(a, role, want); err != nil {
+		return nil, nil, err
+	}
+	gp, err := s.store.GitLabPackageByID(ctx, id)
+	if errors.Is(err, ErrNotFound) || err == nil && (gp.Package.ProjectID != p.ID || gp.Status == StatusHidden && want == AccessRead) {
+		return nil, nil, ErrPackageNotFound
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("look up package: %w", err)
+	}
+	return gp, owner, nil
+}
+
+// GitLabPackageFiles returns the files of a project's package, every
+// upload of a name included, oldest first. ErrProjectNotFound,
+// ErrPackageNotFound, ErrForbidden.
+func (s *Service) GitLabPackageFiles(ctx context.Context, a *Actor, project string, id int64) ([]*File, error) {
+	gp, err := s.GitLabPackage(ctx, a, project, id)
+	if err != nil {
+		return nil, err
+	}
+	files, err := s.store.ListFiles(ctx, gp.Version.ID)
+	if err != nil {
+		return nil, fmt.Errorf("list files: %w", err)
+	}
+	return files, nil
+}
+
+// DeleteGitLabPackage deletes a project's package (a depot version) with
+// its files. It needs admin (Maintainer) access. ErrProjectNotFound,
+// ErrPackageNotFound, ErrUnauthenticated, ErrForbidden.
+func (s *Service) DeleteGitLabPackage(ctx context.Context, a *Actor, project string, id int64) error {
+	gp, owner, err := s.gitlabPackage(ctx, a, project, id, AccessAdmin)
+	if err != nil {
+		return err
+	}
+	err = s.store.DeleteVersion(ctx, owner.ID, gp.Package.Type, gp.Package.Name, gp.Version.Version, s.removeBlob)
+	if errors.Is(err, ErrNotFound) {
+		return ErrPackageNotFound
+	}
+	return err
+}
+
+// DeleteGitLabPackageFile deletes one file of a project's package; when it
+// was the newest of its name, the one before it is downloaded again. It
+// needs admin (Maintainer) access. ErrProjectNotFound, ErrPackageNotFound,
+// ErrPackageFileNotFound, ErrUnauthenticated, ErrForbidden.
+func (s *Service) DeleteGitLabPackageFile(ctx context.Context, a *Actor, project string, id, fileID int64) error {
+	gp, _, err := s.gitlabPackage(ctx, a, project, id, AccessAdmin)
+	if err != nil {
+		return err
+	}
+	f, err := s.store.FileByID(ctx, fileID)
+	if errors.Is(err, ErrNotFound) || err == nil && f.VersionID != gp.Version.ID {
+		return ErrPackageFileNotFound
+	} else if err != nil {
+		return fmt.Errorf("look up file: %w", err)
+	}
+	if err := s.store.DeleteFileByID(ctx, fileID, s.removeBlob); errors.Is(err, ErrNotFound) {
+		return ErrPackageFileNotFound
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// SetPackageSettings sets an owner's generic duplicate settings (an admin
+// command). ErrNotFound, ErrInvalid for a regex that does not compile.
+func (s *Service) SetPackageSettings(ctx context.Context, owner string, allowDuplicates bool, exceptionRegex string) error {
+	if _, err := regexp.Compile(exceptionRegex); err != nil {
+		return Errorf(ErrInvalid, "invalid exception regex: %v", err)
+	}
+	o, err := s.store.OwnerByName(ctx, owner)
+	if errors.Is(err, ErrNotFound) {
+		return Errorf(ErrNotFound, "owner %q not found", owner)
+	} else if err != nil {
+		return err
+	}
+	return s.store.SetPackageSettings(ctx, &PackageSettings{OwnerID: o.ID, GenericDuplicatesAllowed: allowDuplicates, GenericDuplicateExceptionRegex: exceptionRegex})
+}
+
+// PackageSettings returns an owner's package settings. ErrNotFound.
+func (s *Service) PackageSettings(ctx context.Context, owner string) (*PackageSettings, error) {
+	o, err := s.store.OwnerByName(ctx, owner)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(ErrNotFound, "owner %q not found", owner)
+	} else if err != nil {
+		return nil, err
+	}
+	return s.store.PackageSettings(ctx, o.ID)
+}

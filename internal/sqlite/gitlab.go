@@ -1,0 +1,308 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/depot-registry/depot/internal/depot"
+)
+
+// OwnerByID implements depot.GitLabStore.
+func (s *Store) OwnerByID(ctx context.Context, id int64) (*depot.Owner, error) {
+	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+ownerCols+` FROM owners WHERE id = ?`, id))
+	if err != nil {
+		return nil, err
+	}
+	return &u.Owner, nil
+}
+
+// ProjectByID implements depot.GitLabStore.
+func (s *Store) ProjectByID(ctx context.Context, id int64) (*depot.Project, error) {
+	return scanProject(s.r.QueryRowContext(ctx, projectQuery+` WHERE pr.id = ?`, id))
+}
+
+// CreateGitLabFile implements depot.GitLabStore. The single writer
+// connection serialises it against every other upload, so superseding the
+// current file and inserting the new one cannot interleave with another.
+func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.GitLabFileOptions, commitBlob func(context.Context) error) (*depot.File, error) {
+	f := &depot.File{Name: nf.File, Blob: nf.Blob, CreatorID: nf.CreatorID, CreatedAt: nf.CreatedAt}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var pkgID, projectID int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO packages (owner_id, type, name, lower_name, created_at, project_id) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (owner_id, type, lower_name) DO UPDATE SET project_id = COALESCE(project_id, excluded.project_id)
+			RETURNING id, project_id`,
+			nf.OwnerID, nf.Type, nf.Package, strings.ToLower(nf.Package), micros(nf.CreatedAt), o.ProjectID).Scan(&pkgID, &projectID)
+		if err != nil {
+			return fmt.Errorf("upsert package: %w", err)
+		}
+		if projectID != o.ProjectID {
+			return depot.Errorf(depot.ErrInvalid, "package %q belongs to another project", nf.Package)
+		}
+		status := o.Status
+		if status == "" {
+			status = depot.StatusDefault
+		}
+		err = tx.QueryRowContext(ctx, `INSERT INTO versions (package_id, version, lower_version, creator_id, created_at, status) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (package_id, lower_version) DO UPDATE SET status = CASE WHEN ? = '' THEN status ELSE excluded.status END RETURNING id`,
+			pkgID, nf.Version, strings.ToLower(nf.Version), nf.CreatorID, micros(nf.CreatedAt), status, o.Status).Scan(&f.VersionID)
+		if err != nil {
+			return fmt.Errorf("upsert version: %w", err)
+		}
+		b := nf.Blob
+		_, err = tx.ExecContext(ctx, `INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (sha256) DO NOTHING`, b.SHA256, b.Size, b.MD5, b.SHA1, b.SHA512, micros(b.CreatedAt))
+		if err != nil {
+			return fmt.Errorf("insert blob: %w", err)
+		}
+		if o.AllowDuplicate {
+			if _, err := tx.ExecContext(ctx, `UPDATE files SET superseded = 1 WHERE version_id = ? AND lower_name = ? AND superseded = 0`,
+				f.VersionID, strings.ToLower(nf.File)); err != nil {
+				return fmt.Errorf("supersede file: %w", err)
+			}
+		}
+		err = tx.QueryRowContext(ctx, `INSERT INTO files (version_id, name, lower_name, blob_sha256, creator_id, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+			f.VersionID, nf.File, strings.ToLower(nf.File), b.SHA256, nf.CreatorID, micros(nf.CreatedAt)).Scan(&f.ID)
+		if err != nil {
+			return fmt.Errorf("insert file: %w", err)
+		}
+		return commitBlob(ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// gitlabCols are versionCols with the version's status and last download.
+var gitlabCols = strings.Replace(versionCols, "\n\tFROM versions v", ", v.status, v.last_downloaded_at\n\tFROM versions v", 1)
+
+// extraScanner scans a row's leading columns into what the wrapped scan
+// function asks for, and the trailing ones into extra.
+type extraScanner struct {
+	row   scanner
+	extra []any
+}
+
+func (e extraScanner) Scan(dest ...any) error { return e.row.Scan(append(dest, e.extra...)...) }
+
+func scanGitLabPackage(row scanner) (*depot.GitLabPackage, error) {
+	var gp depot.GitLabPackage
+	var downloaded sql.NullInt64
+	pv, err := scanVersion(extraScanner{row, []any{&gp.Status, &downloaded}})
+	if err != nil {
+		return nil, err
+	}
+	gp.PackageVersion = *pv
+	if downloaded.Valid {
+		t := fromMicros(downloaded.Int64)
+		gp.LastDownloadedAt = &t
+	}
+	return &gp, nil
+}
+
+// GitLabPackageByID implements depot.GitLabStore.
+func (s *Store) GitLabPackageByID(ctx context.Context, versionID int64) (*depot.GitLabPackage, error) {
+	return scanGitLabPackage(s.r.QueryRowContext(ctx, `SELECT `+gitlabCols+` WHERE v.id = ?`, versionID))
+}
+
+var gitlabOrder = map[depot.GitLabOrder]string{
+	"":                    "v.created_at",
+	depot.OrderCreatedAt: "v.created_at",
+	depot.OrderName:      "p.lower_name",
+	depot.OrderVersion:   "v.lower_version",
+	depot.OrderType:      "p.type",
+}
+
+// SearchGitLabPackages implements depot.GitLabStore. The count and the
+// page are read in one read transaction so they agree.
+func (s *Store) SearchGitLabPackages(ctx context.Context, q depot.GitLabPackageQuery) ([]*depot.GitLabPackage, int64, error) {
+	col, ok := gitlabOrder[q.OrderBy]
+	if !ok {
+		return nil, 0, depot.Errorf(depot.ErrInvalid, "unknown order %q", q.OrderBy)
+	}
+	where := ` WHERE p.owner_id = ? AND p.project_id IS NOT NULL`
+	args := []any{q.OwnerID}
+	if q.ProjectID != 0 {
+		where += ` AND p.project_id = ?`
+		args = append(args, q.ProjectID)
+	}
+	if q.PublicOnly {
+		where += ` AND COALESCE(pr.visibility, o.visibility) = 'public'`
+	}
+	if q.Type != "" {
+		where += ` AND p.type = ?`
+		args = append(args, q.Type)
+	}
+	if q.Name != "" {
+		where += ` AND p.lower_name LIKE ? ESCAPE '\'`
+		args = append(args, "%"+likeEscape.Replace(strings.ToLower(q.Name))+"%")
+	}
+	if q.Version != "" {
+		where += ` AND v.lower_version = ?`
+		args = append(args, strings.ToLower(q.Version))
+	}
+	if q.Status != "" {
+		where += ` AND v.status = ?`
+		args = append(args, q.Status)
+	} else {
+		where += ` AND v.status <> 'hidden'`
+	}
+	dir := " ASC"
+	if q.Desc {
+		dir = " DESC"
+	}
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer tx.Rollback()
+	var total int64
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM versions v JOIN packages p ON p.id = v.package_id
+		JOIN owners o ON o.id = p.owner_id LEFT JOIN projects pr ON pr.id = p.project_id`+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	query := `SELECT ` + gitlabCols + where + ` ORDER BY ` + col + dir + `, v.id` + dir
+	if q.Limit > 0 {
+		query += ` LIMIT ? OFFSET ?`
+		args = append(args, q.Limit, q.Offset)
+	} else if q.Offset > 0 {
+		query += ` LIMIT -1 OFFSET ?`
+		args = append(args, q.Offset)
+	}
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []*depot.GitLabPackage
+	for rows.Next() {
+		gp, err := scanGitLabPackage(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, gp)
+	}
+	return out, total, rows.Err()
+}
+
+// FileByID implements depot.GitLabStore.
+func (s *Store) FileByID(ctx context.Context, id int64) (*depot.File, error) {
+	return scanFile(s.r.QueryRowContext(ctx, `SELECT f.id, f.version_id, f.name, f.creator_id, f.created_at,
+		b.sha256, b.size, b.md5, b.sha1, b.sha512, b.created_at
+		FROM files f JOIN blobs b ON b.sha256 = f.blob_sha256 WHERE f.id = ?`, id))
+}
+
+// DeleteFileByID implements depot.GitLabStore.
+func (s *Store) DeleteFileByID(ctx context.Context, id int64, removeBlob func(context.Context, string) error) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var versionID, pkgID int64
+		var lowerName, sha string
+		err := tx.QueryRowContext(ctx, `SELECT f.version_id, v.package_id, f.lower_name, f.blob_sha256 FROM files f
+			JOIN versions v ON v.id = f.version_id WHERE f.id = ?`, id).Scan(&versionID, &pkgID, &lowerName, &sha)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM files WHERE id = ?`, id); err != nil {
+			return err
+		}
+		// Promote the newest remaining file of the name when none is current.
+		if _, err := tx.ExecContext(ctx, `UPDATE files SET superseded = 0 WHERE id = (SELECT MAX(id) FROM files WHERE version_id = ? AND lower_name = ?)
+			AND NOT EXISTS (SELECT 1 FROM files WHERE version_id = ? AND lower_name = ? AND superseded = 0)`,
+			versionID, lowerName, versionID, lowerName); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM versions WHERE id = ? AND NOT EXISTS (SELECT 1 FROM files WHERE version_id = ?)`, versionID, versionID); err != nil {
+			return err
+		}
+		if err := deleteEmptyPackage(ctx, tx, pkgID); err != nil {
+			return err
+		}
+		return releaseBlobs(ctx, tx, []string{sha}, removeBlob)
+	})
+}
+
+// RecordDownloads implements depot.GitLabStore.
+func (s *Store) RecordDownloads(ctx context.Context, at map[int64]time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for id, t := range at {
+			if _, err := tx.ExecContext(ctx, `UPDATE versions SET last_downloaded_at = MAX(COALESCE(last_downloaded_at, 0), ?) WHERE id = ?`,
+				micros(t), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// PackageSettings implements depot.GitLabStore.
+func (s *Store) PackageSettings(ctx context.Context, ownerID int64) (*depot.PackageSettings, error) {
+	ps := &depot.PackageSettings{OwnerID: ownerID, GenericDuplicatesAllowed: true}
+	err := s.r.QueryRowContext(ctx, `SELECT generic_duplicates_allowed, generic_duplicate_exception_regex FROM package_settings WHERE owner_id = ?`, ownerID).
+		Scan(&ps.GenericDuplicatesAllowed, &ps.GenericDuplicateExceptionRegex)
+	if err != nil && err != sql.ErrNoRows {
+		return nil, err
+	}
+	return ps, nil
+}
+
+// SetPackageSettings implements depot.GitLabStore.
+func (s *Store) SetPackageSettings(ctx context.Context, ps *depot.PackageSettings) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO package_settings (owner_id, generic_duplicates_allowed, generic_duplicate_exception_regex) VALUES (?, ?, ?)
+			ON CONFLICT (owner_id) DO UPDATE SET generic_duplicates_allowed = excluded.generic_duplicates_allowed,
+			generic_duplicate_exception_regex = excluded.generic_duplicate_exception_regex`,
+			ps.OwnerID, ps.GenericDuplicatesAllowed, ps.GenericDuplicateExceptionRegex)
+		return err
+	})
+}
+
+// CreateProjectToken implements depot.GitLabStore.
+func (s *Store) CreateProjectToken(ctx context.Context, t *depot.ProjectToken) error {
+	var expires, project sql.NullInt64
+	if t.ExpiresAt != nil {
+		expires = sql.NullInt64{Int64: micros(*t.ExpiresAt), Valid: true}
+	}
+	if t.ProjectID != 0 {
+		project = sql.NullInt64{Int64: t.ProjectID, Valid: true}
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `INSERT INTO project_tokens (kind, owner_id, project_id, name, hash, last_eight, scopes, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			t.Kind, t.OwnerID, project, t.Name, t.Hash, t.LastEight, t.Scopes.String(), micros(t.CreatedAt), expires).Scan(&t.ID)
+	})
+}
+
+// ProjectTokensByLastEight implements depot.GitLabStore.
+func (s *Store) ProjectTokensByLastEight(ctx context.Context, lastEight string) ([]*depot.ProjectToken, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, kind, owner_id, COALESCE(project_id, 0), name, hash, last_eight, scopes, created_at, expires_at
+		FROM project_tokens WHERE last_eight = ?`, lastEight)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*depot.ProjectToken
+	for rows.Next() {
+		var t depot.ProjectToken
+		var scopes string
+		var created int64
+		var expires sql.NullInt64
+		if err := rows.Scan(&t.ID, &t.Kind, &t.OwnerID, &t.ProjectID, &t.Name, &t.Hash, &t.LastEight, &scopes, &created, &expires); err != nil {
+			return nil, err
+		}
+		for _, sc := range strings.Split(scopes, ",") {
+			if sc != "" {
+				t.Scopes = append(t.Scopes, depot.Scope(sc))
+			}
+		}
+		t.CreatedAt = fromMicros(created)
+		if expires.Valid {
+			e := fromMicros(expires.Int64)
+			t.ExpiresAt = &e
+		}
+		out = append(out, &t)
+	}
+	return out, rows.Err()
+}
