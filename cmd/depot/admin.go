@@ -48,7 +48,7 @@ func adminCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.C
 	return &cli.Command{
 		Name:  "admin",
 		Usage: "administer users, organizations, projects and tokens",
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			migrateCommand(stdout, stderr, onUsage),
 			gcCommand(stdout, onUsage),
 			migrateCommand(stdout, stderr, onUsage),
@@ -191,6 +191,6 @@ func adminCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.C
 						return err
 					}),
 			}},
-		},
+		}, gitlabAdminCommands(stdout, sub)...),
 	}
 }

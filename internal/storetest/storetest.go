@@ -66,6 +66,7 @@ func Run(t *testing.T, newStore func(t *testing.T) depot.Store) {
 		{"ListFiles", testListFiles},
 		{"PackageByName", testPackageByName},
 		{"SetPackageProject", testSetPackageProject},
+		{"GitLab", testGitLab},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
