@@ -154,6 +154,10 @@ func (m *Main) Close() error {
 		err = errors.Join(err, m.ln.Close())
 	}
 	if m.Service != nil {
+		// Download times gathered in memory, written before the store closes.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = errors.Join(err, m.Service.FlushDownloads(ctx))
+		cancel()
 		err = errors.Join(err, m.Service.Close())
 	}
 	if m.Store != nil {
