@@ -10,8 +10,8 @@ import (
 
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/gitea"
-	"github.com/depot-registry/depot/internal/gitlab"
 	"github.com/depot-registry/depot/internal/giteaapi"
+	"github.com/depot-registry/depot/internal/gitlab"
 	"github.com/depot-registry/depot/internal/httpapi"
 	"github.com/depot-registry/depot/internal/web"
 )

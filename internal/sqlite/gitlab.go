@@ -109,7 +109,7 @@ func (s *Store) GitLabPackageByID(ctx context.Context, versionID int64) (*depot.
 }
 
 var gitlabOrder = map[depot.GitLabOrder]string{
-	"":                    "v.created_at",
+	"":                   "v.created_at",
 	depot.OrderCreatedAt: "v.created_at",
 	depot.OrderName:      "p.lower_name",
 	depot.OrderVersion:   "v.lower_version",
