@@ -605,3 +605,26 @@ func TestCredentialsParsing(t *testing.T) {
 		t.Errorf("malformed Basic = %d, want 401 (anonymous on a private project)", resp.StatusCode)
 	}
 }
+
+func TestDownloadHeaders(t *testing.T) {
+	e := newEnv(t, nil)
+	e.put(t, "acme%2Fpub", "tool", "1.0.0", "dir/f.txt", "0123456789", "")
+	req, _ := http.NewRequest("GET", e.srv.URL+generic("acme%2Fpub", "dir/f.txt"), nil)
+	req.Header.Set("Range", "bytes=2-4")
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusPartialContent || string(b) != "234" {
+		t.Errorf("Range = %d %q, want 206 \"234\"", resp.StatusCode, b)
+	}
+	if cd := resp.Header.Get("Content-Disposition"); cd != `attachment; filename=f.txt` {
+		t.Errorf("Content-Disposition = %q", cd)
+	}
+	if resp.Header.Get("ETag") == "" || resp.Header.Get("X-Checksum-SHA256") == "" {
+		t.Errorf("headers = %v", resp.Header)
+	}
+	if r := e.do(t, "DELETE", generic("acme%2Fpub", "dir/f.txt"), private("alice"), ""); r.status != http.StatusMethodNotAllowed {
+		t.Errorf("DELETE of a generic file = %d, want 405", r.status)
+	}
+}
