@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/depot-registry/depot/internal/depot"
 	gitlab "gitlab.com/gitlab-org/api/client-go"
 )
 
@@ -227,5 +229,64 @@ func gitlabClientFlow(t *testing.T, m *Main, env map[string]string) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("Gitea dialect download of a GitLab upload = %d", res.StatusCode)
+	}
+}
+
+// fillGitLab adds GitLab state to a migration fixture, reusing contents
+// the fixture already stores (so blob counts stay): a hidden package in
+// project mig/app-src with two uploads of one file name (first, then
+// second, which wins), forbidden duplicates with an exception regex, and
+// a deploy token, whose secret it returns.
+func fillGitLab(t *testing.T, m *Main, actor *depot.Actor, first, second []byte) string {
+	t.Helper()
+	ctx := context.Background()
+	ref := depot.GitLabFileRef{Project: "mig/app-src", Package: "gl", Version: "1.0", Path: "dir/x.bin"}
+	for i, c := range [][]byte{first, second} {
+		up := depot.GitLabUpload{Size: int64(len(c))}
+		if i == 0 {
+			up.Status = depot.StatusHidden
+		}
+		if _, err := m.Service.UploadGitLabFile(ctx, actor, ref, up, bytes.NewReader(c)); err != nil {
+			t.Fatalf("UploadGitLabFile: %v", err)
+		}
+	}
+	if err := m.Service.SetPackageSettings(ctx, "mig", false, `^gl$`); err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := m.Service.CreateProjectToken(ctx, depot.NewProjectToken{Kind: depot.KindDeployToken, Project: "mig/app-src", Name: "mig", Scopes: depot.Scopes{depot.ScopeReadPackage}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+// checkGitLab checks what fillGitLab stored on a migrated server.
+func checkGitLab(t *testing.T, m *Main, deployToken string, newest []byte) {
+	t.Helper()
+	c, err := gitlab.NewClient("", gitlab.WithBaseURL("http://"+m.Addr()+"/api/v4"), gitlab.WithoutRetries())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dt := gitlab.WithHeader("Deploy-Token", deployToken)
+	got, _, err := c.GenericPackages.DownloadPackageFile("mig/app-src", "gl", "1.0", "dir/x.bin", dt)
+	if err != nil || !bytes.Equal(got, newest) {
+		t.Errorf("GitLab download after migration = %d bytes, %v; want the newest upload", len(got), err)
+	}
+	pkgs, _, err := c.Packages.ListProjectPackages("mig/app-src", &gitlab.ListProjectPackagesOptions{Status: gitlab.Ptr("hidden")}, dt)
+	if err != nil || len(pkgs) != 1 || pkgs[0].Name != "gl" {
+		t.Fatalf("hidden packages after migration = %v, %v", pkgs, err)
+	}
+	// Hidden packages are not found by id, as in GitLab; the store still
+	// holds both uploads.
+	if _, _, err := c.Packages.ListPackageFiles("mig/app-src", pkgs[0].ID, nil, dt); !errors.Is(err, gitlab.ErrNotFound) {
+		t.Errorf("files of a hidden package after migration: %v, want 404", err)
+	}
+	files, err := m.Store.ListFiles(context.Background(), pkgs[0].ID)
+	if err != nil || len(files) != 2 {
+		t.Errorf("files after migration = %d, %v; want both uploads", len(files), err)
+	}
+	ps, err := m.Service.PackageSettings(context.Background(), "mig")
+	if err != nil || ps.GenericDuplicatesAllowed || ps.GenericDuplicateExceptionRegex != `^gl$` {
+		t.Errorf("package settings after migration = %+v, %v", ps, err)
 	}
 }

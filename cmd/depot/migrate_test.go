@@ -22,6 +22,8 @@ import (
 type migrateFixture struct {
 	token string
 	files map[string][]byte // path under /api/packages/ -> content
+	// deployToken reads the GitLab package fillGitLab publishes.
+	deployToken string
 }
 
 func fillRegistry(t *testing.T, m *Main) migrateFixture {
@@ -67,6 +69,7 @@ func fillRegistry(t *testing.T, m *Main) migrateFixture {
 	if err := svc.LinkPackage(ctx, actor, "mig", depot.TypeGeneric, "app", "app-src"); err != nil {
 		t.Fatal(err)
 	}
+	fx.deployToken = fillGitLab(t, m, actor, shared, fx.files["mig/generic/app/2.0.0/app.tar.gz"])
 	return fx
 }
 
@@ -119,6 +122,7 @@ func checkRegistry(t *testing.T, m *Main, fx migrateFixture) {
 	if _, _, err := m.Service.CreateToken(ctx, "mig", fmt.Sprint("after-", time.Now().UnixNano()), depot.Scopes{depot.ScopeReadPackage}, nil); err != nil {
 		t.Fatalf("create token after migration: %v", err)
 	}
+	checkGitLab(t, m, fx.deployToken, fx.files["mig/generic/app/2.0.0/app.tar.gz"])
 }
 
 // migrateRoundTrip migrates a filled SQLite + disk registry to dst, checks
