@@ -103,13 +103,23 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, generic bool, fn
 }
 
 // credentials reads GitLab's ways of presenting a token: the PRIVATE-TOKEN,
-// JOB-TOKEN and Deploy-Token headers, Authorization Bearer, and HTTP Basic
-// with the token as password. A malformed Authorization header counts as
-// none, as GitLab treats it.
+// JOB-TOKEN and Deploy-Token headers (or the private_token, access_token and
+// job_token query parameters), Authorization Bearer, and HTTP Basic with the
+// token as password. A malformed Authorization header counts as none, as
+// GitLab treats it.
 func credentials(r *http.Request) depot.GitLabCredentials {
+	q := r.URL.Query()
+	first := func(vals ...string) string {
+		for _, v := range vals {
+			if v != "" {
+				return v
+			}
+		}
+		return ""
+	}
 	c := depot.GitLabCredentials{
-		PrivateToken: r.Header.Get("Private-Token"),
-		JobToken:     r.Header.Get("Job-Token"),
+		PrivateToken: first(r.Header.Get("Private-Token"), q.Get("private_token"), q.Get("access_token")),
+		JobToken:     first(r.Header.Get("Job-Token"), q.Get("job_token")),
 		DeployToken:  r.Header.Get("Deploy-Token"),
 	}
 	scheme, rest, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")

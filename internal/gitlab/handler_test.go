@@ -137,6 +137,13 @@ func deploy(name string) auth {
 func bearer(name string) auth {
 	return func(e *env, r *http.Request) { r.Header.Set("Authorization", "Bearer "+e.tokOr(name)) }
 }
+func query(param, name string) auth {
+	return func(e *env, r *http.Request) {
+		q := r.URL.Query()
+		q.Set(param, e.tokOr(name))
+		r.URL.RawQuery = q.Encode()
+	}
+}
 func basic(user, name string) auth {
 	return func(e *env, r *http.Request) { r.SetBasicAuth(user, e.tokOr(name)) }
 }
@@ -262,6 +269,9 @@ func TestGenericMatrix(t *testing.T) {
 		{"job token writes another project", job("job"), "PUT", "acme%2Fpub", 403, forbidden},
 		{"job token of another project reads private", job("job-pub"), "GET", "acme%2Fpriv", 404, projectNF},
 		{"job token in PRIVATE-TOKEN", private("job"), "GET", "acme%2Fpub", 401, unauthorized},
+		{"private_token parameter", query("private_token", "rep"), "GET", "acme%2Fpriv", 200, "private"},
+		{"job_token parameter", query("job_token", "job"), "PUT", "acme%2Fpriv", 201, created},
+		{"wrong private_token parameter", query("private_token", "nope"), "GET", "acme%2Fpub", 401, unauthorized},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			project := strings.Replace(tc.project, "PRIV_ID", itoa(e.priv.ID), 1)
