@@ -174,9 +174,27 @@ func gitlabClientFlow(t *testing.T, m *Main, env map[string]string) {
 	if pkgs, _, err := alice.Packages.ListProjectPackages(projectID, &gitlab.ListProjectPackagesOptions{Status: &hiddenStatus}); err != nil || len(pkgs) != 1 || pkgs[0].Version != "nightly" {
 		t.Errorf("ListProjectPackages(status=hidden) = %v, %v", pkgs, err)
 	}
-	gpkgs, gresp, err := alice.Packages.ListGroupPackages("acme", &gitlab.ListGroupPackagesOptions{ListOptions: gitlab.ListOptions{PerPage: 3}})
-	if err != nil || len(gpkgs) != 3 || gresp.TotalItems != int64(len(versions)) || gpkgs[0].ProjectPath != "acme/tools" || gpkgs[0].ProjectID != projectID {
-		t.Errorf("ListGroupPackages = %v, %+v, %v", gpkgs, gresp, err)
+	// Group listing, page by page.
+	var groupListed []string
+	gopt := &gitlab.ListGroupPackagesOptions{ListOptions: gitlab.ListOptions{PerPage: 3, Page: 1}}
+	for {
+		gpkgs, gresp, err := alice.Packages.ListGroupPackages("acme", gopt)
+		if err != nil || gresp.TotalItems != int64(len(versions)) || gresp.TotalPages != 2 {
+			t.Fatalf("ListGroupPackages(page %d) = %v, %+v, %v", gopt.Page, gpkgs, gresp, err)
+		}
+		for _, p := range gpkgs {
+			if p.ProjectPath != "acme/tools" || p.ProjectID != projectID {
+				t.Errorf("group package %+v", p)
+			}
+			groupListed = append(groupListed, p.Version)
+		}
+		if gresp.NextPage == 0 {
+			break
+		}
+		gopt.Page = gresp.NextPage
+	}
+	if strings.Join(groupListed, ",") != strings.Join(versions, ",") {
+		t.Errorf("group listed %v, want %v", groupListed, versions)
 	}
 
 	// Files, then deletes: a writer may not, a maintainer may.
