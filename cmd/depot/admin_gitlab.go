@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/urfave/cli/v3"
@@ -40,6 +43,28 @@ func gitlabAdminCommands(stdout io.Writer, sub subCommand) []*cli.Command {
 				_, err = fmt.Fprintln(stdout, secret)
 				return err
 			}),
+			sub("list", "list an owner's deploy and job tokens", []cli.Flag{
+				&cli.StringFlag{Name: "owner", Usage: "user or organization", Required: true},
+			}, func(ctx context.Context, cmd *cli.Command, svc *depot.Service) error {
+				tokens, err := svc.ListProjectTokens(ctx, cmd.String("owner"))
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tKIND\tPROJECT\tNAME\tSCOPES\tEXPIRES")
+				for _, t := range tokens {
+					project, exp := "(all)", "never"
+					if t.ProjectID != 0 {
+						project = strconv.FormatInt(t.ProjectID, 10)
+					}
+					if t.ExpiresAt != nil {
+						exp = t.ExpiresAt.Format(time.RFC3339)
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Kind, project, t.Name, t.Scopes, exp)
+				}
+				return tw.Flush()
+			}),
+			revokeProjectToken(stdout, sub),
 		}},
 		{Name: "job-token", Usage: "manage GitLab CI job tokens", Commands: []*cli.Command{
 			sub("create", "create a short-lived job token for a project and print it", []cli.Flag{
@@ -56,6 +81,7 @@ func gitlabAdminCommands(stdout io.Writer, sub subCommand) []*cli.Command {
 				_, err = fmt.Fprintln(stdout, secret)
 				return err
 			}),
+			revokeProjectToken(stdout, sub),
 		}},
 		{Name: "package-settings", Usage: "an owner's package settings (GitLab's generic duplicates)", Commands: []*cli.Command{
 			sub("set", "set whether generic packages may hold duplicate files", []cli.Flag{
@@ -77,4 +103,18 @@ func gitlabAdminCommands(stdout io.Writer, sub subCommand) []*cli.Command {
 			}),
 		}},
 	}
+}
+
+// revokeProjectToken is "revoke --id N" for deploy and job tokens (their
+// ids are shown by deploy-token list).
+func revokeProjectToken(stdout io.Writer, sub subCommand) *cli.Command {
+	return sub("revoke", "delete a deploy or job token by id (see deploy-token list)", []cli.Flag{
+		&cli.Int64Flag{Name: "id", Usage: "token id", Required: true},
+	}, func(ctx context.Context, cmd *cli.Command, svc *depot.Service) error {
+		if err := svc.RevokeProjectToken(ctx, cmd.Int64("id")); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(stdout, "revoked token %d\n", cmd.Int64("id"))
+		return err
+	})
 }

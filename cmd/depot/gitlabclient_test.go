@@ -237,6 +237,21 @@ func gitlabClientFlow(t *testing.T, m *Main, env map[string]string) {
 		t.Errorf("after delete: total %v, %v", resp, err)
 	}
 
+	// Revoking the deploy token (found by id in the admin listing) stops it.
+	var deployID string
+	for _, line := range strings.Split(mustCLI("admin", "deploy-token", "list", "--owner", "acme"), "\n") {
+		if f := strings.Fields(line); len(f) >= 4 && f[1] == "deploy" && f[3] == "reader" {
+			deployID = f[0]
+		}
+	}
+	if deployID == "" {
+		t.Fatal("deploy-token list does not show the reader token")
+	}
+	mustCLI("admin", "deploy-token", "revoke", "--id", deployID)
+	if _, _, err := anon.GenericPackages.DownloadPackageFile("acme/tools", "tool", "1.0.0", "tool.bin", gitlab.WithHeader("Deploy-Token", deployRead)); status(err) != http.StatusUnauthorized {
+		t.Errorf("download with a revoked deploy token: %v, want 401", err)
+	}
+
 	// The same package through the Gitea dialect.
 	req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s/api/packages/acme/generic/tool/1.0.0/tool.bin", m.Addr()), nil)
 	req.SetBasicAuth("alice", aliceToken)

@@ -183,6 +183,29 @@ func (s *Service) CreateProjectToken(ctx context.Context, nt NewProjectToken) (s
 	return secret, t, nil
 }
 
+// ListProjectTokens returns the deploy and job tokens of an owner and its
+// projects (without secrets). ErrNotFound.
+func (s *Service) ListProjectTokens(ctx context.Context, owner string) ([]*ProjectToken, error) {
+	o, err := s.store.OwnerByName(ctx, owner)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(ErrNotFound, "owner %q not found", owner)
+	} else if err != nil {
+		return nil, err
+	}
+	return s.store.ListProjectTokens(ctx, o.ID)
+}
+
+// RevokeProjectToken deletes a deploy or job token by id; it stops working
+// at once (project tokens are not cached). ErrNotFound.
+func (s *Service) RevokeProjectToken(ctx context.Context, id int64) error {
+	if err := s.store.DeleteProjectToken(ctx, id); errors.Is(err, ErrNotFound) {
+		return Errorf(ErrNotFound, "no deploy or job token with id %d", id)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
 // downloadFlushDelay is how long download times gather in memory before
 // they are written in one batch, so downloads never wait for a write.
 const downloadFlushDelay = 2 * time.Second

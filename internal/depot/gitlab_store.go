@@ -56,6 +56,11 @@ type GitLabStore interface {
 	// ProjectTokensByLastEight returns the deploy and job tokens whose
 	// secret ends with lastEight.
 	ProjectTokensByLastEight(ctx context.Context, lastEight string) ([]*ProjectToken, error)
+	// ListProjectTokens returns an owner's deploy and job tokens (of its
+	// projects or the whole owner), ordered by id.
+	ListProjectTokens(ctx context.Context, ownerID int64) ([]*ProjectToken, error)
+	// DeleteProjectToken removes a deploy or job token. ErrNotFound.
+	DeleteProjectToken(ctx context.Context, id int64) error
 }
 
 // GitLabFileOptions are CreateGitLabFile's choices.

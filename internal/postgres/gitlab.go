@@ -319,8 +319,31 @@ func (s *Store) CreateProjectToken(ctx context.Context, t *depot.ProjectToken) e
 
 // ProjectTokensByLastEight implements depot.GitLabStore.
 func (s *Store) ProjectTokensByLastEight(ctx context.Context, lastEight string) ([]*depot.ProjectToken, error) {
+	return s.queryProjectTokens(ctx, `WHERE last_eight = $1`, lastEight)
+}
+
+// ListProjectTokens implements depot.GitLabStore.
+func (s *Store) ListProjectTokens(ctx context.Context, ownerID int64) ([]*depot.ProjectToken, error) {
+	return s.queryProjectTokens(ctx, `WHERE owner_id = $1 ORDER BY id`, ownerID)
+}
+
+// DeleteProjectToken implements depot.GitLabStore.
+func (s *Store) DeleteProjectToken(ctx context.Context, id int64) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM project_tokens WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return depot.ErrNotFound
+		}
+		return nil
+	})
+}
+
+func (s *Store) queryProjectTokens(ctx context.Context, where string, arg any) ([]*depot.ProjectToken, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, owner_id, COALESCE(project_id, 0), name, hash, last_eight, scopes, created_at, expires_at
-		FROM project_tokens WHERE last_eight = $1`, lastEight)
+		FROM project_tokens `+where, arg)
 	if err != nil {
 		return nil, err
 	}

@@ -353,6 +353,17 @@ func testGitLabProjectTokens(t *testing.T, s depot.Store) {
 			t.Errorf("token %d = %+v, want %+v", g.ID, g, want)
 		}
 	}
+	listed, err := s.ListProjectTokens(ctx, u.ID)
+	if err != nil || len(listed) != 2 || listed[0].ID != tok.ID || listed[1].ID != owner.ID {
+		t.Errorf("ListProjectTokens = %v, %v; want the two tokens in id order", listed, err)
+	}
+	if err := s.DeleteProjectToken(ctx, tok.ID); err != nil {
+		t.Fatalf("DeleteProjectToken: %v", err)
+	}
+	wantErr(t, "DeleteProjectToken(deleted)", s.DeleteProjectToken(ctx, tok.ID), depot.ErrNotFound)
+	if got, err := s.ProjectTokensByLastEight(ctx, tok.LastEight); err != nil || len(got) != 1 || got[0].ID != owner.ID {
+		t.Errorf("ProjectTokensByLastEight after delete = %v, %v", got, err)
+	}
 	missing := &depot.ProjectToken{Kind: depot.KindJobToken, OwnerID: u.ID, ProjectID: 1 << 40, Name: "job", Hash: "h-missing",
 		LastEight: "x", Scopes: depot.Scopes{depot.ScopeWritePackage}, CreatedAt: when}
 	wantErr(t, "CreateProjectToken(missing project)", s.CreateProjectToken(ctx, missing), depot.ErrNotFound)
