@@ -33,15 +33,20 @@ if [ -z "${DEPOT_TEST_S3_ENDPOINT:-}" ]; then
     echo "MinIO did not start: the S3 tests will skip" >&2
   fi
 fi
-# The web UI's end-to-end test drives Debian's Chromium (/usr/bin/chromium).
-if [ ! -x /usr/bin/chromium ]; then
+# Tests drive real clients from Debian: Chromium for the web UI
+# (/usr/bin/chromium), python-gitlab and curl for the GitLab dialect.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+/usr/bin/python3 -c 'import gitlab' 2>/dev/null || missing+=(python3-gitlab)
+command -v curl >/dev/null || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "== installing chromium"
+    echo "== installing ${missing[*]}"
     timeout 600 apt-get update -qq >/dev/null &&
-      DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq chromium >/dev/null ||
-      echo "chromium could not be installed: the browser test will skip (or fail in CI)" >&2
+      DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq "${missing[@]}" >/dev/null ||
+      echo "${missing[*]} could not be installed: their tests will skip (or fail in CI)" >&2
   else
-    echo "no /usr/bin/chromium and not root: the browser test will skip (or fail in CI)" >&2
+    echo "missing ${missing[*]} and not root: their tests will skip (or fail in CI)" >&2
   fi
 fi
 echo "== go test -race"
