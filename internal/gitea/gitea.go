@@ -112,20 +112,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 		w.WriteHeader(http.StatusCreated)
 	case http.MethodGet, http.MethodHead:
-		if r.Method == http.MethodGet && h.svc.LinksDownloads() {
-			f, link, err := h.svc.FileLink(r.Context(), actor, ref)
-			if err != nil {
-				return err
-			}
-			httpapi.RedirectFile(w, r, f, link)
-			return nil
-		}
-		f, content, err := h.svc.OpenFile(r.Context(), actor, ref)
-		if err != nil {
+		if err := httpapi.Download(w, r, h.svc, actor, ref); err != nil {
 			return err
 		}
-		defer content.Close()
-		httpapi.ServeFile(w, r, f, content)
 	case http.MethodDelete:
 		if p.File == "" {
 			err = h.svc.DeleteVersion(r.Context(), actor, depot.VersionRef{Owner: p.Owner, Type: depot.TypeGeneric, Package: p.Package, Version: p.Version})

@@ -113,3 +113,24 @@ func notModified(r *http.Request, f *depot.File) bool {
 	t, err := http.ParseTime(r.Header.Get("If-Modified-Since"))
 	return err == nil && !f.CreatedAt.Truncate(time.Second).After(t)
 }
+
+// Download answers a GET or HEAD of ref's file as every dialect does: a 307
+// to blob storage when the service links downloads (GET only; HEAD and
+// revalidation stay here), else the bytes through ServeFile.
+func Download(w http.ResponseWriter, r *http.Request, svc *depot.Service, a *depot.Actor, ref depot.FileRef) error {
+	if r.Method == http.MethodGet && svc.LinksDownloads() {
+		f, link, err := svc.FileLink(r.Context(), a, ref)
+		if err != nil {
+			return err
+		}
+		RedirectFile(w, r, f, link)
+		return nil
+	}
+	f, content, err := svc.OpenFile(r.Context(), a, ref)
+	if err != nil {
+		return err
+	}
+	defer content.Close()
+	ServeFile(w, r, f, content)
+	return nil
+}

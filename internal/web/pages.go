@@ -125,14 +125,7 @@ func shellQuote(s string) string {
 
 func (h *Handler) download(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
 	ref := depot.FileRef{Owner: r.PathValue("owner"), Type: depot.TypeGeneric, Package: r.PathValue("name"), Version: r.PathValue("version"), File: r.PathValue("file")}
-	f, content, err := h.svc.OpenFile(r.Context(), a, ref)
-	if err != nil {
-		return err
-	}
-	defer content.Close()
-	w.Header().Del("Content-Security-Policy")
-	httpapi.ServeFile(w, r, f, content)
-	return nil
+	return httpapi.Download(w, r, h.svc, a, ref)
 }
 
 func (h *Handler) deleteVersion(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
