@@ -437,6 +437,12 @@ func (s *Service) GitLabPackageFiles(ctx context.Context, a *Actor, project stri
 	if err != nil {
 		return nil, fmt.Errorf("list files: %w", err)
 	}
+	for _, f := range files {
+		// A large file uploaded a moment ago may have only its sha256 yet.
+		if err := s.CompleteDigests(ctx, &f.Blob); err != nil {
+			return nil, fmt.Errorf("digests of %s: %w", f.Name, err)
+		}
+	}
 	return files, nil
 }
 

@@ -40,6 +40,11 @@ func (h *Handler) generic(w http.ResponseWriter, r *http.Request, a *depot.Actor
 			return err
 		}
 		if sel == "package_file" {
+			// The md5 and sha1 of a large upload are computed right after
+			// it is stored: wait for them rather than show them empty.
+			if err := h.svc.CompleteDigests(r.Context(), &f.Blob); err != nil {
+				return err
+			}
 			httpapi.WriteJSON(w, http.StatusOK, toUploadedFile(f))
 			return nil
 		}
