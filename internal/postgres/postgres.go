@@ -250,21 +250,6 @@ func (s *Store) try(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
-const ownerCols = `id, name, kind, visibility, email, password_hash, is_admin, disabled, created_at`
-
-type scanner interface{ Scan(...any) error }
-
-func scanUser(row scanner) (*depot.User, error) {
-	var u depot.User
-	var created int64
-	err := row.Scan(&u.ID, &u.Name, &u.Kind, &u.Visibility, &u.Email, &u.PasswordHash, &u.IsAdmin, &u.Disabled, &created)
-	if err != nil {
-		return nil, translate(err)
-	}
-	u.CreatedAt = fromMicros(created)
-	return &u, nil
-}
-
 // CreateUser implements depot.Store.
 func (s *Store) CreateUser(ctx context.Context, u *depot.User) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
@@ -359,29 +344,6 @@ func (s *Store) MemberRole(ctx context.Context, orgID, userID int64) (depot.Role
 	return depot.Role(role), err
 }
 
-const tokenCols = `id, user_id, name, hash, last_eight, scopes, created_at, expires_at`
-
-func scanToken(row scanner) (*depot.Token, error) {
-	var t depot.Token
-	var scopes string
-	var created int64
-	var expires sql.NullInt64
-	if err := row.Scan(&t.ID, &t.UserID, &t.Name, &t.Hash, &t.LastEight, &scopes, &created, &expires); err != nil {
-		return nil, translate(err)
-	}
-	for _, sc := range strings.Split(scopes, ",") {
-		if sc != "" {
-			t.Scopes = append(t.Scopes, depot.Scope(sc))
-		}
-	}
-	t.CreatedAt = fromMicros(created)
-	if expires.Valid {
-		e := fromMicros(expires.Int64)
-		t.ExpiresAt = &e
-	}
-	return &t, nil
-}
-
 func (s *Store) queryTokens(ctx context.Context, query string, args ...any) ([]*depot.Token, error) {
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -443,18 +405,6 @@ const fileQuery = `SELECT f.id, f.version_id, f.name, f.creator_id, f.created_at
 	JOIN packages p ON p.id = v.package_id
 	JOIN blobs b ON b.sha256 = f.blob_sha256
 	WHERE p.owner_id = $1 AND p.type = $2 AND p.lower_name = $3 AND v.lower_version = $4 AND f.lower_name = $5 AND NOT f.superseded`
-
-func scanFile(row scanner) (*depot.File, error) {
-	var f depot.File
-	var created, blobCreated int64
-	err := row.Scan(&f.ID, &f.VersionID, &f.Name, &f.CreatorID, &created,
-		&f.Blob.SHA256, &f.Blob.Size, &f.Blob.MD5, &f.Blob.SHA1, &f.Blob.SHA512, &blobCreated)
-	if err != nil {
-		return nil, translate(err)
-	}
-	f.CreatedAt, f.Blob.CreatedAt = fromMicros(created), fromMicros(blobCreated)
-	return &f, nil
-}
 
 // FileByName implements depot.Store.
 func (s *Store) FileByName(ctx context.Context, ownerID int64, typ depot.PackageType, pkg, version, file string) (*depot.File, error) {

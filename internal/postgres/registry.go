@@ -66,49 +66,6 @@ func (s *Store) OrgsOfUser(ctx context.Context, userID int64) ([]*depot.Owner, e
 	return out, rows.Err()
 }
 
-// versionCols are the columns scanVersion reads: package, version, creator
-// (NULL when gone) and project (NULL when unlinked).
-const versionCols = `p.id, p.owner_id, p.type, p.name, p.created_at, COALESCE(p.project_id, 0),
-	v.id, v.version, v.creator_id, v.created_at,
-	c.id, c.name, c.kind, c.visibility, c.email, c.is_admin, c.disabled, c.created_at,
-	pr.id, pr.owner_id, pr.name, pr.visibility, pr.created_at, o.name
-	FROM versions v
-	JOIN packages p ON p.id = v.package_id
-	JOIN owners o ON o.id = p.owner_id
-	LEFT JOIN owners c ON c.id = v.creator_id
-	LEFT JOIN projects pr ON pr.id = p.project_id`
-
-func scanVersion(row scanner) (*depot.PackageVersion, error) {
-	var pv depot.PackageVersion
-	var pkgCreated, verCreated int64
-	var cID, cCreated, prID, prOwner, prCreated sql.NullInt64
-	var cName, cKind, cVis, cEmail, prName, prVis sql.NullString
-	var cAdmin, cDisabled sql.NullBool
-	var ownerName string
-	err := row.Scan(&pv.Package.ID, &pv.Package.OwnerID, &pv.Package.Type, &pv.Package.Name, &pkgCreated, &pv.Package.ProjectID,
-		&pv.Version.ID, &pv.Version.Version, &pv.Version.CreatorID, &verCreated,
-		&cID, &cName, &cKind, &cVis, &cEmail, &cAdmin, &cDisabled, &cCreated,
-		&prID, &prOwner, &prName, &prVis, &prCreated, &ownerName)
-	if err != nil {
-		return nil, translate(err)
-	}
-	pv.Package.CreatedAt = fromMicros(pkgCreated)
-	pv.Version.PackageID = pv.Package.ID
-	pv.Version.CreatedAt = fromMicros(verCreated)
-	if cID.Valid {
-		pv.Creator = &depot.User{
-			Owner: depot.Owner{ID: cID.Int64, Name: cName.String, Kind: depot.OwnerKind(cKind.String),
-				Visibility: depot.Visibility(cVis.String), CreatedAt: fromMicros(cCreated.Int64)},
-			Email: cEmail.String, IsAdmin: cAdmin.Bool, Disabled: cDisabled.Bool,
-		}
-	}
-	if prID.Valid {
-		pv.Project = &depot.Project{ID: prID.Int64, OwnerID: prOwner.Int64, OwnerName: ownerName, Name: prName.String,
-			Visibility: depot.Visibility(prVis.String), CreatedAt: fromMicros(prCreated.Int64)}
-	}
-	return &pv, nil
-}
-
 // likeEscape escapes LIKE's wildcards so a search matches them literally.
 var likeEscape = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
@@ -244,18 +201,6 @@ func (s *Store) CreateProject(ctx context.Context, p *depot.Project) error {
 
 const projectQuery = `SELECT pr.id, pr.owner_id, o.name, pr.name, pr.visibility, pr.created_at
 	FROM projects pr JOIN owners o ON o.id = pr.owner_id`
-
-func scanProject(row scanner) (*depot.Project, error) {
-	var p depot.Project
-	var vis sql.NullString
-	var created int64
-	if err := row.Scan(&p.ID, &p.OwnerID, &p.OwnerName, &p.Name, &vis, &created); err != nil {
-		return nil, translate(err)
-	}
-	p.Visibility = depot.Visibility(vis.String)
-	p.CreatedAt = fromMicros(created)
-	return &p, nil
-}
 
 // ProjectByName implements depot.Store.
 func (s *Store) ProjectByName(ctx context.Context, ownerID int64, name string) (*depot.Project, error) {

@@ -79,30 +79,6 @@ func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.
 // gitlabCols are versionCols with the version's status and last download.
 var gitlabCols = strings.Replace(versionCols, "\n\tFROM versions v", ", v.status, v.last_downloaded_at\n\tFROM versions v", 1)
 
-// extraScanner scans a row's leading columns into what the wrapped scan
-// function asks for, and the trailing ones into extra.
-type extraScanner struct {
-	row   scanner
-	extra []any
-}
-
-func (e extraScanner) Scan(dest ...any) error { return e.row.Scan(append(dest, e.extra...)...) }
-
-func scanGitLabPackage(row scanner) (*depot.GitLabPackage, error) {
-	var gp depot.GitLabPackage
-	var downloaded sql.NullInt64
-	pv, err := scanVersion(extraScanner{row, []any{&gp.Status, &downloaded}})
-	if err != nil {
-		return nil, err
-	}
-	gp.PackageVersion = *pv
-	if downloaded.Valid {
-		t := fromMicros(downloaded.Int64)
-		gp.LastDownloadedAt = &t
-	}
-	return &gp, nil
-}
-
 // GitLabPackageByID implements depot.GitLabStore.
 func (s *Store) GitLabPackageByID(ctx context.Context, versionID int64) (*depot.GitLabPackage, error) {
 	return scanGitLabPackage(s.r.QueryRowContext(ctx, `SELECT `+gitlabCols+` WHERE v.id = ?`, versionID))

@@ -157,21 +157,6 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return translate(tx.Commit())
 }
 
-const ownerCols = `id, name, kind, visibility, email, password_hash, is_admin, disabled, created_at`
-
-type scanner interface{ Scan(...any) error }
-
-func scanUser(row scanner) (*depot.User, error) {
-	var u depot.User
-	var created int64
-	err := row.Scan(&u.ID, &u.Name, &u.Kind, &u.Visibility, &u.Email, &u.PasswordHash, &u.IsAdmin, &u.Disabled, &created)
-	if err != nil {
-		return nil, translate(err)
-	}
-	u.CreatedAt = fromMicros(created)
-	return &u, nil
-}
-
 // CreateUser implements depot.Store.
 func (s *Store) CreateUser(ctx context.Context, u *depot.User) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
@@ -265,29 +250,6 @@ func (s *Store) MemberRole(ctx context.Context, orgID, userID int64) (depot.Role
 	return role, err
 }
 
-const tokenCols = `id, user_id, name, hash, last_eight, scopes, created_at, expires_at`
-
-func scanToken(row scanner) (*depot.Token, error) {
-	var t depot.Token
-	var scopes string
-	var created int64
-	var expires sql.NullInt64
-	if err := row.Scan(&t.ID, &t.UserID, &t.Name, &t.Hash, &t.LastEight, &scopes, &created, &expires); err != nil {
-		return nil, translate(err)
-	}
-	for _, sc := range strings.Split(scopes, ",") {
-		if sc != "" {
-			t.Scopes = append(t.Scopes, depot.Scope(sc))
-		}
-	}
-	t.CreatedAt = fromMicros(created)
-	if expires.Valid {
-		e := fromMicros(expires.Int64)
-		t.ExpiresAt = &e
-	}
-	return &t, nil
-}
-
 // querier is a *sql.DB or a prepared *sql.Stmt bound to its query.
 type querier interface {
 	QueryContext(ctx context.Context, args ...any) (*sql.Rows, error)
@@ -355,18 +317,6 @@ func (s *Store) DeleteToken(ctx context.Context, userID int64, name string) erro
 		}
 		return nil
 	})
-}
-
-func scanFile(row scanner) (*depot.File, error) {
-	var f depot.File
-	var created, blobCreated int64
-	err := row.Scan(&f.ID, &f.VersionID, &f.Name, &f.CreatorID, &created,
-		&f.Blob.SHA256, &f.Blob.Size, &f.Blob.MD5, &f.Blob.SHA1, &f.Blob.SHA512, &blobCreated)
-	if err != nil {
-		return nil, translate(err)
-	}
-	f.CreatedAt, f.Blob.CreatedAt = fromMicros(created), fromMicros(blobCreated)
-	return &f, nil
 }
 
 // FileByName implements depot.Store.
