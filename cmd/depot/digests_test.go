@@ -22,39 +22,18 @@ import (
 func TestDeferredDigests(t *testing.T) {
 	m := MustRunMain(t, Config{})
 	ctx := t.Context()
-	if _, err := m.Service.CreateUser(ctx, depot.NewUser{Username: "dig", Email: "dig@example.com", Password: "digest-password"}); err != nil {
-		t.Fatal(err)
-	}
-	token, _, err := m.Service.CreateToken(ctx, "dig", "ci", depot.Scopes{depot.ScopeWritePackage}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := make([]byte, 9<<20+123)
-	rand.NewChaCha8([32]byte{'d', 'i', 'g'}).Read(body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+m.Addr()+"/api/packages/dig/generic/p/1/f.bin", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "token "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("upload: %s, want 201", resp.Status)
-	}
+	token, body := mustPublishRandom(t, m, "dig", "p/1/f.bin", 9<<20+123)
 
 	m5, s1, s256, s512 := md5.Sum(body), sha1.Sum(body), sha256.Sum256(body), sha512.Sum512(body)
 	want := depot.Blob{MD5: hex.EncodeToString(m5[:]), SHA1: hex.EncodeToString(s1[:]),
 		SHA256: hex.EncodeToString(s256[:]), SHA512: hex.EncodeToString(s512[:]), Size: int64(len(body))}
 	// The v1 files listing shows them right away too.
-	req, err = http.NewRequestWithContext(ctx, http.MethodGet, "http://"+m.Addr()+"/api/v1/packages/dig/generic/p/1/files", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+m.Addr()+"/api/v1/packages/dig/generic/p/1/files", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "token "+token)
-	resp, err = http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,4 +77,37 @@ func TestDeferredDigests(t *testing.T) {
 	if b != want {
 		t.Errorf("recorded digests: %+v, want %+v", b, want)
 	}
+}
+
+// mustPublishRandom creates user with a write token and uploads size random
+// bytes (seeded by the user name) to /api/packages/<user>/generic/<path>
+// through the Gitea dialect, returning the token and the bytes.
+func mustPublishRandom(t *testing.T, m *Main, user, path string, size int) (string, []byte) {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := m.Service.CreateUser(ctx, depot.NewUser{Username: user, Email: user + "@example.com", Password: user + "-password"}); err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := m.Service.CreateToken(ctx, user, "ci", depot.Scopes{depot.ScopeWritePackage}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seed [32]byte
+	copy(seed[:], user)
+	body := make([]byte, size)
+	rand.NewChaCha8(seed).Read(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+m.Addr()+"/api/packages/"+user+"/generic/"+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "token "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("upload: %s, want 201", resp.Status)
+	}
+	return token, body
 }
