@@ -58,8 +58,11 @@ type Store interface {
 	// they do not exist yet and its blob record when no file shares it. In
 	// the same transaction, after every check passed and before commit, it
 	// calls commitBlob, which must make the blob's bytes durable in blob
-	// storage; if commitBlob fails, nothing is recorded. ErrConflict if the
-	// version already has a file of that name.
+	// storage; if commitBlob fails, nothing is recorded. A store may record
+	// concurrent calls in one transaction: commitBlob may then run beside
+	// other calls' callbacks, and again if the shared transaction had to be
+	// retried (BlobUpload.Commit allows both). ErrConflict if the version
+	// already has a file of that name.
 	CreateFile(ctx context.Context, nf NewFile, commitBlob func(ctx context.Context) error) (*File, error)
 	// DeleteFile removes a file, its version when it was the last file, and
 	// its package when that was the last version. When no file references

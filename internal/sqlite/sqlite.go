@@ -35,8 +35,9 @@ const (
 
 // Store is a depot.Store on one SQLite database file.
 type Store struct {
-	w, r *sql.DB
-	q    *stmts
+	w, r  *sql.DB
+	q     *stmts
+	files groupCommit
 }
 
 var _ depot.Store = (*Store)(nil)
@@ -74,7 +75,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	return &Store{w: w, r: r, q: q}, nil
+	st := &Store{w: w, r: r, q: q}
+	st.files.s = st
+	return st, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -324,35 +327,51 @@ func (s *Store) FileByName(ctx context.Context, ownerID int64, typ depot.Package
 	return scanFile(s.q.fileByName.QueryRowContext(quick(ctx), ownerID, typ, strings.ToLower(pkg), strings.ToLower(version), strings.ToLower(file)))
 }
 
-// CreateFile implements depot.Store.
+// CreateFile implements depot.Store. Concurrent calls share transactions:
+// see groupCommit.
 func (s *Store) CreateFile(ctx context.Context, nf depot.NewFile, commitBlob func(context.Context) error) (*depot.File, error) {
-	f := &depot.File{Name: nf.File, Blob: nf.Blob, CreatorID: nf.CreatorID, CreatedAt: nf.CreatedAt}
+	return s.files.submit(ctx, nf, commitBlob)
+}
+
+// createFile records one file in a transaction of its own.
+func (s *Store) createFile(ctx context.Context, nf depot.NewFile, commitBlob func(context.Context) error) (*depot.File, error) {
+	var f *depot.File
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var pkgID int64
-		err := tx.StmtContext(ctx, s.q.upsertPackage).QueryRowContext(ctx,
-			nf.OwnerID, nf.Type, nf.Package, strings.ToLower(nf.Package), micros(nf.CreatedAt)).Scan(&pkgID)
-		if err != nil {
-			return fmt.Errorf("upsert package: %w", err)
-		}
-		err = tx.StmtContext(ctx, s.q.upsertVersion).QueryRowContext(ctx,
-			pkgID, nf.Version, strings.ToLower(nf.Version), nf.CreatorID, micros(nf.CreatedAt)).Scan(&f.VersionID)
-		if err != nil {
-			return fmt.Errorf("upsert version: %w", err)
-		}
-		b := nf.Blob
-		_, err = tx.StmtContext(ctx, s.q.insertBlob).ExecContext(ctx, b.SHA256, b.Size, b.MD5, b.SHA1, b.SHA512, micros(b.CreatedAt))
-		if err != nil {
-			return fmt.Errorf("insert blob: %w", err)
-		}
-		err = tx.StmtContext(ctx, s.q.insertFile).QueryRowContext(ctx,
-			f.VersionID, nf.File, strings.ToLower(nf.File), b.SHA256, nf.CreatorID, micros(nf.CreatedAt)).Scan(&f.ID)
-		if err != nil {
-			return fmt.Errorf("insert file: %w", err)
+		var err error
+		if f, err = s.insertFile(ctx, tx, nf); err != nil {
+			return err
 		}
 		return commitBlob(ctx)
 	})
 	if err != nil {
 		return nil, err
+	}
+	return f, nil
+}
+
+// insertFile runs the statements that record a new file in tx.
+func (s *Store) insertFile(ctx context.Context, tx *sql.Tx, nf depot.NewFile) (*depot.File, error) {
+	f := &depot.File{Name: nf.File, Blob: nf.Blob, CreatorID: nf.CreatorID, CreatedAt: nf.CreatedAt}
+	var pkgID int64
+	err := tx.StmtContext(ctx, s.q.upsertPackage).QueryRowContext(ctx,
+		nf.OwnerID, nf.Type, nf.Package, strings.ToLower(nf.Package), micros(nf.CreatedAt)).Scan(&pkgID)
+	if err != nil {
+		return nil, fmt.Errorf("upsert package: %w", err)
+	}
+	err = tx.StmtContext(ctx, s.q.upsertVersion).QueryRowContext(ctx,
+		pkgID, nf.Version, strings.ToLower(nf.Version), nf.CreatorID, micros(nf.CreatedAt)).Scan(&f.VersionID)
+	if err != nil {
+		return nil, fmt.Errorf("upsert version: %w", err)
+	}
+	b := nf.Blob
+	_, err = tx.StmtContext(ctx, s.q.insertBlob).ExecContext(ctx, b.SHA256, b.Size, b.MD5, b.SHA1, b.SHA512, micros(b.CreatedAt))
+	if err != nil {
+		return nil, fmt.Errorf("insert blob: %w", err)
+	}
+	err = tx.StmtContext(ctx, s.q.insertFile).QueryRowContext(ctx,
+		f.VersionID, nf.File, strings.ToLower(nf.File), b.SHA256, nf.CreatorID, micros(nf.CreatedAt)).Scan(&f.ID)
+	if err != nil {
+		return nil, fmt.Errorf("insert file: %w", err)
 	}
 	return f, nil
 }

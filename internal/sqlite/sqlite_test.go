@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/sqlite"
@@ -114,5 +116,42 @@ func TestTwoStores(t *testing.T) {
 				t.Errorf("FileByName(part-%02d): %v", i, err)
 			}
 		}
+	}
+}
+
+// TestGroupCommit shows concurrent CreateFile calls sharing a transaction:
+// their blob commits overlap, which one transaction per file (the single
+// writer holding it across the commit) would not allow.
+func TestGroupCommit(t *testing.T) {
+	s := MustOpen(t, filepath.Join(t.TempDir(), "depot.db"))
+	alice := storetest.MustCreateUser(t, s, "alice")
+	const calls = 16
+	var inside, most atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make([]error, calls)
+	for i := range calls {
+		wg.Go(func() {
+			<-start
+			nf := storetest.NewFile(alice, "tool", "1.0", fmt.Sprintf("f%d", i), fmt.Sprint(i))
+			_, errs[i] = s.CreateFile(context.Background(), nf, func(context.Context) error {
+				n := inside.Add(1)
+				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+				}
+				time.Sleep(5 * time.Millisecond)
+				inside.Add(-1)
+				return nil
+			})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("CreateFile #%d: %v", i, err)
+		}
+	}
+	if m := most.Load(); m < 2 {
+		t.Errorf("at most %d blob commits ran at once, want several (calls grouped in one transaction)", m)
 	}
 }

@@ -420,3 +420,101 @@ func testConcurrentSameFileExistingVersion(t *testing.T, s depot.Store) {
 	}
 	wantBlob(t, s, BlobOf("other").SHA256, true)
 }
+
+// testConcurrentCreateFiles sends a burst of CreateFile calls at once, as
+// many uploads finishing together do, with every outcome mixed in: new
+// files, several calls for one name, blob commits that fail and callers
+// that gave up. A store that groups concurrent calls into one transaction
+// (SQLite) must still give each call the outcome it would have had alone.
+func testConcurrentCreateFiles(t *testing.T, s depot.Store) {
+	alice := MustCreateUser(t, s, "alice")
+	boom := errors.New("blob storage is down")
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	const rounds, calls = 3, 32
+	for round := range rounds {
+		type outcome struct {
+			nf      depot.NewFile
+			f       *depot.File
+			err     error
+			commits atomic.Int32
+		}
+		out := make([]*outcome, calls)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range calls {
+			o := &outcome{}
+			out[i] = o
+			ctx := context.Background()
+			commit := func(context.Context) error {
+				o.commits.Add(1)
+				time.Sleep(raceDelay)
+				return nil
+			}
+			switch i % 8 {
+			case 0: // four calls per round for one name
+				o.nf = NewFile(alice, "tool", fmt.Sprint(round), "same.bin", fmt.Sprintf("same %d %d", round, i))
+			case 1: // the blob commit fails
+				commit = func(context.Context) error { o.commits.Add(1); return boom }
+				o.nf = NewFile(alice, "tool", fmt.Sprint(round), fmt.Sprintf("fails-%d.bin", i), fmt.Sprintf("fails %d %d", round, i))
+			case 2: // the caller gave up before the call
+				ctx = cancelled
+				o.nf = NewFile(alice, "tool", fmt.Sprint(round), fmt.Sprintf("gone-%d.bin", i), fmt.Sprintf("gone %d %d", round, i))
+			default: // a new file, in a new or an existing package
+				o.nf = NewFile(alice, fmt.Sprintf("pkg%d", i%3), fmt.Sprint(round), fmt.Sprintf("f%d.bin", i), fmt.Sprintf("new %d %d", round, i))
+			}
+			wg.Go(func() {
+				<-start
+				o.f, o.err = s.CreateFile(ctx, o.nf, commit)
+			})
+		}
+		close(start)
+		wg.Wait()
+		sameWon := 0
+		for i, o := range out {
+			what := fmt.Sprintf("round %d call %d (%s/%s/%s)", round, i, o.nf.Package, o.nf.Version, o.nf.File)
+			switch i % 8 {
+			case 0:
+				if o.err == nil {
+					sameWon++
+				} else if !errors.Is(o.err, depot.ErrConflict) {
+					t.Errorf("%s: error = %v, want nil or ErrConflict", what, o.err)
+				}
+			case 1:
+				wantErr(t, what, o.err, boom)
+				wantNoFile(t, s, o.nf)
+				wantBlob(t, s, o.nf.Blob.SHA256, false)
+			case 2:
+				if o.err == nil {
+					t.Errorf("%s: succeeded with a cancelled context", what)
+				}
+				wantNoFile(t, s, o.nf)
+				if n := o.commits.Load(); n != 0 {
+					t.Errorf("%s: commitBlob called %d times with a cancelled context", what, n)
+				}
+			default:
+				if o.err != nil {
+					t.Errorf("%s: %v", what, o.err)
+					continue
+				}
+				f := mustFile(t, s, o.nf)
+				if f.ID != o.f.ID || f.VersionID != o.f.VersionID || f.Blob.SHA256 != o.nf.Blob.SHA256 {
+					t.Errorf("%s: stored file %d (version %d, blob %.12s…), CreateFile said %d (version %d), blob %.12s…",
+						what, f.ID, f.VersionID, f.Blob.SHA256, o.f.ID, o.f.VersionID, o.nf.Blob.SHA256)
+				}
+			}
+			if o.err == nil && o.commits.Load() == 0 {
+				t.Errorf("%s: recorded without calling commitBlob", what)
+			}
+		}
+		if sameWon != 1 {
+			t.Errorf("round %d: %d of the calls for one name succeeded, want 1", round, sameWon)
+		}
+		// Losers of the same name left no blob records; the winner's is there.
+		for i, o := range out {
+			if i%8 == 0 {
+				wantBlob(t, s, o.nf.Blob.SHA256, o.err == nil)
+			}
+		}
+	}
+}

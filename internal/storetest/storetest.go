@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) depot.Store) {
 		{"ConcurrentSharedBlob", testConcurrentSharedBlob},
 		{"ConcurrentDeleteAndCreate", testConcurrentDeleteAndCreate},
 		{"ConcurrentDeletes", testConcurrentDeletes},
+		{"ConcurrentCreateFiles", testConcurrentCreateFiles},
 		{"RemoveMember", testRemoveMember},
 		{"OrgsOfUser", testOrgsOfUser},
 		{"Projects", testProjects},
