@@ -32,7 +32,9 @@ func serveCommand(onUsage cli.OnUsageErrorFunc) *cli.Command {
 				return err
 			}
 			tuneGC()
-			m := NewMain(c, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+			logOut := newLogWriter(os.Stderr)
+			defer logOut.Close()
+			m := NewMain(c, slog.New(slog.NewTextHandler(logOut, nil)))
 			m.PprofAddr = cmd.String("pprof-addr")
 			if err := m.Open(ctx); err != nil {
 				return err

@@ -94,6 +94,7 @@ func (s *Store) commitBatch(batch []*fileCall) error {
 	if err != nil {
 		return err
 	}
+	defer s.cache.invalidate()
 	savepoint := func(stmt string) error {
 		_, err := tx.ExecContext(ctx, stmt)
 		return err

@@ -38,6 +38,7 @@ type Store struct {
 	w, r  *sql.DB
 	q     *stmts
 	files groupCommit
+	cache fileCache
 }
 
 var _ depot.Store = (*Store)(nil)
@@ -147,12 +148,14 @@ func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
 
-// tx runs fn in a write transaction and commits when fn returns nil.
+// tx runs fn in a write transaction and commits when fn returns nil. Every
+// write goes through it (or commitBatch), which keeps fileCache exact.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	defer s.cache.invalidate()
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return translate(err)
@@ -323,8 +326,18 @@ func (s *Store) DeleteToken(ctx context.Context, userID int64, name string) erro
 }
 
 // FileByName implements depot.Store.
+// Files found are cached: see fileCache.
 func (s *Store) FileByName(ctx context.Context, ownerID int64, typ depot.PackageType, pkg, version, file string) (*depot.File, error) {
-	return scanFile(s.q.fileByName.QueryRowContext(quick(ctx), ownerID, typ, strings.ToLower(pkg), strings.ToLower(version), strings.ToLower(file)))
+	key := fileKey(ownerID, typ, pkg, version, file)
+	f, gen := s.cache.get(key)
+	if f != nil {
+		return f, nil
+	}
+	f, err := scanFile(s.q.fileByName.QueryRowContext(quick(ctx), ownerID, typ, strings.ToLower(pkg), strings.ToLower(version), strings.ToLower(file)))
+	if err == nil {
+		s.cache.put(key, f, gen)
+	}
+	return f, err
 }
 
 // CreateFile implements depot.Store. Concurrent calls share transactions:

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -153,5 +154,42 @@ func TestGroupCommit(t *testing.T) {
 	}
 	if m := most.Load(); m < 2 {
 		t.Errorf("at most %d blob commits ran at once, want several (calls grouped in one transaction)", m)
+	}
+}
+
+// TestFileCacheOtherProcess shows a file deleted through another
+// connection to the same database file (another process, as the admin CLI
+// is) stops being found within the file cache's lifetime of a second.
+func TestFileCacheOtherProcess(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "depot.db")
+	a, b := MustOpen(t, path), MustOpen(t, path)
+	alice := storetest.MustCreateUser(t, a, "alice")
+	nf := storetest.NewFile(alice, "tool", "1.0", "tool.bin", "content")
+	storetest.MustCreateFile(t, a, nf)
+	lookup := func() error {
+		_, err := a.FileByName(ctx, nf.OwnerID, nf.Type, nf.Package, nf.Version, nf.File)
+		return err
+	}
+	if err := lookup(); err != nil {
+		t.Fatalf("FileByName: %v", err)
+	}
+	noop := func(context.Context, string) error { return nil }
+	if err := b.DeleteFile(ctx, nf.OwnerID, nf.Type, nf.Package, nf.Version, nf.File, noop); err != nil {
+		t.Fatalf("DeleteFile through the other connection: %v", err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		err := lookup()
+		if errors.Is(err, depot.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("FileByName: %v", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the deleted file was still found 3 s after another connection deleted it")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
