@@ -47,7 +47,10 @@ func TestReplicas(t *testing.T) {
 
 	var replicas [2]*childServer
 	for i := range replicas {
-		replicas[i] = startServer(t, ctx, bin, filepath.Join(tmp, fmt.Sprintf("replica%d.log", i)), env, "--data-dir", filepath.Join(tmp, fmt.Sprintf("data%d", i)))
+		replicas[i] = startServer(t, ctx, bin, filepath.Join(tmp, fmt.Sprintf("replica%d.log", i)), env, "--data-dir", filepath.Join(tmp, fmt.Sprintf("data%d", i)),
+			// Long enough that only the database's notification can end a
+			// revoked token's time in the cache within the test.
+			"--token-cache-ttl", "10m")
 	}
 	a, b := replicas[0], replicas[1]
 	client := &http.Client{Timeout: time.Minute}
@@ -113,6 +116,40 @@ func TestReplicas(t *testing.T) {
 		}
 		if code, _ := do(b, http.MethodGet, "app/1.0.0/app.bin", nil); code != http.StatusNotFound {
 			t.Errorf("GET via B after delete via A: %d, want 404", code)
+		}
+	})
+
+	t.Run("a token revoked by the admin CLI stops working on both at once", func(t *testing.T) {
+		revoked := strings.TrimSpace(admin("token", "create", "--username", "rep", "--name", "soon-revoked", "--scopes", "read:package"))
+		get := func(srv *childServer) int {
+			t.Helper()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+srv.addr+"/api/packages/rep/generic/race/1.0/race.bin", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.SetBasicAuth("rep", revoked)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("GET on %s: %v", srv.addr, err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		for _, srv := range replicas {
+			if code := get(srv); code != http.StatusOK {
+				t.Fatalf("GET with the new token via %s: %d, want 200", srv.addr, code)
+			}
+		}
+		admin("token", "revoke", "--username", "rep", "--name", "soon-revoked")
+		for _, srv := range replicas {
+			deadline := time.Now().Add(3 * time.Second)
+			code := get(srv)
+			for ; code != http.StatusUnauthorized && time.Now().Before(deadline); code = get(srv) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if code != http.StatusUnauthorized {
+				t.Errorf("GET with the revoked token via %s 3 s after revoking: %d, want 401 (token cache TTL is 10 min)", srv.addr, code)
+			}
 		}
 	})
 

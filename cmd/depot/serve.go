@@ -98,6 +98,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Service, err = newService(m.Config, m.Store, m.Blobs, m.Log); err != nil {
 		return err
 	}
+	m.Service.WatchAuth()
 	if err := m.Service.ResumeDigests(ctx); err != nil {
 		m.Log.Warn("resuming blob digests", "err", err)
 	}

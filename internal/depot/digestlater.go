@@ -166,6 +166,7 @@ func (s *Service) ResumeDigests(ctx context.Context) error {
 // Close stops background work (digests still missing are resumed by the
 // next ResumeDigests) and waits for it to end.
 func (s *Service) Close() error {
+	s.authWatch.close()
 	if s.later == nil {
 		return nil
 	}

@@ -64,3 +64,13 @@ func (c *ownerCache) put(o *Owner, now time.Time) {
 	}
 	c.m[key] = ownerEntry{owner: o, until: now.Add(c.ttl)}
 }
+
+// dropAll forgets every cached owner.
+func (c *ownerCache) dropAll() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.m)
+}

@@ -30,6 +30,7 @@ type Service struct {
 	owners     *ownerCache // nil when disabled
 	smallBlobs *blobCache
 	later      *digestJobs // nil when digests are not deferred
+	authWatch  *authWatch  // nil until WatchAuth starts it
 	downloads  downloads
 }
 
@@ -46,7 +47,9 @@ type Options struct {
 	// TokenCacheTTL is how long a verified token is trusted without asking
 	// the store again: zero means DefaultTokenCacheTTL, negative disables
 	// the cache. RevokeToken takes effect at once in this process; a
-	// revocation by another process sharing the store takes up to this long.
+	// revocation by another process sharing the store takes effect at once
+	// too when the store is an AuthWatcher (PostgreSQL), else up to this
+	// long.
 	// Owners looked up by name are cached as long (see ownerCache).
 	TokenCacheTTL time.Duration
 	// DeferDigests computes the md5, sha1 and sha512 of uploads over 8 MiB

@@ -98,3 +98,14 @@ func (c *tokenCache) dropUser(userID int64) {
 		}
 	}
 }
+
+// dropAll forgets every cached token.
+func (c *tokenCache) dropAll() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.m)
+}

@@ -313,7 +313,7 @@ func (s *Store) DeleteProjectToken(ctx context.Context, id int64) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return depot.ErrNotFound
 		}
-		return nil
+		return notifyAuth(ctx, tx)
 	})
 }
 

@@ -394,7 +394,7 @@ func (s *Store) DeleteToken(ctx context.Context, userID int64, name string) erro
 		if n, _ := res.RowsAffected(); n == 0 {
 			return depot.ErrNotFound
 		}
-		return nil
+		return notifyAuth(ctx, tx)
 	})
 }
 

@@ -66,7 +66,7 @@ func (s *Store) SetUserFlags(ctx context.Context, userID int64, isAdmin, disable
 		} else if n == 0 {
 			return depot.ErrNotFound
 		}
-		return nil
+		return notifyAuth(ctx, tx)
 	})
 }
 
