@@ -62,9 +62,9 @@ func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.
 		f.VersionID, err = lockOrInsert(ctx, tx, "version",
 			`SELECT id FROM versions WHERE package_id = $1 AND lower_version = $2 FOR KEY SHARE`,
 			[]any{pkgID, lowerVersion},
-			`INSERT INTO versions (package_id, version, lower_version, creator_id, created_at, status) VALUES ($1, $2, $3, $4, $5, $6)
+			`INSERT INTO versions (package_id, version, lower_version, creator_id, created_at, status, owner_id, type) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (package_id, lower_version) DO NOTHING RETURNING id`,
-			[]any{pkgID, nf.Version, lowerVersion, nf.CreatorID, micros(nf.CreatedAt), string(status)})
+			[]any{pkgID, nf.Version, lowerVersion, nf.CreatorID, micros(nf.CreatedAt), string(status), nf.OwnerID, string(nf.Type)})
 		if err != nil {
 			return err
 		}

@@ -45,9 +45,9 @@ func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.
 		if status == "" {
 			status = depot.StatusDefault
 		}
-		err = tx.QueryRowContext(ctx, `INSERT INTO versions (package_id, version, lower_version, creator_id, created_at, status) VALUES (?, ?, ?, ?, ?, ?)
+		err = tx.QueryRowContext(ctx, `INSERT INTO versions (package_id, version, lower_version, creator_id, created_at, status, owner_id, type) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (package_id, lower_version) DO UPDATE SET status = CASE WHEN ? = '' THEN status ELSE excluded.status END RETURNING id`,
-			pkgID, nf.Version, strings.ToLower(nf.Version), nf.CreatorID, micros(nf.CreatedAt), status, o.Status).Scan(&f.VersionID)
+			pkgID, nf.Version, strings.ToLower(nf.Version), nf.CreatorID, micros(nf.CreatedAt), status, nf.OwnerID, nf.Type, o.Status).Scan(&f.VersionID)
 		if err != nil {
 			return fmt.Errorf("upsert version: %w", err)
 		}

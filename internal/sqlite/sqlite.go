@@ -335,7 +335,7 @@ func (s *Store) CreateFile(ctx context.Context, nf depot.NewFile, commitBlob fun
 			return fmt.Errorf("upsert package: %w", err)
 		}
 		err = tx.StmtContext(ctx, s.q.upsertVersion).QueryRowContext(ctx,
-			pkgID, nf.Version, strings.ToLower(nf.Version), nf.CreatorID, micros(nf.CreatedAt)).Scan(&f.VersionID)
+			pkgID, nf.Version, strings.ToLower(nf.Version), nf.CreatorID, micros(nf.CreatedAt), nf.OwnerID, nf.Type).Scan(&f.VersionID)
 		if err != nil {
 			return fmt.Errorf("upsert version: %w", err)
 		}
