@@ -3,8 +3,8 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/depot-registry/depot/internal/depot"
@@ -69,43 +69,27 @@ func (s *Store) OrgsOfUser(ctx context.Context, userID int64) ([]*depot.Owner, e
 // likeEscape escapes LIKE's wildcards so a search matches them literally.
 var likeEscape = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// SearchVersions implements depot.Store. The owner's packages come from the
-// packages (owner_id, type, lower_name) index and their versions from
-// versions (package_id, created_at).
+// SearchVersions implements depot.Store. The page is found by walking an
+// index in listing order (migration 00005): a subquery selects the page's
+// version ids, skipping the offset inside the index, and only those rows
+// are joined to their package, owner, creator and project. Without a name
+// the page and the count read versions_owner_type_created (or
+// versions_owner_created) alone. An exact name reads its package's versions
+// from versions_package_created. A name search tests each entry of that
+// walk against the owner's matching packages and counts from those
+// packages. The count and the page are read in one snapshot so they agree.
 func (s *Store) SearchVersions(ctx context.Context, q depot.VersionQuery) ([]*depot.PackageVersion, int64, error) {
-	args := []any{q.OwnerID}
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	where := ` WHERE p.owner_id = $1`
-	if q.Type != "" {
-		where += ` AND p.type = ` + arg(string(q.Type))
-	}
-	switch {
-	case q.ExactName:
-		where += ` AND p.lower_name = ` + arg(strings.ToLower(q.Name))
-	case q.Name != "":
-		where += ` AND p.lower_name LIKE ` + arg("%"+likeEscape.Replace(strings.ToLower(q.Name))+"%") + ` ESCAPE '\'`
-	}
-	// One snapshot for the count and the page, so they agree.
+	lq := versionListing(q)
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return nil, 0, err
 	}
 	defer tx.Rollback()
 	var total int64
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM versions v JOIN packages p ON p.id = v.package_id`+where, args...).Scan(&total); err != nil {
+	if err := tx.QueryRowContext(ctx, lq.count, lq.countArgs...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	query := `SELECT ` + versionCols + where + ` ORDER BY v.created_at DESC, v.id ASC`
-	if q.Limit > 0 {
-		query += ` LIMIT ` + arg(q.Limit)
-	}
-	if q.Offset > 0 {
-		query += ` OFFSET ` + arg(q.Offset)
-	}
-	rows, err := tx.QueryContext(ctx, query, args...)
+	rows, err := tx.QueryContext(ctx, lq.page, lq.pageArgs...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -122,6 +106,64 @@ func (s *Store) SearchVersions(ctx context.Context, q depot.VersionQuery) ([]*de
 		return nil, 0, err
 	}
 	return out, total, nil
+}
+
+// listing is the two queries of a listing: its total and its page.
+type listing struct {
+	count, page         string
+	countArgs, pageArgs []any
+}
+
+// versionListing returns SearchVersions' queries for q. Both take the same
+// arguments, the page its limit and offset after them.
+func versionListing(q depot.VersionQuery) listing {
+	args := []any{q.OwnerID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	// The owner's versions, and the owner's packages, of q's type.
+	versions := ` FROM versions v WHERE v.owner_id = $1`
+	pkgs := ` WHERE p.owner_id = $1`
+	if q.Type != "" {
+		t := arg(string(q.Type))
+		versions += ` AND v.type = ` + t
+		pkgs += ` AND p.type = ` + t
+	}
+	// from selects the versions v of the page walk, count those counted.
+	var from, count string
+	switch {
+	case q.ExactName:
+		from = ` FROM packages p JOIN versions v ON v.package_id = p.id` + pkgs + ` AND p.lower_name = ` + arg(strings.ToLower(q.Name))
+		count = from
+	case q.Name != "":
+		pkgs += ` AND p.lower_name LIKE ` + arg("%"+likeEscape.Replace(strings.ToLower(q.Name))+"%") + ` ESCAPE '\'`
+		from = versions + ` AND v.package_id IN (SELECT p.id FROM packages p` + pkgs + `)`
+		count = ` FROM packages p JOIN versions v ON v.package_id = p.id` + pkgs
+	default:
+		from, count = versions, versions
+	}
+	countArgs := slices.Clip(args)
+	ids := `SELECT v.id` + from + ` ORDER BY v.created_at DESC, v.id`
+	if q.Limit > 0 {
+		ids += ` LIMIT ` + arg(q.Limit)
+	}
+	if q.Offset > 0 {
+		ids += ` OFFSET ` + arg(q.Offset)
+	}
+	return listing{
+		count: `SELECT COUNT(*)` + count, countArgs: countArgs,
+		page: pageQuery(versionFields, ids) + ` ORDER BY v.created_at DESC, v.id`, pageArgs: args,
+	}
+}
+
+// pageQuery selects fields of the versions whose ids the query ids selects,
+// joined as sqlrow.VersionJoins joins them; ids are selected first so that
+// the rows an offset skips are never read, let alone joined.
+func pageQuery(fields, ids string) string {
+	return `SELECT ` + fields + `
+	FROM (` + ids + `) page
+	JOIN versions v ON v.id = page.id` + versionJoins
 }
 
 // VersionByName implements depot.Store.

@@ -54,43 +54,29 @@ func (s *Store) OrgsOfUser(ctx context.Context, userID int64) ([]*depot.Owner, e
 // likeEscape escapes LIKE's wildcards so a search matches them literally.
 var likeEscape = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// SearchVersions implements depot.Store. The owner's packages come from the
-// packages (owner_id, type, lower_name) index and their versions from
-// versions (package_id, created_at); the count and the page are read in one
-// read transaction so they agree.
+// SearchVersions implements depot.Store. The page is found by walking an
+// index in listing order (migration 00005): a subquery selects the page's
+// version ids, skipping the offset inside the index, and only those rows
+// are joined to their package, owner, creator and project. Without a name
+// the page and the count read versions_owner_type_created (or
+// versions_owner_created) alone. An exact name reads its package's versions
+// from versions_package_created. A name search tests each entry of that
+// walk against the owner's matching packages, found once by a scan of
+// packages' (owner_id, type, lower_name) index, and counts from those
+// packages. The count and the page are read in one read transaction so
+// they agree.
 func (s *Store) SearchVersions(ctx context.Context, q depot.VersionQuery) ([]*depot.PackageVersion, int64, error) {
-	where := ` WHERE p.owner_id = ?`
-	args := []any{q.OwnerID}
-	if q.Type != "" {
-		where += ` AND p.type = ?`
-		args = append(args, q.Type)
-	}
-	switch {
-	case q.ExactName:
-		where += ` AND p.lower_name = ?`
-		args = append(args, strings.ToLower(q.Name))
-	case q.Name != "":
-		where += ` AND p.lower_name LIKE ? ESCAPE '\'`
-		args = append(args, "%"+likeEscape.Replace(strings.ToLower(q.Name))+"%")
-	}
+	lq := versionListing(q)
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, 0, err
 	}
 	defer tx.Rollback()
 	var total int64
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM versions v JOIN packages p ON p.id = v.package_id`+where, args...).Scan(&total); err != nil {
+	if err := tx.QueryRowContext(ctx, lq.count, lq.countArgs...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	query := `SELECT ` + versionCols + where + ` ORDER BY v.created_at DESC, v.id ASC`
-	if q.Limit > 0 {
-		query += ` LIMIT ? OFFSET ?`
-		args = append(args, q.Limit, q.Offset)
-	} else if q.Offset > 0 {
-		query += ` LIMIT -1 OFFSET ?`
-		args = append(args, q.Offset)
-	}
-	rows, err := tx.QueryContext(ctx, query, args...)
+	rows, err := tx.QueryContext(ctx, lq.page, lq.pageArgs...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -107,6 +93,72 @@ func (s *Store) SearchVersions(ctx context.Context, q depot.VersionQuery) ([]*de
 		return nil, 0, err
 	}
 	return out, total, nil
+}
+
+// listing is the two queries of a listing: its total and its page.
+type listing struct {
+	count, page         string
+	countArgs, pageArgs []any
+}
+
+// versionListing returns SearchVersions' queries for q.
+func versionListing(q depot.VersionQuery) listing {
+	// from selects the versions v of the page walk, count those counted.
+	var from, count string
+	var fromArgs, countArgs []any
+	pkgs := ` WHERE p.owner_id = ?`
+	pkgArgs := []any{q.OwnerID}
+	if q.Type != "" {
+		pkgs += ` AND p.type = ?`
+		pkgArgs = append(pkgArgs, q.Type)
+	}
+	switch {
+	case q.ExactName:
+		from = ` FROM packages p JOIN versions v ON v.package_id = p.id` + pkgs + ` AND p.lower_name = ?`
+		fromArgs = append(pkgArgs, strings.ToLower(q.Name))
+		count, countArgs = from, fromArgs
+	case q.Name != "":
+		pkgs += ` AND p.lower_name LIKE ? ESCAPE '\'`
+		pkgArgs = append(pkgArgs, "%"+likeEscape.Replace(strings.ToLower(q.Name))+"%")
+		from, fromArgs = ownerVersions(q)
+		from += ` AND v.package_id IN (SELECT p.id FROM packages p` + pkgs + `)`
+		fromArgs = append(fromArgs, pkgArgs...)
+		count, countArgs = ` FROM packages p JOIN versions v ON v.package_id = p.id`+pkgs, pkgArgs
+	default:
+		from, fromArgs = ownerVersions(q)
+		count, countArgs = from, fromArgs
+	}
+	ids := `SELECT v.id` + from + ` ORDER BY v.created_at DESC, v.id`
+	pageArgs := append([]any(nil), fromArgs...)
+	if q.Limit > 0 {
+		ids += ` LIMIT ? OFFSET ?`
+		pageArgs = append(pageArgs, q.Limit, q.Offset)
+	} else if q.Offset > 0 {
+		ids += ` LIMIT -1 OFFSET ?`
+		pageArgs = append(pageArgs, q.Offset)
+	}
+	return listing{
+		count: `SELECT COUNT(*)` + count, countArgs: countArgs,
+		page: pageQuery(versionFields, ids) + ` ORDER BY v.created_at DESC, v.id`, pageArgs: pageArgs,
+	}
+}
+
+// ownerVersions selects the versions v of q's owner and type, for a walk of
+// versions_owner_type_created or versions_owner_created.
+func ownerVersions(q depot.VersionQuery) (string, []any) {
+	if q.Type != "" {
+		return ` FROM versions v WHERE v.owner_id = ? AND v.type = ?`, []any{q.OwnerID, q.Type}
+	}
+	return ` FROM versions v WHERE v.owner_id = ?`, []any{q.OwnerID}
+}
+
+// pageQuery selects fields of the versions whose ids the query ids selects,
+// joined as sqlrow.VersionJoins joins them; ids are selected first so that
+// the rows an offset skips are never read, let alone joined.
+func pageQuery(fields, ids string) string {
+	return `SELECT ` + fields + `
+	FROM (` + ids + `) page
+	JOIN versions v ON v.id = page.id` + versionJoins
 }
 
 // VersionByName implements depot.Store.
