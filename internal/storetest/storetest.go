@@ -62,6 +62,7 @@ func Run(t *testing.T, newStore func(t *testing.T) depot.Store) {
 		{"Projects", testProjects},
 		{"SearchVersions", testSearchVersions},
 		{"SearchVersionsPaging", testSearchVersionsPaging},
+		{"SearchVersionsAcrossOwners", testSearchVersionsAcrossOwners},
 		{"VersionByName", testVersionByName},
 		{"ListFiles", testListFiles},
 		{"PackageByName", testPackageByName},
