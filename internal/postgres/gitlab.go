@@ -170,6 +170,12 @@ func (s *Store) SearchGitLabPackages(ctx context.Context, q depot.GitLabPackageQ
 	return out, total, rows.Err()
 }
 
+// listing is the two queries of a listing: its total and its page.
+type listing struct {
+	count, page         string
+	countArgs, pageArgs []any
+}
+
 // gitlabListing returns SearchGitLabPackages' queries for q. ErrInvalid for
 // an unknown order.
 func gitlabListing(q depot.GitLabPackageQuery) (listing, error) {

@@ -75,21 +75,28 @@ var likeEscape = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 // are joined to their package, owner, creator and project. Without a name
 // the page and the count read versions_owner_type_created (or
 // versions_owner_created) alone. An exact name reads its package's versions
-// from versions_package_created. A name search tests each entry of that
-// walk against the owner's matching packages and counts from those
-// packages. The count and the page are read in one snapshot so they agree.
+// from versions_package_created. A name search counts the versions of the
+// owner's matching packages; its page tests the entries of the owner's
+// index against those packages, which the planner, knowing from its
+// statistics how many match, may instead read and sort (SQLite, without
+// statistics, is told which by the count). The count and the page are read
+// in one snapshot so they agree.
 func (s *Store) SearchVersions(ctx context.Context, q depot.VersionQuery) ([]*depot.PackageVersion, int64, error) {
-	lq := versionListing(q)
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return nil, 0, err
 	}
 	defer tx.Rollback()
 	var total int64
-	if err := tx.QueryRowContext(ctx, lq.count, lq.countArgs...).Scan(&total); err != nil {
+	count, args := versionCount(q)
+	if err := tx.QueryRowContext(ctx, count, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := tx.QueryContext(ctx, lq.page, lq.pageArgs...)
+	if int64(q.Offset) >= total {
+		return nil, total, nil
+	}
+	page, args := versionPage(q)
+	rows, err := tx.QueryContext(ctx, page, args...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -108,53 +115,59 @@ func (s *Store) SearchVersions(ctx context.Context, q depot.VersionQuery) ([]*de
 	return out, total, nil
 }
 
-// listing is the two queries of a listing: its total and its page.
-type listing struct {
-	count, page         string
-	countArgs, pageArgs []any
-}
-
-// versionListing returns SearchVersions' queries for q. Both take the same
-// arguments, the page its limit and offset after them.
-func versionListing(q depot.VersionQuery) listing {
-	args := []any{q.OwnerID}
+// versionSelection returns what SearchVersions selects for q: the owner's
+// versions v of q's type and the owner's packages p of q's type and name,
+// as WHERE clauses that share their arguments.
+func versionSelection(q depot.VersionQuery) (versions, pkgs string, args []any) {
+	args = []any{q.OwnerID}
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	// The owner's versions, and the owner's packages, of q's type.
-	versions := ` FROM versions v WHERE v.owner_id = $1`
-	pkgs := ` WHERE p.owner_id = $1`
+	versions = ` FROM versions v WHERE v.owner_id = $1`
+	pkgs = ` WHERE p.owner_id = $1`
 	if q.Type != "" {
 		t := arg(string(q.Type))
 		versions += ` AND v.type = ` + t
 		pkgs += ` AND p.type = ` + t
 	}
-	// from selects the versions v of the page walk, count those counted.
-	var from, count string
 	switch {
 	case q.ExactName:
-		from = ` FROM packages p JOIN versions v ON v.package_id = p.id` + pkgs + ` AND p.lower_name = ` + arg(strings.ToLower(q.Name))
-		count = from
+		pkgs += ` AND p.lower_name = ` + arg(strings.ToLower(q.Name))
 	case q.Name != "":
 		pkgs += ` AND p.lower_name LIKE ` + arg("%"+likeEscape.Replace(strings.ToLower(q.Name))+"%") + ` ESCAPE '\'`
-		from = versions + ` AND v.package_id IN (SELECT p.id FROM packages p` + pkgs + `)`
-		count = ` FROM packages p JOIN versions v ON v.package_id = p.id` + pkgs
-	default:
-		from, count = versions, versions
 	}
-	countArgs := slices.Clip(args)
+	return versions, pkgs, args
+}
+
+// versionCount returns the query of SearchVersions' total.
+func versionCount(q depot.VersionQuery) (string, []any) {
+	versions, pkgs, args := versionSelection(q)
+	if q.Name == "" {
+		return `SELECT COUNT(*)` + versions, args
+	}
+	return `SELECT COUNT(*) FROM packages p JOIN versions v ON v.package_id = p.id` + pkgs, args
+}
+
+// versionPage returns the query of SearchVersions' page.
+func versionPage(q depot.VersionQuery) (string, []any) {
+	from, pkgs, args := versionSelection(q)
+	switch {
+	case q.ExactName:
+		from = ` FROM packages p JOIN versions v ON v.package_id = p.id` + pkgs
+	case q.Name != "":
+		from += ` AND v.package_id IN (SELECT p.id FROM packages p` + pkgs + `)`
+	}
 	ids := `SELECT v.id` + from + ` ORDER BY v.created_at DESC, v.id`
 	if q.Limit > 0 {
-		ids += ` LIMIT ` + arg(q.Limit)
+		ids += ` LIMIT $` + strconv.Itoa(len(args)+1)
+		args = append(args, q.Limit)
 	}
 	if q.Offset > 0 {
-		ids += ` OFFSET ` + arg(q.Offset)
+		ids += ` OFFSET $` + strconv.Itoa(len(args)+1)
+		args = append(args, q.Offset)
 	}
-	return listing{
-		count: `SELECT COUNT(*)` + count, countArgs: countArgs,
-		page: pageQuery(versionFields, ids) + ` ORDER BY v.created_at DESC, v.id`, pageArgs: args,
-	}
+	return pageQuery(versionFields, ids) + ` ORDER BY v.created_at DESC, v.id`, args
 }
 
 // pageQuery selects fields of the versions whose ids the query ids selects,

@@ -60,23 +60,28 @@ var likeEscape = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 // are joined to their package, owner, creator and project. Without a name
 // the page and the count read versions_owner_type_created (or
 // versions_owner_created) alone. An exact name reads its package's versions
-// from versions_package_created. A name search tests each entry of that
-// walk against the owner's matching packages, found once by a scan of
-// packages' (owner_id, type, lower_name) index, and counts from those
-// packages. The count and the page are read in one read transaction so
-// they agree.
+// from versions_package_created. A name search counts the versions of the
+// owner's matching packages (a scan of packages' (owner_id, type,
+// lower_name) index) and then either sorts them, when there are at most
+// Store.searchSortMax, or walks the owner's index testing each entry against the
+// matching packages. The count and the page are read in one read
+// transaction so they agree.
 func (s *Store) SearchVersions(ctx context.Context, q depot.VersionQuery) ([]*depot.PackageVersion, int64, error) {
-	lq := versionListing(q)
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, 0, err
 	}
 	defer tx.Rollback()
 	var total int64
-	if err := tx.QueryRowContext(ctx, lq.count, lq.countArgs...).Scan(&total); err != nil {
+	count, args := versionCount(q)
+	if err := tx.QueryRowContext(ctx, count, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := tx.QueryContext(ctx, lq.page, lq.pageArgs...)
+	if int64(q.Offset) >= total {
+		return nil, total, nil
+	}
+	page, args := versionPage(q, total <= s.searchSortMax)
+	rows, err := tx.QueryContext(ctx, page, args...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -95,52 +100,68 @@ func (s *Store) SearchVersions(ctx context.Context, q depot.VersionQuery) ([]*de
 	return out, total, nil
 }
 
-// listing is the two queries of a listing: its total and its page.
-type listing struct {
-	count, page         string
-	countArgs, pageArgs []any
-}
+// defaultSearchSortMax is the most versions a name search sorts. Up to this
+// many, the page reads the matching packages' versions and sorts them, so
+// that a rare name costs what it matches; beyond, the page walks the
+// owner's index and tests each entry, so that a common name costs the
+// offset and the page size in entries rather than a sort of every match.
+const defaultSearchSortMax = 1000
 
-// versionListing returns SearchVersions' queries for q.
-func versionListing(q depot.VersionQuery) listing {
-	// from selects the versions v of the page walk, count those counted.
-	var from, count string
-	var fromArgs, countArgs []any
-	pkgs := ` WHERE p.owner_id = ?`
-	pkgArgs := []any{q.OwnerID}
+// ownerPackages selects the packages p of q's owner, type and name.
+func ownerPackages(q depot.VersionQuery) (string, []any) {
+	where := ` WHERE p.owner_id = ?`
+	args := []any{q.OwnerID}
 	if q.Type != "" {
-		pkgs += ` AND p.type = ?`
-		pkgArgs = append(pkgArgs, q.Type)
+		where += ` AND p.type = ?`
+		args = append(args, q.Type)
 	}
 	switch {
 	case q.ExactName:
-		from = ` FROM packages p JOIN versions v ON v.package_id = p.id` + pkgs + ` AND p.lower_name = ?`
-		fromArgs = append(pkgArgs, strings.ToLower(q.Name))
-		count, countArgs = from, fromArgs
+		where += ` AND p.lower_name = ?`
+		args = append(args, strings.ToLower(q.Name))
 	case q.Name != "":
-		pkgs += ` AND p.lower_name LIKE ? ESCAPE '\'`
-		pkgArgs = append(pkgArgs, "%"+likeEscape.Replace(strings.ToLower(q.Name))+"%")
-		from, fromArgs = ownerVersions(q)
-		from += ` AND v.package_id IN (SELECT p.id FROM packages p` + pkgs + `)`
-		fromArgs = append(fromArgs, pkgArgs...)
-		count, countArgs = ` FROM packages p JOIN versions v ON v.package_id = p.id`+pkgs, pkgArgs
+		where += ` AND p.lower_name LIKE ? ESCAPE '\'`
+		args = append(args, "%"+likeEscape.Replace(strings.ToLower(q.Name))+"%")
+	}
+	return where, args
+}
+
+// versionCount returns the query of SearchVersions' total.
+func versionCount(q depot.VersionQuery) (string, []any) {
+	if q.Name == "" {
+		from, args := ownerVersions(q)
+		return `SELECT COUNT(*)` + from, args
+	}
+	where, args := ownerPackages(q)
+	return `SELECT COUNT(*) FROM packages p JOIN versions v ON v.package_id = p.id` + where, args
+}
+
+// versionPage returns the query of SearchVersions' page; a name search
+// sorts its matches or walks the owner's index.
+func versionPage(q depot.VersionQuery, sortMatches bool) (string, []any) {
+	var from string
+	var args []any
+	switch {
+	case q.Name == "":
+		from, args = ownerVersions(q)
+	case q.ExactName || sortMatches:
+		where, pkgArgs := ownerPackages(q)
+		from, args = ` FROM packages p JOIN versions v ON v.package_id = p.id`+where, pkgArgs
 	default:
-		from, fromArgs = ownerVersions(q)
-		count, countArgs = from, fromArgs
+		where, pkgArgs := ownerPackages(q)
+		from, args = ownerVersions(q)
+		from += ` AND v.package_id IN (SELECT p.id FROM packages p` + where + `)`
+		args = append(args, pkgArgs...)
 	}
 	ids := `SELECT v.id` + from + ` ORDER BY v.created_at DESC, v.id`
-	pageArgs := append([]any(nil), fromArgs...)
 	if q.Limit > 0 {
 		ids += ` LIMIT ? OFFSET ?`
-		pageArgs = append(pageArgs, q.Limit, q.Offset)
+		args = append(args, q.Limit, q.Offset)
 	} else if q.Offset > 0 {
 		ids += ` LIMIT -1 OFFSET ?`
-		pageArgs = append(pageArgs, q.Offset)
+		args = append(args, q.Offset)
 	}
-	return listing{
-		count: `SELECT COUNT(*)` + count, countArgs: countArgs,
-		page: pageQuery(versionFields, ids) + ` ORDER BY v.created_at DESC, v.id`, pageArgs: pageArgs,
-	}
+	return pageQuery(versionFields, ids) + ` ORDER BY v.created_at DESC, v.id`, args
 }
 
 // ownerVersions selects the versions v of q's owner and type, for a walk of

@@ -37,6 +37,9 @@ const (
 type Store struct {
 	w, r *sql.DB
 	q    *stmts
+	// searchSortMax is the most versions a name search sorts (see
+	// SearchVersions); tests change it to reach the other plan.
+	searchSortMax int64
 }
 
 var _ depot.Store = (*Store)(nil)
@@ -74,7 +77,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	return &Store{w: w, r: r, q: q}, nil
+	return &Store{w: w, r: r, q: q, searchSortMax: defaultSearchSortMax}, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

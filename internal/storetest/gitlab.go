@@ -25,8 +25,6 @@ func testGitLab(t *testing.T, s depot.Store) {
 		{"DeleteFileByID", testGitLabDeleteFileByID},
 		{"ProjectLink", testGitLabProjectLink},
 		{"Status", testGitLabStatus},
-		{"Search", testGitLabSearch},
-		{"SearchPaging", testGitLabSearchPaging},
 		{"RecordDownloads", testGitLabRecordDownloads},
 		{"PackageSettings", testGitLabPackageSettings},
 		{"ProjectTokens", testGitLabProjectTokens},
