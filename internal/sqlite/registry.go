@@ -62,10 +62,10 @@ var likeEscape = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 // versions_owner_created) alone. An exact name reads its package's versions
 // from versions_package_created. A name search counts the versions of the
 // owner's matching packages (a scan of packages' (owner_id, type,
-// lower_name) index) and then either sorts them, when there are at most
-// Store.searchSortMax, or walks the owner's index testing each entry against the
-// matching packages. The count and the page are read in one read
-// transaction so they agree.
+// lower_name) index), then either sorts them, when there are at most
+// Store.searchSortMax, or walks the owner's index testing each entry
+// against the matching packages. The count and the page are read in one
+// read transaction so they agree.
 func (s *Store) SearchVersions(ctx context.Context, q depot.VersionQuery) ([]*depot.PackageVersion, int64, error) {
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
