@@ -56,8 +56,8 @@ func seedCmd(ctx context.Context, args []string) error {
 		{"packages", `INSERT INTO packages (owner_id, type, name, lower_name, created_at)
 			WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
 			SELECT ?, 'generic', printf('seed-%07d', i), printf('seed-%07d', i), ? + i FROM seq`, []any{*n, ownerID, now}},
-		{"versions", `INSERT INTO versions (package_id, version, lower_version, creator_id, created_at)
-			SELECT id, '1.0.0', '1.0.0', ?, created_at FROM packages WHERE owner_id = ? AND lower_name GLOB 'seed-[0-9]*'`, []any{ownerID, ownerID}},
+		{"versions", `INSERT INTO versions (package_id, version, lower_version, creator_id, created_at, owner_id, type)
+			SELECT id, '1.0.0', '1.0.0', ?, created_at, owner_id, type FROM packages WHERE owner_id = ? AND lower_name GLOB 'seed-[0-9]*'`, []any{ownerID, ownerID}},
 		{"files", `INSERT INTO files (version_id, name, lower_name, blob_sha256, creator_id, created_at)
 			SELECT v.id, 'seed.bin', 'seed.bin', ?, ?, v.created_at FROM versions v JOIN packages p ON p.id = v.package_id
 			WHERE p.owner_id = ? AND p.lower_name GLOB 'seed-[0-9]*'`, []any{*blob, ownerID, ownerID}},

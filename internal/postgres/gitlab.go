@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,9 +63,9 @@ func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.
 		f.VersionID, err = lockOrInsert(ctx, tx, "version",
 			`SELECT id FROM versions WHERE package_id = $1 AND lower_version = $2 FOR KEY SHARE`,
 			[]any{pkgID, lowerVersion},
-			`INSERT INTO versions (package_id, version, lower_version, creator_id, created_at, status) VALUES ($1, $2, $3, $4, $5, $6)
+			`INSERT INTO versions (package_id, version, lower_version, creator_id, created_at, status, owner_id, type) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (package_id, lower_version) DO NOTHING RETURNING id`,
-			[]any{pkgID, nf.Version, lowerVersion, nf.CreatorID, micros(nf.CreatedAt), string(status)})
+			[]any{pkgID, nf.Version, lowerVersion, nf.CreatorID, micros(nf.CreatedAt), string(status), nf.OwnerID, string(nf.Type)})
 		if err != nil {
 			return err
 		}
@@ -113,8 +114,8 @@ func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.
 	return f, nil
 }
 
-// gitlabCols are versionCols with the version's status and last download.
-var gitlabCols = strings.Replace(versionCols, "\n\tFROM versions v", ", v.status, v.last_downloaded_at\n\tFROM versions v", 1)
+// gitlabCols are gitlabFields from versions v and versionJoins.
+const gitlabCols = gitlabFields + "\n\tFROM versions v" + versionJoins
 
 // GitLabPackageByID implements depot.GitLabStore.
 func (s *Store) GitLabPackageByID(ctx context.Context, versionID int64) (*depot.GitLabPackage, error) {
@@ -129,42 +130,20 @@ var gitlabOrder = map[depot.GitLabOrder]string{
 	depot.OrderType:      `p.type COLLATE "C"`,
 }
 
-// SearchGitLabPackages implements depot.GitLabStore. The count and the
-// page are read in one repeatable-read transaction so they agree.
+// SearchGitLabPackages implements depot.GitLabStore. As in SearchVersions,
+// a subquery selects the page's version ids and only those rows are joined.
+// A group listing in creation order (the default) can walk
+// versions_owner_created (or versions_owner_type_created) backwards or
+// forwards, testing each entry's package and status (ties in created_at are
+// put in id order by an incremental sort), so that a page costs its offset
+// plus its size in entries; the count reads the owner's versions. The other
+// listings (one project's, a name or version filter, another order) read
+// the selected packages' versions and sort them, as many as the filters
+// select. The count and the page are read in one snapshot so they agree.
 func (s *Store) SearchGitLabPackages(ctx context.Context, q depot.GitLabPackageQuery) ([]*depot.GitLabPackage, int64, error) {
-	col, ok := gitlabOrder[q.OrderBy]
-	if !ok {
-		return nil, 0, depot.Errorf(depot.ErrInvalid, "unknown order %q", q.OrderBy)
-	}
-	args := []any{q.OwnerID}
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	where := ` WHERE p.owner_id = $1 AND p.project_id IS NOT NULL`
-	if q.ProjectID != 0 {
-		where += ` AND p.project_id = ` + arg(q.ProjectID)
-	}
-	if q.PublicOnly {
-		where += ` AND COALESCE(pr.visibility, o.visibility) = 'public'`
-	}
-	if q.Type != "" {
-		where += ` AND p.type = ` + arg(string(q.Type))
-	}
-	if q.Name != "" {
-		where += ` AND p.lower_name LIKE ` + arg("%"+likeEscape.Replace(strings.ToLower(q.Name))+"%") + ` ESCAPE '\'`
-	}
-	if q.Version != "" {
-		where += ` AND v.lower_version = ` + arg(strings.ToLower(q.Version))
-	}
-	if q.Status != "" {
-		where += ` AND v.status = ` + arg(string(q.Status))
-	} else {
-		where += ` AND v.status <> 'hidden'`
-	}
-	dir := " ASC"
-	if q.Desc {
-		dir = " DESC"
+	lq, err := gitlabListing(q)
+	if err != nil {
+		return nil, 0, err
 	}
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
 	if err != nil {
@@ -172,18 +151,10 @@ func (s *Store) SearchGitLabPackages(ctx context.Context, q depot.GitLabPackageQ
 	}
 	defer tx.Rollback()
 	var total int64
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM versions v JOIN packages p ON p.id = v.package_id
-		JOIN owners o ON o.id = p.owner_id LEFT JOIN projects pr ON pr.id = p.project_id`+where, args...).Scan(&total); err != nil {
+	if err := tx.QueryRowContext(ctx, lq.count, lq.countArgs...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	query := `SELECT ` + gitlabCols + where + ` ORDER BY ` + col + dir + `, v.id` + dir
-	if q.Limit > 0 {
-		query += ` LIMIT ` + arg(q.Limit)
-	}
-	if q.Offset > 0 {
-		query += ` OFFSET ` + arg(q.Offset)
-	}
-	rows, err := tx.QueryContext(ctx, query, args...)
+	rows, err := tx.QueryContext(ctx, lq.page, lq.pageArgs...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -197,6 +168,78 @@ func (s *Store) SearchGitLabPackages(ctx context.Context, q depot.GitLabPackageQ
 		out = append(out, gp)
 	}
 	return out, total, rows.Err()
+}
+
+// listing is the two queries of a listing: its total and its page.
+type listing struct {
+	count, page         string
+	countArgs, pageArgs []any
+}
+
+// gitlabListing returns SearchGitLabPackages' queries for q. ErrInvalid for
+// an unknown order.
+func gitlabListing(q depot.GitLabPackageQuery) (listing, error) {
+	col, ok := gitlabOrder[q.OrderBy]
+	if !ok {
+		return listing{}, depot.Errorf(depot.ErrInvalid, "unknown order %q", q.OrderBy)
+	}
+	args := []any{q.OwnerID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	// A group listing in creation order selects by the versions' copy of
+	// the owner and type, which the owner's index in that order holds.
+	walk := col == "v.created_at" && q.ProjectID == 0 && q.Name == "" && q.Version == ""
+	from := ` FROM versions v JOIN packages p ON p.id = v.package_id`
+	if q.PublicOnly {
+		from += ` JOIN owners o ON o.id = p.owner_id LEFT JOIN projects pr ON pr.id = p.project_id`
+	}
+	if walk {
+		from += ` WHERE v.owner_id = $1 AND p.project_id IS NOT NULL`
+		if q.Type != "" {
+			from += ` AND v.type = ` + arg(string(q.Type))
+		}
+	} else {
+		from += ` WHERE p.owner_id = $1 AND p.project_id IS NOT NULL`
+		if q.ProjectID != 0 {
+			from += ` AND p.project_id = ` + arg(q.ProjectID)
+		}
+		if q.Type != "" {
+			from += ` AND p.type = ` + arg(string(q.Type))
+		}
+		if q.Name != "" {
+			from += ` AND p.lower_name LIKE ` + arg("%"+likeEscape.Replace(strings.ToLower(q.Name))+"%") + ` ESCAPE '\'`
+		}
+		if q.Version != "" {
+			from += ` AND v.lower_version = ` + arg(strings.ToLower(q.Version))
+		}
+	}
+	if q.PublicOnly {
+		from += ` AND COALESCE(pr.visibility, o.visibility) = 'public'`
+	}
+	if q.Status != "" {
+		from += ` AND v.status = ` + arg(string(q.Status))
+	} else {
+		from += ` AND v.status <> 'hidden'`
+	}
+	countArgs := slices.Clip(args)
+	dir := " ASC"
+	if q.Desc {
+		dir = " DESC"
+	}
+	order := ` ORDER BY ` + col + dir + `, v.id` + dir
+	ids := `SELECT v.id` + from + order
+	if q.Limit > 0 {
+		ids += ` LIMIT ` + arg(q.Limit)
+	}
+	if q.Offset > 0 {
+		ids += ` OFFSET ` + arg(q.Offset)
+	}
+	return listing{
+		count: `SELECT COUNT(*)` + from, countArgs: countArgs,
+		page: pageQuery(gitlabFields, ids) + order, pageArgs: args,
+	}, nil
 }
 
 // FileByID implements depot.GitLabStore.

@@ -463,9 +463,9 @@ func (s *Store) CreateFile(ctx context.Context, nf depot.NewFile, commitBlob fun
 		f.VersionID, err = lockOrInsert(ctx, tx, "version",
 			`SELECT id FROM versions WHERE package_id = $1 AND lower_version = $2 FOR KEY SHARE`,
 			[]any{pkgID, lowerVersion},
-			`INSERT INTO versions (package_id, version, lower_version, creator_id, created_at) VALUES ($1, $2, $3, $4, $5)
+			`INSERT INTO versions (package_id, version, lower_version, creator_id, created_at, owner_id, type) VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (package_id, lower_version) DO NOTHING RETURNING id`,
-			[]any{pkgID, nf.Version, lowerVersion, nf.CreatorID, micros(nf.CreatedAt)})
+			[]any{pkgID, nf.Version, lowerVersion, nf.CreatorID, micros(nf.CreatedAt), nf.OwnerID, string(nf.Type)})
 		if err != nil {
 			return err
 		}

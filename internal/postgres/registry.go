@@ -3,8 +3,8 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/depot-registry/depot/internal/depot"
@@ -69,43 +69,34 @@ func (s *Store) OrgsOfUser(ctx context.Context, userID int64) ([]*depot.Owner, e
 // likeEscape escapes LIKE's wildcards so a search matches them literally.
 var likeEscape = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// SearchVersions implements depot.Store. The owner's packages come from the
-// packages (owner_id, type, lower_name) index and their versions from
-// versions (package_id, created_at).
+// SearchVersions implements depot.Store. The page is found by walking an
+// index in listing order (migration 00005): a subquery selects the page's
+// version ids, skipping the offset inside the index, and only those rows
+// are joined to their package, owner, creator and project. Without a name
+// the page and the count read versions_owner_type_created (or
+// versions_owner_created) alone. An exact name reads its package's versions
+// from versions_package_created. A name search counts the versions of the
+// owner's matching packages; its page tests the entries of the owner's
+// index against those packages, which the planner, knowing from its
+// statistics how many match, may instead read and sort (SQLite, without
+// statistics, is told which by the count). The count and the page are read
+// in one snapshot so they agree.
 func (s *Store) SearchVersions(ctx context.Context, q depot.VersionQuery) ([]*depot.PackageVersion, int64, error) {
-	args := []any{q.OwnerID}
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	where := ` WHERE p.owner_id = $1`
-	if q.Type != "" {
-		where += ` AND p.type = ` + arg(string(q.Type))
-	}
-	switch {
-	case q.ExactName:
-		where += ` AND p.lower_name = ` + arg(strings.ToLower(q.Name))
-	case q.Name != "":
-		where += ` AND p.lower_name LIKE ` + arg("%"+likeEscape.Replace(strings.ToLower(q.Name))+"%") + ` ESCAPE '\'`
-	}
-	// One snapshot for the count and the page, so they agree.
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return nil, 0, err
 	}
 	defer tx.Rollback()
 	var total int64
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM versions v JOIN packages p ON p.id = v.package_id`+where, args...).Scan(&total); err != nil {
+	count, args := versionCount(q)
+	if err := tx.QueryRowContext(ctx, count, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	query := `SELECT ` + versionCols + where + ` ORDER BY v.created_at DESC, v.id ASC`
-	if q.Limit > 0 {
-		query += ` LIMIT ` + arg(q.Limit)
+	if int64(q.Offset) >= total {
+		return nil, total, nil
 	}
-	if q.Offset > 0 {
-		query += ` OFFSET ` + arg(q.Offset)
-	}
-	rows, err := tx.QueryContext(ctx, query, args...)
+	page, args := versionPage(q)
+	rows, err := tx.QueryContext(ctx, page, args...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -122,6 +113,70 @@ func (s *Store) SearchVersions(ctx context.Context, q depot.VersionQuery) ([]*de
 		return nil, 0, err
 	}
 	return out, total, nil
+}
+
+// versionSelection returns what SearchVersions selects for q: the owner's
+// versions v of q's type and the owner's packages p of q's type and name,
+// as WHERE clauses that share their arguments.
+func versionSelection(q depot.VersionQuery) (versions, pkgs string, args []any) {
+	args = []any{q.OwnerID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	versions = ` FROM versions v WHERE v.owner_id = $1`
+	pkgs = ` WHERE p.owner_id = $1`
+	if q.Type != "" {
+		t := arg(string(q.Type))
+		versions += ` AND v.type = ` + t
+		pkgs += ` AND p.type = ` + t
+	}
+	switch {
+	case q.ExactName:
+		pkgs += ` AND p.lower_name = ` + arg(strings.ToLower(q.Name))
+	case q.Name != "":
+		pkgs += ` AND p.lower_name LIKE ` + arg("%"+likeEscape.Replace(strings.ToLower(q.Name))+"%") + ` ESCAPE '\'`
+	}
+	return versions, pkgs, args
+}
+
+// versionCount returns the query of SearchVersions' total.
+func versionCount(q depot.VersionQuery) (string, []any) {
+	versions, pkgs, args := versionSelection(q)
+	if q.Name == "" {
+		return `SELECT COUNT(*)` + versions, args
+	}
+	return `SELECT COUNT(*) FROM packages p JOIN versions v ON v.package_id = p.id` + pkgs, args
+}
+
+// versionPage returns the query of SearchVersions' page.
+func versionPage(q depot.VersionQuery) (string, []any) {
+	from, pkgs, args := versionSelection(q)
+	switch {
+	case q.ExactName:
+		from = ` FROM packages p JOIN versions v ON v.package_id = p.id` + pkgs
+	case q.Name != "":
+		from += ` AND v.package_id IN (SELECT p.id FROM packages p` + pkgs + `)`
+	}
+	ids := `SELECT v.id` + from + ` ORDER BY v.created_at DESC, v.id`
+	if q.Limit > 0 {
+		ids += ` LIMIT $` + strconv.Itoa(len(args)+1)
+		args = append(args, q.Limit)
+	}
+	if q.Offset > 0 {
+		ids += ` OFFSET $` + strconv.Itoa(len(args)+1)
+		args = append(args, q.Offset)
+	}
+	return pageQuery(versionFields, ids) + ` ORDER BY v.created_at DESC, v.id`, args
+}
+
+// pageQuery selects fields of the versions whose ids the query ids selects,
+// joined as sqlrow.VersionJoins joins them; ids are selected first so that
+// the rows an offset skips are never read, let alone joined.
+func pageQuery(fields, ids string) string {
+	return `SELECT ` + fields + `
+	FROM (` + ids + `) page
+	JOIN versions v ON v.id = page.id` + versionJoins
 }
 
 // VersionByName implements depot.Store.

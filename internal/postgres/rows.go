@@ -14,6 +14,10 @@ const (
 	ownerCols   = sqlrow.OwnerCols
 	tokenCols   = sqlrow.TokenCols
 	versionCols = sqlrow.VersionCols
+	// For listings, which join a page of version ids to their rows.
+	versionFields = sqlrow.VersionFields
+	versionJoins  = sqlrow.VersionJoins
+	gitlabFields  = sqlrow.GitLabFields
 )
 
 func scanUser(row scanner) (*depot.User, error) { v, err := sqlrow.User(row); return v, translate(err) }

@@ -45,9 +45,9 @@ func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.
 		if status == "" {
 			status = depot.StatusDefault
 		}
-		err = tx.QueryRowContext(ctx, `INSERT INTO versions (package_id, version, lower_version, creator_id, created_at, status) VALUES (?, ?, ?, ?, ?, ?)
+		err = tx.QueryRowContext(ctx, `INSERT INTO versions (package_id, version, lower_version, creator_id, created_at, status, owner_id, type) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (package_id, lower_version) DO UPDATE SET status = CASE WHEN ? = '' THEN status ELSE excluded.status END RETURNING id`,
-			pkgID, nf.Version, strings.ToLower(nf.Version), nf.CreatorID, micros(nf.CreatedAt), status, o.Status).Scan(&f.VersionID)
+			pkgID, nf.Version, strings.ToLower(nf.Version), nf.CreatorID, micros(nf.CreatedAt), status, nf.OwnerID, nf.Type, o.Status).Scan(&f.VersionID)
 		if err != nil {
 			return fmt.Errorf("upsert version: %w", err)
 		}
@@ -76,8 +76,8 @@ func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.
 	return f, nil
 }
 
-// gitlabCols are versionCols with the version's status and last download.
-var gitlabCols = strings.Replace(versionCols, "\n\tFROM versions v", ", v.status, v.last_downloaded_at\n\tFROM versions v", 1)
+// gitlabCols are gitlabFields from versions v and versionJoins.
+const gitlabCols = gitlabFields + "\n\tFROM versions v" + versionJoins
 
 // GitLabPackageByID implements depot.GitLabStore.
 func (s *Store) GitLabPackageByID(ctx context.Context, versionID int64) (*depot.GitLabPackage, error) {
@@ -92,43 +92,21 @@ var gitlabOrder = map[depot.GitLabOrder]string{
 	depot.OrderType:      "p.type",
 }
 
-// SearchGitLabPackages implements depot.GitLabStore. The count and the
-// page are read in one read transaction so they agree.
+// SearchGitLabPackages implements depot.GitLabStore. As in SearchVersions,
+// a subquery selects the page's version ids and only those rows are joined.
+// A group listing in creation order (the default) walks
+// versions_owner_created (or versions_owner_type_created) backwards or
+// forwards, testing each entry's package and status, so a page costs its
+// offset plus its size in entries (ties in created_at are put in id order
+// by a sort of each run of equal times), and the count reads the owner's
+// versions. The other listings (one project's, a name or version filter,
+// another order) read the selected packages' versions and sort them, as
+// many as the filters select. The count and the page are read in one read
+// transaction so they agree.
 func (s *Store) SearchGitLabPackages(ctx context.Context, q depot.GitLabPackageQuery) ([]*depot.GitLabPackage, int64, error) {
-	col, ok := gitlabOrder[q.OrderBy]
-	if !ok {
-		return nil, 0, depot.Errorf(depot.ErrInvalid, "unknown order %q", q.OrderBy)
-	}
-	where := ` WHERE p.owner_id = ? AND p.project_id IS NOT NULL`
-	args := []any{q.OwnerID}
-	if q.ProjectID != 0 {
-		where += ` AND p.project_id = ?`
-		args = append(args, q.ProjectID)
-	}
-	if q.PublicOnly {
-		where += ` AND COALESCE(pr.visibility, o.visibility) = 'public'`
-	}
-	if q.Type != "" {
-		where += ` AND p.type = ?`
-		args = append(args, q.Type)
-	}
-	if q.Name != "" {
-		where += ` AND p.lower_name LIKE ? ESCAPE '\'`
-		args = append(args, "%"+likeEscape.Replace(strings.ToLower(q.Name))+"%")
-	}
-	if q.Version != "" {
-		where += ` AND v.lower_version = ?`
-		args = append(args, strings.ToLower(q.Version))
-	}
-	if q.Status != "" {
-		where += ` AND v.status = ?`
-		args = append(args, q.Status)
-	} else {
-		where += ` AND v.status <> 'hidden'`
-	}
-	dir := " ASC"
-	if q.Desc {
-		dir = " DESC"
+	lq, err := gitlabListing(q)
+	if err != nil {
+		return nil, 0, err
 	}
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -136,19 +114,10 @@ func (s *Store) SearchGitLabPackages(ctx context.Context, q depot.GitLabPackageQ
 	}
 	defer tx.Rollback()
 	var total int64
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM versions v JOIN packages p ON p.id = v.package_id
-		JOIN owners o ON o.id = p.owner_id LEFT JOIN projects pr ON pr.id = p.project_id`+where, args...).Scan(&total); err != nil {
+	if err := tx.QueryRowContext(ctx, lq.count, lq.countArgs...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	query := `SELECT ` + gitlabCols + where + ` ORDER BY ` + col + dir + `, v.id` + dir
-	if q.Limit > 0 {
-		query += ` LIMIT ? OFFSET ?`
-		args = append(args, q.Limit, q.Offset)
-	} else if q.Offset > 0 {
-		query += ` LIMIT -1 OFFSET ?`
-		args = append(args, q.Offset)
-	}
-	rows, err := tx.QueryContext(ctx, query, args...)
+	rows, err := tx.QueryContext(ctx, lq.page, lq.pageArgs...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -162,6 +131,85 @@ func (s *Store) SearchGitLabPackages(ctx context.Context, q depot.GitLabPackageQ
 		out = append(out, gp)
 	}
 	return out, total, rows.Err()
+}
+
+// listing is the two queries of a listing: its total and its page.
+type listing struct {
+	count, page         string
+	countArgs, pageArgs []any
+}
+
+// gitlabListing returns SearchGitLabPackages' queries for q. ErrInvalid for
+// an unknown order.
+func gitlabListing(q depot.GitLabPackageQuery) (listing, error) {
+	col, ok := gitlabOrder[q.OrderBy]
+	if !ok {
+		return listing{}, depot.Errorf(depot.ErrInvalid, "unknown order %q", q.OrderBy)
+	}
+	// A group listing in creation order walks the owner's index: the owner
+	// is taken from versions (the same as the package's), so the planner
+	// starts there rather than at the owner's packages.
+	walk := col == "v.created_at" && q.ProjectID == 0 && q.Name == "" && q.Version == ""
+	from := ` FROM versions v JOIN packages p ON p.id = v.package_id`
+	if q.PublicOnly {
+		from += ` JOIN owners o ON o.id = p.owner_id LEFT JOIN projects pr ON pr.id = p.project_id`
+	}
+	var args []any
+	if walk {
+		from += ` WHERE v.owner_id = ?`
+		args = append(args, q.OwnerID)
+		if q.Type != "" {
+			from += ` AND v.type = ?`
+			args = append(args, q.Type)
+		}
+		from += ` AND p.project_id IS NOT NULL`
+	} else {
+		from += ` WHERE p.owner_id = ? AND p.project_id IS NOT NULL`
+		args = append(args, q.OwnerID)
+		if q.ProjectID != 0 {
+			from += ` AND p.project_id = ?`
+			args = append(args, q.ProjectID)
+		}
+		if q.Type != "" {
+			from += ` AND p.type = ?`
+			args = append(args, q.Type)
+		}
+		if q.Name != "" {
+			from += ` AND p.lower_name LIKE ? ESCAPE '\'`
+			args = append(args, "%"+likeEscape.Replace(strings.ToLower(q.Name))+"%")
+		}
+		if q.Version != "" {
+			from += ` AND v.lower_version = ?`
+			args = append(args, strings.ToLower(q.Version))
+		}
+	}
+	if q.PublicOnly {
+		from += ` AND COALESCE(pr.visibility, o.visibility) = 'public'`
+	}
+	if q.Status != "" {
+		from += ` AND v.status = ?`
+		args = append(args, q.Status)
+	} else {
+		from += ` AND v.status <> 'hidden'`
+	}
+	dir := " ASC"
+	if q.Desc {
+		dir = " DESC"
+	}
+	order := ` ORDER BY ` + col + dir + `, v.id` + dir
+	ids := `SELECT v.id` + from + order
+	pageArgs := append([]any(nil), args...)
+	if q.Limit > 0 {
+		ids += ` LIMIT ? OFFSET ?`
+		pageArgs = append(pageArgs, q.Limit, q.Offset)
+	} else if q.Offset > 0 {
+		ids += ` LIMIT -1 OFFSET ?`
+		pageArgs = append(pageArgs, q.Offset)
+	}
+	return listing{
+		count: `SELECT COUNT(*)` + from, countArgs: args,
+		page: pageQuery(gitlabFields, ids) + order, pageArgs: pageArgs,
+	}, nil
 }
 
 // FileByID implements depot.GitLabStore.

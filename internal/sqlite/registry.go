@@ -54,43 +54,34 @@ func (s *Store) OrgsOfUser(ctx context.Context, userID int64) ([]*depot.Owner, e
 // likeEscape escapes LIKE's wildcards so a search matches them literally.
 var likeEscape = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// SearchVersions implements depot.Store. The owner's packages come from the
-// packages (owner_id, type, lower_name) index and their versions from
-// versions (package_id, created_at); the count and the page are read in one
+// SearchVersions implements depot.Store. The page is found by walking an
+// index in listing order (migration 00005): a subquery selects the page's
+// version ids, skipping the offset inside the index, and only those rows
+// are joined to their package, owner, creator and project. Without a name
+// the page and the count read versions_owner_type_created (or
+// versions_owner_created) alone. An exact name reads its package's versions
+// from versions_package_created. A name search counts the versions of the
+// owner's matching packages (a scan of packages' (owner_id, type,
+// lower_name) index), then either sorts them, when there are at most
+// Store.searchSortMax, or walks the owner's index testing each entry
+// against the matching packages. The count and the page are read in one
 // read transaction so they agree.
 func (s *Store) SearchVersions(ctx context.Context, q depot.VersionQuery) ([]*depot.PackageVersion, int64, error) {
-	where := ` WHERE p.owner_id = ?`
-	args := []any{q.OwnerID}
-	if q.Type != "" {
-		where += ` AND p.type = ?`
-		args = append(args, q.Type)
-	}
-	switch {
-	case q.ExactName:
-		where += ` AND p.lower_name = ?`
-		args = append(args, strings.ToLower(q.Name))
-	case q.Name != "":
-		where += ` AND p.lower_name LIKE ? ESCAPE '\'`
-		args = append(args, "%"+likeEscape.Replace(strings.ToLower(q.Name))+"%")
-	}
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, 0, err
 	}
 	defer tx.Rollback()
 	var total int64
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM versions v JOIN packages p ON p.id = v.package_id`+where, args...).Scan(&total); err != nil {
+	count, args := versionCount(q)
+	if err := tx.QueryRowContext(ctx, count, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	query := `SELECT ` + versionCols + where + ` ORDER BY v.created_at DESC, v.id ASC`
-	if q.Limit > 0 {
-		query += ` LIMIT ? OFFSET ?`
-		args = append(args, q.Limit, q.Offset)
-	} else if q.Offset > 0 {
-		query += ` LIMIT -1 OFFSET ?`
-		args = append(args, q.Offset)
+	if int64(q.Offset) >= total {
+		return nil, total, nil
 	}
-	rows, err := tx.QueryContext(ctx, query, args...)
+	page, args := versionPage(q, total <= s.searchSortMax)
+	rows, err := tx.QueryContext(ctx, page, args...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -107,6 +98,88 @@ func (s *Store) SearchVersions(ctx context.Context, q depot.VersionQuery) ([]*de
 		return nil, 0, err
 	}
 	return out, total, nil
+}
+
+// defaultSearchSortMax is the most versions a name search sorts. Up to this
+// many, the page reads the matching packages' versions and sorts them, so
+// that a rare name costs what it matches; beyond, the page walks the
+// owner's index and tests each entry, so that a common name costs the
+// offset and the page size in entries rather than a sort of every match.
+const defaultSearchSortMax = 1000
+
+// ownerPackages selects the packages p of q's owner, type and name.
+func ownerPackages(q depot.VersionQuery) (string, []any) {
+	where := ` WHERE p.owner_id = ?`
+	args := []any{q.OwnerID}
+	if q.Type != "" {
+		where += ` AND p.type = ?`
+		args = append(args, q.Type)
+	}
+	switch {
+	case q.ExactName:
+		where += ` AND p.lower_name = ?`
+		args = append(args, strings.ToLower(q.Name))
+	case q.Name != "":
+		where += ` AND p.lower_name LIKE ? ESCAPE '\'`
+		args = append(args, "%"+likeEscape.Replace(strings.ToLower(q.Name))+"%")
+	}
+	return where, args
+}
+
+// versionCount returns the query of SearchVersions' total.
+func versionCount(q depot.VersionQuery) (string, []any) {
+	if q.Name == "" {
+		from, args := ownerVersions(q)
+		return `SELECT COUNT(*)` + from, args
+	}
+	where, args := ownerPackages(q)
+	return `SELECT COUNT(*) FROM packages p JOIN versions v ON v.package_id = p.id` + where, args
+}
+
+// versionPage returns the query of SearchVersions' page; a name search
+// sorts its matches or walks the owner's index.
+func versionPage(q depot.VersionQuery, sortMatches bool) (string, []any) {
+	var from string
+	var args []any
+	switch {
+	case q.Name == "":
+		from, args = ownerVersions(q)
+	case q.ExactName || sortMatches:
+		where, pkgArgs := ownerPackages(q)
+		from, args = ` FROM packages p JOIN versions v ON v.package_id = p.id`+where, pkgArgs
+	default:
+		where, pkgArgs := ownerPackages(q)
+		from, args = ownerVersions(q)
+		from += ` AND v.package_id IN (SELECT p.id FROM packages p` + where + `)`
+		args = append(args, pkgArgs...)
+	}
+	ids := `SELECT v.id` + from + ` ORDER BY v.created_at DESC, v.id`
+	if q.Limit > 0 {
+		ids += ` LIMIT ? OFFSET ?`
+		args = append(args, q.Limit, q.Offset)
+	} else if q.Offset > 0 {
+		ids += ` LIMIT -1 OFFSET ?`
+		args = append(args, q.Offset)
+	}
+	return pageQuery(versionFields, ids) + ` ORDER BY v.created_at DESC, v.id`, args
+}
+
+// ownerVersions selects the versions v of q's owner and type, for a walk of
+// versions_owner_type_created or versions_owner_created.
+func ownerVersions(q depot.VersionQuery) (string, []any) {
+	if q.Type != "" {
+		return ` FROM versions v WHERE v.owner_id = ? AND v.type = ?`, []any{q.OwnerID, q.Type}
+	}
+	return ` FROM versions v WHERE v.owner_id = ?`, []any{q.OwnerID}
+}
+
+// pageQuery selects fields of the versions whose ids the query ids selects,
+// joined as sqlrow.VersionJoins joins them; ids are selected first so that
+// the rows an offset skips are never read, let alone joined.
+func pageQuery(fields, ids string) string {
+	return `SELECT ` + fields + `
+	FROM (` + ids + `) page
+	JOIN versions v ON v.id = page.id` + versionJoins
 }
 
 // VersionByName implements depot.Store.

@@ -39,6 +39,9 @@ type Store struct {
 	q     *stmts
 	files groupCommit
 	cache fileCache
+	// searchSortMax is the most versions a name search sorts (see
+	// SearchVersions); tests change it to reach the other plan.
+	searchSortMax int64
 }
 
 var _ depot.Store = (*Store)(nil)
@@ -76,7 +79,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	st := &Store{w: w, r: r, q: q}
+	st := &Store{w: w, r: r, q: q, searchSortMax: defaultSearchSortMax}
 	st.files.s = st
 	return st, nil
 }
@@ -372,7 +375,7 @@ func (s *Store) insertFile(ctx context.Context, tx *sql.Tx, nf depot.NewFile) (*
 		return nil, fmt.Errorf("upsert package: %w", err)
 	}
 	err = tx.StmtContext(ctx, s.q.upsertVersion).QueryRowContext(ctx,
-		pkgID, nf.Version, strings.ToLower(nf.Version), nf.CreatorID, micros(nf.CreatedAt)).Scan(&f.VersionID)
+		pkgID, nf.Version, strings.ToLower(nf.Version), nf.CreatorID, micros(nf.CreatedAt), nf.OwnerID, nf.Type).Scan(&f.VersionID)
 	if err != nil {
 		return nil, fmt.Errorf("upsert version: %w", err)
 	}

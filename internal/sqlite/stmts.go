@@ -46,7 +46,7 @@ func prepare(ctx context.Context, r, w *sql.DB) (*stmts, error) {
 		{r, &q.fileByName, fileQuery},
 		{w, &q.upsertPackage, `INSERT INTO packages (owner_id, type, name, lower_name, created_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (owner_id, type, lower_name) DO UPDATE SET lower_name = excluded.lower_name RETURNING id`},
-		{w, &q.upsertVersion, `INSERT INTO versions (package_id, version, lower_version, creator_id, created_at) VALUES (?, ?, ?, ?, ?)
+		{w, &q.upsertVersion, `INSERT INTO versions (package_id, version, lower_version, creator_id, created_at, owner_id, type) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (package_id, lower_version) DO UPDATE SET lower_version = excluded.lower_version RETURNING id`},
 		{w, &q.insertBlob, `INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (sha256) DO NOTHING`},

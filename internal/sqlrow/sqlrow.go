@@ -70,19 +70,31 @@ func File(row Scanner) (*depot.File, error) {
 	return &f, nil
 }
 
-// VersionCols are the columns scanVersion reads: package, version, creator
-// (NULL when gone) and project (NULL when unlinked).
-const VersionCols = `p.id, p.owner_id, p.type, p.name, p.created_at, COALESCE(p.project_id, 0),
+// VersionFields are the columns Version reads: package, version, creator
+// (NULL when gone) and project (NULL when unlinked), from a version v and
+// VersionJoins.
+const VersionFields = `p.id, p.owner_id, p.type, p.name, p.created_at, COALESCE(p.project_id, 0),
 	v.id, v.version, v.creator_id, v.created_at,
 	c.id, c.name, c.kind, c.visibility, c.email, c.is_admin, c.disabled, c.created_at,
-	pr.id, pr.owner_id, pr.name, pr.visibility, pr.created_at, o.name
-	FROM versions v
+	pr.id, pr.owner_id, pr.name, pr.visibility, pr.created_at, o.name`
+
+// VersionJoins join a version v to what VersionFields read: its package p,
+// the package's owner o, its creator c and the package's project pr.
+const VersionJoins = `
 	JOIN packages p ON p.id = v.package_id
 	JOIN owners o ON o.id = p.owner_id
 	LEFT JOIN owners c ON c.id = v.creator_id
 	LEFT JOIN projects pr ON pr.id = p.project_id`
 
-// Version reads the VersionCols of a package version.
+// VersionCols are VersionFields from versions v and VersionJoins, for a
+// query to add its WHERE to.
+const VersionCols = VersionFields + "\n\tFROM versions v" + VersionJoins
+
+// GitLabFields are VersionFields followed by the version's status and last
+// download time, the columns GitLabPackage reads.
+const GitLabFields = VersionFields + `, v.status, v.last_downloaded_at`
+
+// Version reads the VersionFields of a package version.
 func Version(row Scanner) (*depot.PackageVersion, error) {
 	var pv depot.PackageVersion
 	var pkgCreated, verCreated int64
@@ -136,8 +148,7 @@ type extraScanner struct {
 
 func (e extraScanner) Scan(dest ...any) error { return e.row.Scan(append(dest, e.extra...)...) }
 
-// GitLabPackage reads the VersionCols followed by the version's status and
-// last download time.
+// GitLabPackage reads the GitLabFields.
 func GitLabPackage(row Scanner) (*depot.GitLabPackage, error) {
 	var gp depot.GitLabPackage
 	var downloaded sql.NullInt64

@@ -25,7 +25,6 @@ func testGitLab(t *testing.T, s depot.Store) {
 		{"DeleteFileByID", testGitLabDeleteFileByID},
 		{"ProjectLink", testGitLabProjectLink},
 		{"Status", testGitLabStatus},
-		{"Search", testGitLabSearch},
 		{"RecordDownloads", testGitLabRecordDownloads},
 		{"PackageSettings", testGitLabPackageSettings},
 		{"ProjectTokens", testGitLabProjectTokens},
@@ -278,6 +277,116 @@ func testGitLabSearch(t *testing.T, s depot.Store) {
 				t.Errorf("got %q (total %d), want %q (total %d)", got, total, tc.want, tc.total)
 			}
 		})
+	}
+}
+
+// testGitLabSearchPaging lists the packages of two owners, uploaded
+// interleaved and many at the same time, in several projects, unlinked,
+// hidden and of two types, page by page in both directions: every page must
+// hold the next versions in order (creation time, ties by id, both
+// reversed for desc) of what the query selects, and every total must count
+// them all.
+func testGitLabSearchPaging(t *testing.T, s depot.Store) {
+	u1, pub := gitlabSetup(t, s, "")
+	priv := MustCreateProject(t, s, u1.ID, "secret", depot.Private)
+	u2, other := gitlabSetup(t, s, "")
+	type version struct {
+		owner, project int64
+		private        bool
+		typ            depot.PackageType
+		status         depot.PackageStatus
+		pkg, version   string
+		minutes        int
+		id             int64
+	}
+	var all []*version
+	for i := range 120 {
+		v := &version{owner: u1.ID, project: pub.ID, typ: depot.TypeGeneric, status: depot.StatusDefault,
+			pkg: fmt.Sprintf("pkg-%d", i%4), version: fmt.Sprintf("1.%d", i), minutes: i * 5 % 4}
+		owner := u1
+		switch i % 5 {
+		case 1:
+			v.project, v.private, v.pkg = priv.ID, true, "secret-"+v.pkg
+		case 2:
+			owner, v.owner, v.project = u2, u2.ID, other.ID
+		case 3:
+			v.project, v.pkg = 0, "unlinked-"+v.pkg
+		}
+		if i%3 == 0 {
+			v.status = depot.StatusHidden
+		}
+		if i/3%2 == 1 {
+			v.typ, v.pkg = "npm", "npm-"+v.pkg
+		}
+		nf := at(NewFile(owner, v.pkg, v.version, "f.bin", fmt.Sprint(i)), v.minutes)
+		nf.Type = v.typ
+		if v.project == 0 {
+			v.id = MustCreateFile(t, s, nf).VersionID
+		} else {
+			v.id = MustCreateGitLabFile(t, s, nf, depot.GitLabFileOptions{ProjectID: v.project, Status: v.status}).VersionID
+		}
+		all = append(all, v)
+	}
+	slices.SortStableFunc(all, func(a, b *version) int {
+		if a.minutes != b.minutes {
+			return a.minutes - b.minutes
+		}
+		return int(a.id - b.id)
+	})
+
+	const limit = 6
+	for _, tc := range []struct {
+		name string
+		q    depot.GitLabPackageQuery
+		pick func(v *version) bool
+	}{
+		{"group", depot.GitLabPackageQuery{OwnerID: u1.ID},
+			func(v *version) bool { return v.owner == u1.ID && v.project != 0 && v.status != depot.StatusHidden }},
+		{"group public", depot.GitLabPackageQuery{OwnerID: u1.ID, PublicOnly: true},
+			func(v *version) bool {
+				return v.owner == u1.ID && v.project != 0 && !v.private && v.status != depot.StatusHidden
+			}},
+		{"group type", depot.GitLabPackageQuery{OwnerID: u1.ID, Type: "npm"},
+			func(v *version) bool {
+				return v.owner == u1.ID && v.project != 0 && v.typ == "npm" && v.status != depot.StatusHidden
+			}},
+		{"group hidden", depot.GitLabPackageQuery{OwnerID: u1.ID, Status: depot.StatusHidden},
+			func(v *version) bool { return v.owner == u1.ID && v.project != 0 && v.status == depot.StatusHidden }},
+		{"other group", depot.GitLabPackageQuery{OwnerID: u2.ID},
+			func(v *version) bool { return v.owner == u2.ID && v.status != depot.StatusHidden }},
+		{"project", depot.GitLabPackageQuery{OwnerID: u1.ID, ProjectID: priv.ID},
+			func(v *version) bool { return v.project == priv.ID && v.status != depot.StatusHidden }},
+	} {
+		for _, desc := range []bool{false, true} {
+			var want []string
+			for _, v := range all {
+				if tc.pick(v) {
+					want = append(want, v.pkg+"@"+v.version)
+				}
+			}
+			if desc {
+				slices.Reverse(want)
+			}
+			q := tc.q
+			q.Desc = desc
+			t.Run(fmt.Sprintf("%s desc %v", tc.name, desc), func(t *testing.T) {
+				if len(want) < 2*limit {
+					t.Fatalf("only %d versions selected", len(want))
+				}
+				for off := 0; off <= len(want)+limit; off += limit {
+					q.Limit, q.Offset = limit, off
+					got, total := gitlabSearch(t, s, q)
+					page := want[min(off, len(want)):min(off+limit, len(want))]
+					if !slices.Equal(got, page) || total != int64(len(want)) {
+						t.Errorf("offset %d: %q (total %d), want %q (total %d)", off, got, total, page, len(want))
+					}
+				}
+				q.Limit, q.Offset = 0, 5
+				if got, _ := gitlabSearch(t, s, q); !slices.Equal(got, want[5:]) {
+					t.Errorf("offset 5 without limit: %q, want %q", got, want[5:])
+				}
+			})
+		}
 	}
 }
 

@@ -311,6 +311,100 @@ func testSearchVersionsPaging(t *testing.T, s depot.Store) {
 	}
 }
 
+// testSearchVersionsAcrossOwners lists the versions of two owners and two
+// types, uploaded interleaved (so ids follow neither) and many at the same
+// time, page by page. Every page must hold the next versions in listing
+// order (newest first, ties by ascending id) of exactly the owner, type and
+// name asked for, and every total must count them all, after deletions too.
+func testSearchVersionsAcrossOwners(t *testing.T, s depot.Store) {
+	ctx := context.Background()
+	alice := MustCreateUser(t, s, "alice")
+	bob := MustCreateUser(t, s, "bob")
+	projects := map[int64]int64{
+		alice.ID: MustCreateProject(t, s, alice.ID, "proj", "").ID,
+		bob.ID:   MustCreateProject(t, s, bob.ID, "proj", "").ID,
+	}
+	type version struct {
+		owner        int64
+		typ          depot.PackageType
+		pkg, version string
+		minutes      int
+		id           int64
+		deleted      bool
+	}
+	var all []*version
+	for i := range 90 {
+		owner := alice
+		if i%3 == 2 {
+			owner = bob
+		}
+		v := &version{owner: owner.ID, typ: depot.TypeGeneric, pkg: fmt.Sprintf("pkg-%d", i%5), version: fmt.Sprintf("1.%d", i), minutes: i * 7 % 6}
+		if i/2%2 == 1 {
+			v.typ = "npm"
+		}
+		nf := at(NewFile(owner, v.pkg, v.version, "f", fmt.Sprint(i)), v.minutes)
+		nf.Type = v.typ
+		if i%8 == 0 {
+			// The GitLab dialect's uploads are listed too.
+			v.id = MustCreateGitLabFile(t, s, nf, depot.GitLabFileOptions{ProjectID: projects[owner.ID]}).VersionID
+		} else {
+			v.id = MustCreateFile(t, s, nf).VersionID
+		}
+		all = append(all, v)
+	}
+	for _, i := range []int{3, 10, 44} {
+		v := all[i]
+		if err := s.DeleteVersion(ctx, v.owner, v.typ, v.pkg, v.version, func(context.Context, string) error { return nil }); err != nil {
+			t.Fatalf("DeleteVersion(%s@%s): %v", v.pkg, v.version, err)
+		}
+		v.deleted = true
+	}
+	slices.SortStableFunc(all, func(a, b *version) int {
+		if a.minutes != b.minutes {
+			return b.minutes - a.minutes
+		}
+		return int(a.id - b.id)
+	})
+
+	const limit = 7
+	for _, owner := range []*depot.User{alice, bob} {
+		for _, typ := range []depot.PackageType{"", depot.TypeGeneric, "npm"} {
+			for _, name := range []struct {
+				name  string
+				exact bool
+				match func(pkg string) bool
+			}{
+				{"", false, func(string) bool { return true }},
+				{"PKG-3", true, func(pkg string) bool { return pkg == "pkg-3" }},
+				{"-1", false, func(pkg string) bool { return pkg == "pkg-1" }},
+				{"kg", false, func(string) bool { return true }},
+			} {
+				var want []string
+				for _, v := range all {
+					if !v.deleted && v.owner == owner.ID && (typ == "" || v.typ == typ) && name.match(v.pkg) {
+						want = append(want, v.pkg+"@"+v.version)
+					}
+				}
+				q := depot.VersionQuery{OwnerID: owner.ID, Type: typ, Name: name.name, ExactName: name.exact}
+				t.Run(fmt.Sprintf("%s type %q name %q", owner.Name, typ, name.name), func(t *testing.T) {
+					for off := 0; off <= len(want)+limit; off += limit {
+						q.Limit, q.Offset = limit, off
+						got, total := search(t, s, q)
+						page := want[min(off, len(want)):min(off+limit, len(want))]
+						if !slices.Equal(got, page) || total != int64(len(want)) {
+							t.Errorf("offset %d: %q (total %d), want %q (total %d)", off, got, total, page, len(want))
+						}
+					}
+					q.Limit, q.Offset = 0, 5
+					if got, _ := search(t, s, q); !slices.Equal(got, want[min(5, len(want)):]) {
+						t.Errorf("offset 5 without limit: %q, want %q", got, want[min(5, len(want)):])
+					}
+				})
+			}
+		}
+	}
+}
+
 func testVersionByName(t *testing.T, s depot.Store) {
 	ctx := context.Background()
 	alice := MustCreateUser(t, s, "alice")
