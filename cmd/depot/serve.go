@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/httpapi"
 	"github.com/depot-registry/depot/internal/server"
 	"github.com/urfave/cli/v3"
 )
@@ -106,6 +107,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Handler:           server.New(m.Service, m.Log, server.Options{Version: version, BaseURL: m.Config.BaseURL}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		ConnContext:       httpapi.ConnContext,
 		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
 	}
 	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {

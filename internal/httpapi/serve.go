@@ -27,6 +27,9 @@ func ServeFile(w http.ResponseWriter, r *http.Request, f *depot.File, content de
 		http.ServeContent(writeOnly{w}, r, "", f.CreatedAt, bytes.NewReader(small.b))
 		return
 	}
+	if r.Method == http.MethodGet && f.Blob.Size > smallFile {
+		defer corkFile(r)()
+	}
 	http.ServeContent(w, r, "", f.CreatedAt, content)
 }
 
