@@ -44,6 +44,7 @@ func TestCLIBadSettingsExitTwo(t *testing.T) {
 		{"base url", nil, []string{"serve", "--data-dir", dir, "--base-url", "not a url"}, "--base-url"},
 		{"addr", map[string]string{"DEPOT_ADDR": "nocolon"}, []string{"serve", "--data-dir", dir}, "DEPOT_ADDR"},
 		{"unknown flag", nil, []string{"serve", "--no-such-flag"}, "no-such-flag"},
+		{"metrics token without metrics", map[string]string{"DEPOT_METRICS_TOKEN": "t"}, []string{"serve", "--data-dir", dir}, "DEPOT_METRICS_TOKEN"},
 		{"bad role", nil, []string{"admin", "org", "add-member", "--data-dir", dir, "--org", "o", "--username", "u", "--role", "owner"}, "--role"},
 		{"bad scope", nil, []string{"admin", "token", "create", "--data-dir", dir, "--username", "u", "--name", "n", "--scopes", "write:everything"}, "--scopes"},
 	} {

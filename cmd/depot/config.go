@@ -34,6 +34,10 @@ type Config struct {
 	// store is asked again: zero means depot.DefaultTokenCacheTTL, negative
 	// disables the cache.
 	TokenCacheTTL time.Duration
+	// Metrics serves Prometheus metrics at /metrics; MetricsToken, when
+	// set, is the bearer token a scrape must send.
+	Metrics      bool
+	MetricsToken string
 	// BcryptCost is the password hashing cost; 0 means bcrypt's default.
 	// Tests lower it.
 	BcryptCost int
@@ -61,7 +65,9 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "base-url", Usage: "public URL of this server, for links it prints", Sources: cli.EnvVars("DEPOT_BASE_URL")},
 		&cli.StringFlag{Name: "max-upload-size", Value: "0", Usage: "largest accepted file, e.g. 10GiB; 0 means unlimited", Sources: cli.EnvVars("DEPOT_MAX_UPLOAD_SIZE")},
 		&cli.BoolFlag{Name: "storage-redirect", Usage: "answer downloads with a 307 to a short-lived presigned URL of the object store (s3:// only)", Sources: cli.EnvVars("DEPOT_STORAGE_REDIRECT")},
-		&cli.DurationFlag{Name: "token-cache-ttl", Value: depot.DefaultTokenCacheTTL, Usage: "how long a verified token, and an owner looked up by name, are trusted before the database is asked again; a token revoked by another process (admin CLI, another replica) keeps working at most this long; 0 disables the caches", Sources: cli.EnvVars("DEPOT_TOKEN_CACHE_TTL")},
+		&cli.DurationFlag{Name: "token-cache-ttl", Value: depot.DefaultTokenCacheTTL, Usage: "how long a verified token, and an owner looked up by name, are trusted before the database is asked again; on PostgreSQL revocations reach every replica at once (LISTEN/NOTIFY); on SQLite a revocation by the admin CLI takes up to this long; 0 disables the caches", Sources: cli.EnvVars("DEPOT_TOKEN_CACHE_TTL")},
+		&cli.BoolFlag{Name: "metrics", Usage: "serve Prometheus metrics at /metrics", Sources: cli.EnvVars("DEPOT_METRICS")},
+		&cli.StringFlag{Name: "metrics-token", Usage: "bearer token a /metrics scrape must send (recommended when --metrics is on)", Sources: cli.EnvVars("DEPOT_METRICS_TOKEN")},
 	)
 }
 
@@ -134,6 +140,10 @@ func serveConfig(cmd *cli.Command) (Config, error) {
 		c.TokenCacheTTL = -1
 	default:
 		c.TokenCacheTTL = ttl
+	}
+	c.Metrics, c.MetricsToken = cmd.Bool("metrics"), cmd.String("metrics-token")
+	if c.MetricsToken != "" && !c.Metrics {
+		return c, usageError("--metrics-token (DEPOT_METRICS_TOKEN) is set but --metrics (DEPOT_METRICS) is off")
 	}
 	return c, nil
 }

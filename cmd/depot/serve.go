@@ -15,6 +15,9 @@ import (
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/httpapi"
 	"github.com/depot-registry/depot/internal/server"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/urfave/cli/v3"
 )
 
@@ -103,8 +106,16 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := m.Service.ResumeDigests(ctx); err != nil {
 		m.Log.Warn("resuming blob digests", "err", err)
 	}
+	opts := server.Options{Version: version, BaseURL: m.Config.BaseURL}
+	if m.Config.Metrics {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		opts.Metrics = httpapi.NewMetrics(reg)
+		opts.MetricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+		opts.MetricsToken = m.Config.MetricsToken
+	}
 	m.srv = &http.Server{
-		Handler:           server.New(m.Service, m.Log, server.Options{Version: version, BaseURL: m.Config.BaseURL}),
+		Handler:           server.New(m.Service, m.Log, opts),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ConnContext:       httpapi.ConnContext,

@@ -43,15 +43,26 @@ func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// Logged logs one line per request and turns a panic in next into a 500
-// that is logged, not shown.
-func Logged(log *slog.Logger, next http.Handler) http.Handler {
+// Logged logs one line per request, counts it in m (when not nil), and
+// turns a panic in next into a 500 that is logged, not shown.
+func Logged(log *slog.Logger, m *Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		var body *countingBody
+		if m != nil {
+			m.inFlight.Inc()
+			if r.Body != nil && r.Body != http.NoBody {
+				body = &countingBody{ReadCloser: r.Body}
+				r.Body = body
+			}
+		}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
+					if m != nil {
+						m.inFlight.Dec()
+					}
 					panic(v)
 				}
 				log.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path, "panic", v)
@@ -59,8 +70,17 @@ func Logged(log *slog.Logger, next http.Handler) http.Handler {
 					http.Error(sw, "internal server error", http.StatusInternalServerError)
 				}
 			}
+			elapsed := time.Since(start)
+			if m != nil {
+				m.inFlight.Dec()
+				var in int64
+				if body != nil {
+					in = body.n
+				}
+				m.observe(r, sw.status, in, sw.n, elapsed.Seconds())
+			}
 			log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.EscapedPath(), "status", sw.status,
-				"bytes", sw.n, "duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", r.RemoteAddr)
+				"bytes", sw.n, "duration_ms", float64(elapsed.Microseconds())/1000, "remote", r.RemoteAddr)
 		}()
 		next.ServeHTTP(sw, r)
 	})

@@ -4,6 +4,7 @@
 package server
 
 import (
+	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -23,6 +24,14 @@ type Options struct {
 	// BaseURL is the server's public root URL for the links it writes; ""
 	// derives it from each request.
 	BaseURL string
+	// Metrics, when not nil, counts every request.
+	Metrics *httpapi.Metrics
+	// MetricsHandler, when not nil, answers GET /metrics (Prometheus'
+	// exposition format), as Gitea's [metrics] ENABLED does; with
+	// MetricsToken set, only to requests with "Authorization: Bearer
+	// <MetricsToken>", as Gitea's [metrics] TOKEN.
+	MetricsHandler http.Handler
+	MetricsToken   string
 }
 
 // New returns depot's HTTP handler.
@@ -33,6 +42,9 @@ func New(svc *depot.Service, log *slog.Logger, opts Options) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": opts.Version})
 	})
+	if opts.MetricsHandler != nil {
+		mux.Handle("GET /metrics", metricsGuard(opts.MetricsToken, opts.MetricsHandler, log))
+	}
 	mux.Handle(giteaapi.Prefix, giteaapi.New(svc, log, giteaapi.Options{BaseURL: opts.BaseURL, Version: opts.Version}))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, log, httpapi.JSON, depot.Errorf(depot.ErrNotFound, "no such route"))
@@ -51,5 +63,22 @@ func New(svc *depot.Service, log *slog.Logger, opts Options) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
-	return httpapi.Logged(log, root)
+	return httpapi.Logged(log, opts.Metrics, root)
+}
+
+// metricsGuard lets through only requests that carry the bearer token,
+// when one is set.
+func metricsGuard(token string, next http.Handler, log *slog.Logger) http.Handler {
+	if token == "" {
+		return next
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="depot metrics"`)
+			httpapi.WriteError(w, r, log, httpapi.JSON, depot.Errorf(depot.ErrUnauthenticated, "metrics need the metrics token as a bearer token"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
