@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/sqlrow"
 )
 
 // OwnerByID implements depot.GitLabStore.
@@ -113,24 +114,7 @@ func (s *Store) SearchGitLabPackages(ctx context.Context, q depot.GitLabPackageQ
 		return nil, 0, err
 	}
 	defer tx.Rollback()
-	var total int64
-	if err := tx.QueryRowContext(ctx, lq.count, lq.countArgs...).Scan(&total); err != nil {
-		return nil, 0, err
-	}
-	rows, err := tx.QueryContext(ctx, lq.page, lq.pageArgs...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	var out []*depot.GitLabPackage
-	for rows.Next() {
-		gp, err := scanGitLabPackage(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, gp)
-	}
-	return out, total, rows.Err()
+	return sqlrow.Page(ctx, tx, lq.count, lq.countArgs, lq.page, lq.pageArgs, scanGitLabPackage)
 }
 
 // listing is the two queries of a listing: its total and its page.
