@@ -27,52 +27,54 @@ func (s *Store) ProjectByID(ctx context.Context, id int64) (*depot.Project, erro
 
 // CreateGitLabFile implements depot.GitLabStore. The single writer
 // connection serialises it against every other upload, so superseding the
-// current file and inserting the new one cannot interleave with another.
+// current file and inserting the new one cannot interleave with another;
+// concurrent uploads share transactions (see groupCommit).
 func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.GitLabFileOptions, commitBlob func(context.Context) error) (*depot.File, error) {
+	return s.files.submit(ctx, func(ctx context.Context, tx *sql.Tx) (*depot.File, error) {
+		return insertGitLabFile(ctx, tx, nf, o)
+	}, commitBlob)
+}
+
+// insertGitLabFile runs the statements that record a GitLab upload in tx.
+func insertGitLabFile(ctx context.Context, tx *sql.Tx, nf depot.NewFile, o depot.GitLabFileOptions) (*depot.File, error) {
 	f := &depot.File{Name: nf.File, Blob: nf.Blob, CreatorID: nf.CreatorID, CreatedAt: nf.CreatedAt}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var pkgID, projectID int64
-		err := tx.QueryRowContext(ctx, `INSERT INTO packages (owner_id, type, name, lower_name, created_at, project_id) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (owner_id, type, lower_name) DO UPDATE SET project_id = COALESCE(project_id, excluded.project_id)
-			RETURNING id, project_id`,
-			nf.OwnerID, nf.Type, nf.Package, strings.ToLower(nf.Package), micros(nf.CreatedAt), o.ProjectID).Scan(&pkgID, &projectID)
-		if err != nil {
-			return fmt.Errorf("upsert package: %w", err)
-		}
-		if projectID != o.ProjectID {
-			return depot.Errorf(depot.ErrInvalid, "package %q belongs to another project", nf.Package)
-		}
-		status := o.Status
-		if status == "" {
-			status = depot.StatusDefault
-		}
-		err = tx.QueryRowContext(ctx, `INSERT INTO versions (package_id, version, lower_version, creator_id, created_at, status, owner_id, type) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (package_id, lower_version) DO UPDATE SET status = CASE WHEN ? = '' THEN status ELSE excluded.status END RETURNING id`,
-			pkgID, nf.Version, strings.ToLower(nf.Version), nf.CreatorID, micros(nf.CreatedAt), status, nf.OwnerID, nf.Type, o.Status).Scan(&f.VersionID)
-		if err != nil {
-			return fmt.Errorf("upsert version: %w", err)
-		}
-		b := nf.Blob
-		_, err = tx.ExecContext(ctx, `INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (sha256) DO NOTHING`, b.SHA256, b.Size, b.MD5, b.SHA1, b.SHA512, micros(b.CreatedAt))
-		if err != nil {
-			return fmt.Errorf("insert blob: %w", err)
-		}
-		if o.AllowDuplicate {
-			if _, err := tx.ExecContext(ctx, `UPDATE files SET superseded = 1 WHERE version_id = ? AND lower_name = ? AND superseded = 0`,
-				f.VersionID, strings.ToLower(nf.File)); err != nil {
-				return fmt.Errorf("supersede file: %w", err)
-			}
-		}
-		err = tx.QueryRowContext(ctx, `INSERT INTO files (version_id, name, lower_name, blob_sha256, creator_id, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-			f.VersionID, nf.File, strings.ToLower(nf.File), b.SHA256, nf.CreatorID, micros(nf.CreatedAt)).Scan(&f.ID)
-		if err != nil {
-			return fmt.Errorf("insert file: %w", err)
-		}
-		return commitBlob(ctx)
-	})
+	var pkgID, projectID int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO packages (owner_id, type, name, lower_name, created_at, project_id) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (owner_id, type, lower_name) DO UPDATE SET project_id = COALESCE(project_id, excluded.project_id)
+		RETURNING id, project_id`,
+		nf.OwnerID, nf.Type, nf.Package, strings.ToLower(nf.Package), micros(nf.CreatedAt), o.ProjectID).Scan(&pkgID, &projectID)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("upsert package: %w", err)
+	}
+	if projectID != o.ProjectID {
+		return nil, depot.Errorf(depot.ErrInvalid, "package %q belongs to another project", nf.Package)
+	}
+	status := o.Status
+	if status == "" {
+		status = depot.StatusDefault
+	}
+	err = tx.QueryRowContext(ctx, `INSERT INTO versions (package_id, version, lower_version, creator_id, created_at, status, owner_id, type) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (package_id, lower_version) DO UPDATE SET status = CASE WHEN ? = '' THEN status ELSE excluded.status END RETURNING id`,
+		pkgID, nf.Version, strings.ToLower(nf.Version), nf.CreatorID, micros(nf.CreatedAt), status, nf.OwnerID, nf.Type, o.Status).Scan(&f.VersionID)
+	if err != nil {
+		return nil, fmt.Errorf("upsert version: %w", err)
+	}
+	b := nf.Blob
+	_, err = tx.ExecContext(ctx, `INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (sha256) DO NOTHING`, b.SHA256, b.Size, b.MD5, b.SHA1, b.SHA512, micros(b.CreatedAt))
+	if err != nil {
+		return nil, fmt.Errorf("insert blob: %w", err)
+	}
+	if o.AllowDuplicate {
+		if _, err := tx.ExecContext(ctx, `UPDATE files SET superseded = 1 WHERE version_id = ? AND lower_name = ? AND superseded = 0`,
+			f.VersionID, strings.ToLower(nf.File)); err != nil {
+			return nil, fmt.Errorf("supersede file: %w", err)
+		}
+	}
+	err = tx.QueryRowContext(ctx, `INSERT INTO files (version_id, name, lower_name, blob_sha256, creator_id, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+		f.VersionID, nf.File, strings.ToLower(nf.File), b.SHA256, nf.CreatorID, micros(nf.CreatedAt)).Scan(&f.ID)
+	if err != nil {
+		return nil, fmt.Errorf("insert file: %w", err)
 	}
 	return f, nil
 }

@@ -2,13 +2,15 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sync"
 
 	"github.com/depot-registry/depot/internal/depot"
 )
 
-// groupCommit records concurrent CreateFile calls in shared transactions.
+// groupCommit records concurrent CreateFile and CreateGitLabFile calls in
+// shared transactions.
 //
 // SQLite has one writer, and with synchronous=FULL each commit waits for
 // an fsync of the WAL; each file also waits, inside the transaction, for
@@ -34,16 +36,17 @@ type groupCommit struct {
 const maxBatch = 64
 
 type fileCall struct {
-	ctx        context.Context
-	nf         depot.NewFile
+	ctx context.Context
+	// insert runs the statements that record the file, in tx.
+	insert     func(ctx context.Context, tx *sql.Tx) (*depot.File, error)
 	commitBlob func(context.Context) error
 	f          *depot.File
 	err        error
 	done       chan struct{}
 }
 
-func (g *groupCommit) submit(ctx context.Context, nf depot.NewFile, commitBlob func(context.Context) error) (*depot.File, error) {
-	c := &fileCall{ctx: ctx, nf: nf, commitBlob: commitBlob, done: make(chan struct{})}
+func (g *groupCommit) submit(ctx context.Context, insert func(context.Context, *sql.Tx) (*depot.File, error), commitBlob func(context.Context) error) (*depot.File, error) {
+	c := &fileCall{ctx: ctx, insert: insert, commitBlob: commitBlob, done: make(chan struct{})}
 	g.mu.Lock()
 	g.queue = append(g.queue, c)
 	start := !g.running
@@ -82,7 +85,7 @@ func (s *Store) commitFiles(batch []*fileCall) {
 		return
 	}
 	for _, c := range batch {
-		c.f, c.err = s.createFile(c.ctx, c.nf, c.commitBlob)
+		c.f, c.err = s.createAlone(c)
 	}
 }
 
@@ -108,7 +111,7 @@ func (s *Store) commitBatch(batch []*fileCall) error {
 			tx.Rollback()
 			return err
 		}
-		c.f, c.err = s.insertFile(ctx, tx, c.nf)
+		c.f, c.err = c.insert(ctx, tx)
 		if c.err != nil {
 			c.err = translate(c.err)
 			if err := savepoint(`ROLLBACK TO file`); err != nil {
@@ -134,4 +137,20 @@ func (s *Store) commitBatch(batch []*fileCall) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// createAlone records one call's file in a transaction of its own.
+func (s *Store) createAlone(c *fileCall) (*depot.File, error) {
+	var f *depot.File
+	err := s.tx(c.ctx, func(tx *sql.Tx) error {
+		var err error
+		if f, err = c.insert(c.ctx, tx); err != nil {
+			return err
+		}
+		return c.commitBlob(c.ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
 }

@@ -346,23 +346,9 @@ func (s *Store) FileByName(ctx context.Context, ownerID int64, typ depot.Package
 // CreateFile implements depot.Store. Concurrent calls share transactions:
 // see groupCommit.
 func (s *Store) CreateFile(ctx context.Context, nf depot.NewFile, commitBlob func(context.Context) error) (*depot.File, error) {
-	return s.files.submit(ctx, nf, commitBlob)
-}
-
-// createFile records one file in a transaction of its own.
-func (s *Store) createFile(ctx context.Context, nf depot.NewFile, commitBlob func(context.Context) error) (*depot.File, error) {
-	var f *depot.File
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var err error
-		if f, err = s.insertFile(ctx, tx, nf); err != nil {
-			return err
-		}
-		return commitBlob(ctx)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
+	return s.files.submit(ctx, func(ctx context.Context, tx *sql.Tx) (*depot.File, error) {
+		return s.insertFile(ctx, tx, nf)
+	}, commitBlob)
 }
 
 // insertFile runs the statements that record a new file in tx.
