@@ -197,8 +197,11 @@ func TestGiteaSDK(t *testing.T) {
 		pkg.Repository.FullName != "acme/tool-src" || pkg.Repository.Owner == nil || pkg.Repository.Owner.UserName != "acme" {
 		t.Fatalf("linked package = %+v (repository %+v), %v; want project %s", pkg, pkg.Repository, err, projectID)
 	}
-	if _, err := alice.UnlinkPackage("acme", "generic", "tool"); err != nil {
-		t.Fatalf("UnlinkPackage: %v", err)
+	if resp, err := alice.LinkPackage("acme", "generic", "tool", "tool-src"); err == nil || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("LinkPackage of a linked package: %v, want 400", err)
+	}
+	if resp, err := alice.UnlinkPackage("acme", "generic", "tool"); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("UnlinkPackage: %v, %v; want 204", resp, err)
 	}
 	if pkg, _, err = alice.GetPackage("acme", "generic", "tool", "1.2.0"); err != nil || pkg.Repository != nil {
 		t.Fatalf("unlinked package repository = %+v, %v", pkg.Repository, err)

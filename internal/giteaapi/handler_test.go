@@ -321,7 +321,14 @@ func TestPackageListing(t *testing.T) {
 		{name: "versions of a package", path: "/api/v1/packages/pubco/generic/APP", status: 200,
 			check: all(wantVersions("app@1.9.0", "app@1.10.0", "app@1.0.0"), wantHeader("X-Total-Count", "3"))},
 		{name: "versions paged", path: "/api/v1/packages/pubco/generic/app?limit=1&page=3", status: 200, check: wantVersions("app@1.0.0")},
-		{name: "versions of a missing package", path: "/api/v1/packages/pubco/generic/nope", status: 200, check: wantVersions()},
+		// Gitea's ListPackageVersions searches versions by exact name and
+		// answers what it finds: 200 with an empty list for a missing package.
+		{name: "versions of a missing package", path: "/api/v1/packages/pubco/generic/nope", status: 200,
+			check: all(wantVersions(), wantHeader("X-Total-Count", "0"), wantHeader("Link", ""), func(t *testing.T, r response) {
+				if strings.TrimSpace(string(r.body)) != "[]" {
+					t.Errorf("body = %s, want []", r.body)
+				}
+			})},
 		{name: "versions of a private owner", path: "/api/v1/packages/secretco/generic/hidden", status: 404},
 	})
 }
@@ -435,13 +442,19 @@ func TestDeleteAndLink(t *testing.T) {
 			}
 		}
 	}
+	must(t, e.svc.SetMember(ctx, "pubco", "carol", depot.AccessWrite))
 	v1 := "/api/v1/packages/pubco/generic/app/1.0"
 	e.run(t, []tc{
 		{name: "delete anonymously", method: "DELETE", path: v1, status: 401},
 		{name: "delete as reader", method: "DELETE", path: v1, auth: e.token("bob-all"), status: 403},
 		{name: "delete with read-only token", method: "DELETE", path: v1, auth: e.token("alice-read"), status: 403,
 			message: `required=\[write:package\]`},
-		{name: "delete", method: "DELETE", path: v1, auth: e.token("alice-all"), status: 204},
+		// Gitea's DeletePackageVersion answers 204.
+		{name: "delete", method: "DELETE", path: v1, auth: e.token("alice-all"), status: 204, check: func(t *testing.T, r response) {
+			if len(r.body) != 0 {
+				t.Errorf("body = %q, want none", r.body)
+			}
+		}},
 		{name: "deleted", path: v1, status: 404},
 		{name: "delete again", method: "DELETE", path: v1, auth: e.token("alice-all"), status: 404},
 		{name: "other version kept", path: "/api/v1/packages/pubco/generic/app/2.0", status: 200},
@@ -450,8 +463,12 @@ func TestDeleteAndLink(t *testing.T) {
 		{name: "link as reader", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/link/app-src", auth: e.token("bob-all"), status: 403},
 		{name: "link to a missing project", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/link/nope", auth: e.token("alice-all"), status: 404},
 		{name: "link a missing package", method: "POST", path: "/api/v1/packages/pubco/generic/nope/-/link/app-src", auth: e.token("alice-all"), status: 404},
+		// Gitea's LinkPackage answers 201 (routers/api/v1/packages/package.go).
 		{name: "link", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/link/APP-SRC", auth: e.token("alice-all"), status: 201},
-		{name: "link again", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/link/app-src", auth: e.token("alice-all"), status: 201},
+		// Gitea's LinkToRepository refuses any linked package, even to the
+		// same repository, with ErrInvalidArgument: 400.
+		{name: "link again", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/link/app-src", auth: e.token("alice-all"), status: 400,
+			message: "already linked"},
 		{name: "linked", path: "/api/v1/packages/pubco/generic/app/2.0", status: 200, check: repo("pubco/app-src")},
 		{name: "linked in listings", path: "/api/v1/packages/pubco?q=app", status: 200, check: func(t *testing.T, r response) {
 			var ps []pkgJSON
@@ -461,9 +478,23 @@ func TestDeleteAndLink(t *testing.T) {
 			}
 		}},
 		{name: "link to another project", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/link/tools", auth: e.token("alice-all"), status: 400},
-		{name: "unlink", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/unlink", auth: e.token("alice-all"), status: 201},
+		// Gitea's UnlinkFromRepository wants an organization admin.
+		{name: "unlink as a writer", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/unlink", auth: e.token("carol-all"), status: 403},
+		{name: "still linked", path: "/api/v1/packages/pubco/generic/app/2.0", status: 200, check: repo("pubco/app-src")},
+		// Gitea's UnlinkPackage answers 204, whatever its swagger comment says.
+		{name: "unlink", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/unlink", auth: e.token("alice-all"), status: 204,
+			check: func(t *testing.T, r response) {
+				if len(r.body) != 0 {
+					t.Errorf("body = %q, want none", r.body)
+				}
+			}},
 		{name: "unlinked", path: "/api/v1/packages/pubco/generic/app/2.0", status: 200, check: repo("")},
-		{name: "unlink again", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/unlink", auth: e.token("alice-all"), status: 400},
+		{name: "unlink again", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/unlink", auth: e.token("alice-all"), status: 400,
+			message: "not linked"},
+		{name: "unlink an unlinked package as a writer", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/unlink", auth: e.token("carol-all"), status: 400},
+		{name: "link again after unlinking", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/link/tools", auth: e.token("carol-all"), status: 201},
+		{name: "site admin unlinks", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/unlink", auth: e.token("root-all"), status: 204},
+		{name: "the writer leaves", method: "DELETE", path: "/api/v1/orgs/pubco/members/carol", auth: e.token("alice-all"), status: 204},
 
 		{name: "link to a private project", method: "POST", path: "/api/v1/packages/pubco/generic/other/-/link/closed-src", auth: e.token("alice-all"), status: 201},
 		{name: "private project hidden from non-members", path: "/api/v1/packages/pubco/generic/other/1.0", auth: e.token("carol-all"), status: 200, check: repo("")},
