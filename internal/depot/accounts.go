@@ -18,14 +18,30 @@ func (a *Actor) SeesPrivateDetails(u *Owner) bool {
 	return !a.IsAnonymous() && (a.User.IsAdmin || a.User.ID == u.ID)
 }
 
-var errTokenRequired = &Error{Kind: ErrUnauthenticated, Message: "token is required"}
+var (
+	errTokenRequired = &Error{Kind: ErrUnauthenticated, Message: "token is required"}
+	errNotSiteAdmin  = &Error{Kind: ErrForbidden, Message: "user should be the site admin"}
+)
 
 // signedIn returns errTokenRequired for anonymous actors, then checks want.
-func signedIn(a *Actor, want Scope) error {
+func signedIn(a *Actor, want ...Scope) error {
 	if a.IsAnonymous() {
 		return errTokenRequired
 	}
-	return requireScope(a, want)
+	return requireScope(a, want...)
+}
+
+// apiSiteAdmin checks what Gitea's /admin routes check: a signed-in site
+// admin whose token, if any, grants want. Unlike the web UI's siteAdmin, a
+// token will do.
+func apiSiteAdmin(a *Actor, want Scope) error {
+	if err := signedIn(a, want); err != nil {
+		return err
+	}
+	if !a.User.IsAdmin {
+		return errNotSiteAdmin
+	}
+	return nil
 }
 
 // Me returns the actor's own account. ErrUnauthenticated, ErrForbidden.
@@ -170,10 +186,11 @@ func (s *Service) CreateOrgAs(ctx context.Context, a *Actor, name string, vis Vi
 	return s.CreateOrg(ctx, name, a.User.Name, vis)
 }
 
-// MyOrgs returns the organizations a is a member of. ErrUnauthenticated,
-// ErrForbidden.
+// MyOrgs returns the organizations a is a member of. A token needs
+// read:user and read:organization, as Gitea's /user/orgs.
+// ErrUnauthenticated, ErrForbidden.
 func (s *Service) MyOrgs(ctx context.Context, a *Actor) ([]*Owner, error) {
-	if err := signedIn(a, ScopeReadOrganization); err != nil {
+	if err := signedIn(a, ScopeReadUser, ScopeReadOrganization); err != nil {
 		return nil, err
 	}
 	return s.store.OrgsOfUser(ctx, a.User.ID)
@@ -262,11 +279,8 @@ func (s *Service) MemberRoleOf(ctx context.Context, a *Actor, org, username stri
 // CreateUserAs creates an account on behalf of a, who must be a site admin.
 // ErrUnauthenticated, ErrForbidden, ErrInvalid, ErrConflict.
 func (s *Service) CreateUserAs(ctx context.Context, a *Actor, nu NewUser) (*User, error) {
-	if err := signedIn(a, ScopeWriteAdmin); err != nil {
+	if err := apiSiteAdmin(a, ScopeWriteAdmin); err != nil {
 		return nil, err
-	}
-	if !a.User.IsAdmin {
-		return nil, Errorf(ErrForbidden, "user should be the site administrator")
 	}
 	return s.CreateUser(ctx, nu)
 }

@@ -539,7 +539,7 @@ func TestUsers(t *testing.T) {
 			body: `{"username":"-x-","email":"d@example.com","password":"long-enough"}`, status: 422},
 		{name: "admin create bad JSON", method: "POST", path: "/api/v1/admin/users", auth: e.token("root-all"), body: `{"username":`, status: 422},
 		{name: "admin create by non-admin", method: "POST", path: "/api/v1/admin/users", auth: e.token("alice-all"),
-			body: `{"username":"eve","email":"e@example.com","password":"long-enough"}`, status: 403, message: "^user should be the site administrator$"},
+			body: `{"username":"eve","email":"e@example.com","password":"long-enough"}`, status: 403, message: "^user should be the site admin$"},
 		{name: "admin create without write:admin", method: "POST", path: "/api/v1/admin/users", auth: e.token("root-pkg"),
 			body: `{"username":"eve","email":"e@example.com","password":"long-enough"}`, status: 403, message: `required=\[write:admin\]`},
 		{name: "admin create anonymously", method: "POST", path: "/api/v1/admin/users",
@@ -597,7 +597,7 @@ func TestTokens(t *testing.T) {
 	e.tok["created"] = created.SHA1
 	e.run(t, []tc{
 		{name: "new token works", path: "/api/v1/user", auth: e.token("created"), status: 200},
-		{name: "new token within scopes", path: "/api/v1/user/orgs", auth: e.token("created"), status: 403, message: `required=\[read:organization\]`},
+		{name: "new token within scopes", path: "/api/v1/user/orgs", auth: e.token("created"), status: 403, message: `required=\[read:user read:organization\]`},
 		{name: "delete by id", method: "DELETE", path: "/api/v1/users/carol/tokens/" + itoa(created.ID), auth: basic("carol", pw), status: 204},
 		{name: "deleted token refused", path: "/api/v1/user", auth: e.token("created"), status: 401},
 		{name: "delete by name", method: "DELETE", path: "/api/v1/users/carol/tokens/from-root", auth: basic("carol", pw), status: 204},
@@ -652,6 +652,9 @@ func TestOrgs(t *testing.T) {
 		{name: "my orgs", path: "/api/v1/user/orgs", auth: e.token("carol-all"), status: 200, check: all(orgNames("carol-secret,carolco"), wantHeader("X-Total-Count", "2"))},
 		{name: "my orgs paged", path: "/api/v1/user/orgs?limit=1&page=2", auth: e.token("carol-all"), status: 200, check: orgNames("carolco")},
 		{name: "my orgs anonymously", path: "/api/v1/user/orgs", status: 401},
+		// Gitea's /user/orgs wants the user and the organization scopes.
+		{name: "my orgs without read:user", path: "/api/v1/user/orgs", auth: e.token("alice-org"), status: 403,
+			message: `^token does not have at least one of required scope\(s\), required=\[read:user read:organization\], token scope=write:organization$`},
 
 		{name: "add member as non-admin", method: "PUT", path: "/api/v1/orgs/pubco/members/carol", auth: e.token("bob-all"), status: 403},
 		{name: "add member to invisible org", method: "PUT", path: "/api/v1/orgs/secretco/members/carol", auth: e.token("carol-all"), status: 404},
