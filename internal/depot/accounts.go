@@ -196,6 +196,101 @@ func (s *Service) MyOrgs(ctx context.Context, a *Actor) ([]*Owner, error) {
 	return s.store.OrgsOfUser(ctx, a.User.ID)
 }
 
+// depot has no public memberships: who belongs to an organization is shown
+// to its members and site admins only. It is Gitea's default (new
+// memberships are concealed unless DEFAULT_ORG_MEMBER_VISIBLE is set), and
+// depot has no route to publicize one, so the rules below are Gitea's with
+// every membership concealed.
+
+// UserOrgs returns the organizations of the named user that a may see: all
+// of them to the user itself and to site admins, none to others (Gitea
+// shows them public memberships only). An organization's name answers
+// none. A token needs read:user and read:organization. A private user is
+// invisible to those without access. ErrUnauthenticated, ErrForbidden,
+// ErrNotFound.
+func (s *Service) UserOrgs(ctx context.Context, a *Actor, username string) ([]*Owner, error) {
+	if err := signedIn(a, ScopeReadUser, ScopeReadOrganization); err != nil {
+		return nil, err
+	}
+	o, err := s.visibleOwner(ctx, a, username)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(ErrNotFound, "user %q does not exist", username)
+	} else if err != nil {
+		return nil, err
+	}
+	if o.Kind != KindUser || !a.SeesPrivateDetails(o) {
+		return nil, nil
+	}
+	return s.store.OrgsOfUser(ctx, o.ID)
+}
+
+// OrgMembers returns the members of an organization a may see, with their
+// roles, ordered by name: all of them to its members and to site admins,
+// none to others (Gitea shows them public memberships only). A token needs
+// read:organization. ErrUnauthenticated, ErrForbidden, ErrNotFound.
+func (s *Service) OrgMembers(ctx context.Context, a *Actor, org string) ([]*OrgMember, error) {
+	if err := signedIn(a, ScopeReadOrganization); err != nil {
+		return nil, err
+	}
+	o, err := s.Org(ctx, a, org)
+	if err != nil {
+		return nil, err
+	}
+	if !a.User.IsAdmin {
+		role, err := s.store.MemberRole(ctx, o.ID, a.User.ID)
+		if err != nil {
+			return nil, fmt.Errorf("look up membership: %w", err)
+		}
+		if role == AccessNone {
+			return nil, nil
+		}
+	}
+	ms, err := s.store.OrgMembers(ctx, o.ID)
+	if err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
+	}
+	return ms, nil
+}
+
+// PublicOrgMembers returns the public members of an organization a may
+// see: none, since depot has no public memberships. Anyone may ask, as in
+// Gitea; a token needs read:organization. ErrForbidden, ErrNotFound.
+func (s *Service) PublicOrgMembers(ctx context.Context, a *Actor, org string) ([]*OrgMember, error) {
+	if _, err := s.Org(ctx, a, org); err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
+// OwnerPage is one page of users or organizations.
+type OwnerPage struct {
+	Owners []*User
+	// Total counts the owners of every page.
+	Total int64
+}
+
+// Orgs returns a page of organizations, ordered by name: public ones, and
+// private ones too for site admins. As in Gitea, members of a private
+// organization do not find it here (MyOrgs lists it). A token needs
+// read:organization. ErrForbidden, ErrInvalid.
+func (s *Service) Orgs(ctx context.Context, a *Actor, limit, offset int) (*OwnerPage, error) {
+	if err := requireScope(a, ScopeReadOrganization); err != nil {
+		return nil, err
+	}
+	return s.searchOwners(ctx, OwnerQuery{Kind: KindOrg, PublicOnly: a.IsAnonymous() || !a.User.IsAdmin, Limit: limit, Offset: offset})
+}
+
+func (s *Service) searchOwners(ctx context.Context, q OwnerQuery) (*OwnerPage, error) {
+	if q.Limit < 0 || q.Offset < 0 {
+		return nil, Errorf(ErrInvalid, "page size and offset must not be negative")
+	}
+	owners, total, err := s.store.SearchOwners(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("search owners: %w", err)
+	}
+	return &OwnerPage{Owners: owners, Total: total}, nil
+}
+
 // orgAdmin returns the organization and user named if a administers the
 // organization: ErrNotFound if a may not see it, ErrForbidden if a may see
 // but not administer it.

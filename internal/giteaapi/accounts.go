@@ -118,6 +118,22 @@ func (h *Handler) myOrgs(w http.ResponseWriter, r *http.Request, a *depot.Actor)
 	if err != nil {
 		return err
 	}
+	h.writeOrgs(w, r, orgs)
+	return nil
+}
+
+// userOrgs answers GET /users/{username}/orgs.
+func (h *Handler) userOrgs(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	orgs, err := h.svc.UserOrgs(r.Context(), a, r.PathValue("username"))
+	if err != nil {
+		return err
+	}
+	h.writeOrgs(w, r, orgs)
+	return nil
+}
+
+// writeOrgs writes the page of orgs the request asks for.
+func (h *Handler) writeOrgs(w http.ResponseWriter, r *http.Request, orgs []*depot.Owner) {
 	page, size := listOptions(r)
 	out := []apiOrg{}
 	for _, o := range paginate(orgs, page, size) {
@@ -125,7 +141,52 @@ func (h *Handler) myOrgs(w http.ResponseWriter, r *http.Request, a *depot.Actor)
 	}
 	h.setPageHeaders(w, r, int64(len(orgs)), size)
 	httpapi.WriteJSON(w, http.StatusOK, out)
+}
+
+// orgs answers GET /orgs: the organizations the actor may find, by name.
+func (h *Handler) orgs(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	page, size := listOptions(r)
+	res, err := h.svc.Orgs(r.Context(), a, size, (page-1)*size)
+	if err != nil {
+		return err
+	}
+	out := make([]apiOrg, 0, len(res.Owners))
+	for _, o := range res.Owners {
+		out = append(out, toOrg(&o.Owner))
+	}
+	h.setPageHeaders(w, r, res.Total, size)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// orgMembers answers GET /orgs/{org}/members.
+func (h *Handler) orgMembers(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	ms, err := h.svc.OrgMembers(r.Context(), a, r.PathValue("org"))
+	if err != nil {
+		return err
+	}
+	h.writeMembers(w, r, a, ms)
+	return nil
+}
+
+// publicOrgMembers answers GET /orgs/{org}/public_members.
+func (h *Handler) publicOrgMembers(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	ms, err := h.svc.PublicOrgMembers(r.Context(), a, r.PathValue("org"))
+	if err != nil {
+		return err
+	}
+	h.writeMembers(w, r, a, ms)
+	return nil
+}
+
+func (h *Handler) writeMembers(w http.ResponseWriter, r *http.Request, a *depot.Actor, ms []*depot.OrgMember) {
+	page, size := listOptions(r)
+	out := []apiUser{}
+	for _, m := range paginate(ms, page, size) {
+		out = append(out, h.toUser(r, a, m.User))
+	}
+	h.setPageHeaders(w, r, int64(len(ms)), size)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 }
 
 // createOrgOption is the part of Gitea's CreateOrgOption depot keeps; the

@@ -261,8 +261,12 @@ func (h *Handler) routes() {
 	h.handle("POST /api/v1/admin/users", h.adminCreateUser, unprocessable...)
 
 	h.handle("GET /api/v1/user/orgs", h.myOrgs)
+	h.handle("GET /api/v1/users/{username}/orgs", h.userOrgs)
+	h.handle("GET /api/v1/orgs", h.orgs)
 	h.handle("POST /api/v1/orgs", h.createOrg, unprocessable...)
 	h.handle("GET /api/v1/orgs/{org}", h.org)
+	h.handle("GET /api/v1/orgs/{org}/members", h.orgMembers)
+	h.handle("GET /api/v1/orgs/{org}/public_members", h.publicOrgMembers)
 	h.handle("GET /api/v1/orgs/{org}/members/{username}", h.checkMember)
 	h.handle("PUT /api/v1/orgs/{org}/members/{username}", h.setMember, override{depot.ErrInvalid, http.StatusUnprocessableEntity})
 	h.handle("DELETE /api/v1/orgs/{org}/members/{username}", h.removeMember)

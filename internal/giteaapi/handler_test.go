@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -669,6 +671,103 @@ func TestOrgs(t *testing.T) {
 		{name: "remove the last admin", method: "DELETE", path: "/api/v1/orgs/pubco/members/alice", auth: e.token("alice-all"), status: 409},
 		{name: "site admin adds an admin", method: "PUT", path: "/api/v1/orgs/pubco/members/carol", auth: e.token("root-all"), body: `{"role":"admin"}`, status: 204},
 		{name: "then the first admin may leave", method: "DELETE", path: "/api/v1/orgs/pubco/members/alice", auth: e.token("carol-all"), status: 204},
+	})
+}
+
+// names returns a check that the answer is a list whose "login" (users) or
+// "name" (organizations) fields are want, with X-Total-Count total.
+func names(field string, total int, want ...string) func(t *testing.T, r response) {
+	return func(t *testing.T, r response) {
+		t.Helper()
+		var list []map[string]any
+		r.json(t, &list)
+		got := []string{}
+		for _, v := range list {
+			got = append(got, fmt.Sprint(v[field]))
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%ss = %q, want %q", field, got, want)
+		}
+		if h := r.header.Get("X-Total-Count"); h != strconv.Itoa(total) {
+			t.Errorf("X-Total-Count = %q, want %d", h, total)
+		}
+	}
+}
+
+func TestOrgMembers(t *testing.T) {
+	e := newEnv(t)
+	members := func(total int, want ...string) func(t *testing.T, r response) { return names("login", total, want...) }
+	e.run(t, []tc{
+		// Gitea's ListMembers (routers/api/v1/org/member.go) needs a
+		// token and shows members every membership; others see public
+		// memberships only, and depot has none.
+		{name: "anonymously", path: "/api/v1/orgs/pubco/members", status: 401, message: "^token is required$"},
+		{name: "as its admin", path: "/api/v1/orgs/pubco/members", auth: e.token("alice-all"), status: 200, check: members(2, "alice", "bob")},
+		{name: "as a reader", path: "/api/v1/orgs/PUBCO/members", auth: e.token("bob-all"), status: 200, check: members(2, "alice", "bob")},
+		{name: "as a password user", path: "/api/v1/orgs/pubco/members", auth: basic("bob", pw), status: 200, check: members(2, "alice", "bob")},
+		{name: "as a non-member", path: "/api/v1/orgs/pubco/members", auth: e.token("carol-all"), status: 200, check: members(0)},
+		{name: "as a site admin", path: "/api/v1/orgs/pubco/members", auth: e.token("root-all"), status: 200, check: members(2, "alice", "bob")},
+		{name: "paged", path: "/api/v1/orgs/pubco/members?limit=1&page=2", auth: e.token("alice-all"), status: 200,
+			check: all(members(2, "bob"), wantHeader("Link", `<http://depot.test/api/v1/orgs/pubco/members?limit=1&page=1>; rel="first",<http://depot.test/api/v1/orgs/pubco/members?limit=1&page=1>; rel="prev"`))},
+		{name: "members' user JSON", path: "/api/v1/orgs/pubco/members", auth: e.token("bob-all"), status: 200, check: func(t *testing.T, r response) {
+			var us []userJSON
+			r.json(t, &us)
+			if len(us) != 2 || us[0].Email != "alice@example.com" || us[0].IsAdmin || us[1].Login != "bob" || us[1].ID == 0 {
+				t.Errorf("members = %+v", us)
+			}
+		}},
+		{name: "private org to a member", path: "/api/v1/orgs/secretco/members", auth: e.token("bob-all"), status: 200, check: members(2, "alice", "bob")},
+		{name: "private org to a non-member", path: "/api/v1/orgs/secretco/members", auth: e.token("carol-all"), status: 404},
+		{name: "missing org", path: "/api/v1/orgs/nope/members", auth: e.token("alice-all"), status: 404},
+		{name: "a user is no org", path: "/api/v1/orgs/alice/members", auth: e.token("alice-all"), status: 404},
+		{name: "token without read:organization", path: "/api/v1/orgs/pubco/members", auth: e.token("alice-read"), status: 403,
+			message: `required=\[read:organization\]`},
+
+		// Gitea's ListPublicMembers needs no token.
+		{name: "public members anonymously", path: "/api/v1/orgs/pubco/public_members", status: 200, check: members(0)},
+		{name: "public members as a member", path: "/api/v1/orgs/pubco/public_members", auth: e.token("alice-all"), status: 200, check: members(0)},
+		{name: "public members of a private org", path: "/api/v1/orgs/secretco/public_members", status: 404},
+		{name: "public members without read:organization", path: "/api/v1/orgs/pubco/public_members", auth: e.token("alice-read"), status: 403},
+	})
+}
+
+func TestUserOrgs(t *testing.T) {
+	e := newEnv(t)
+	orgs := func(total int, want ...string) func(t *testing.T, r response) { return names("name", total, want...) }
+	e.run(t, []tc{
+		// Gitea's ListUserOrgs (routers/api/v1/org/org.go) shows the user
+		// itself and site admins every organization, others public
+		// memberships only: none on depot.
+		{name: "one's own", path: "/api/v1/users/alice/orgs", auth: e.token("alice-all"), status: 200, check: orgs(2, "pubco", "secretco")},
+		{name: "one's own, any case", path: "/api/v1/users/ALICE/orgs", auth: basic("alice", pw), status: 200, check: orgs(2, "pubco", "secretco")},
+		{name: "paged", path: "/api/v1/users/alice/orgs?limit=1", auth: e.token("alice-all"), status: 200, check: orgs(2, "pubco")},
+		{name: "to a site admin", path: "/api/v1/users/bob/orgs", auth: e.token("root-all"), status: 200, check: orgs(2, "pubco", "secretco")},
+		{name: "to another user", path: "/api/v1/users/bob/orgs", auth: e.token("carol-all"), status: 200, check: orgs(0)},
+		{name: "to a fellow member", path: "/api/v1/users/alice/orgs", auth: e.token("bob-all"), status: 200, check: orgs(0)},
+		{name: "of an organization", path: "/api/v1/users/pubco/orgs", auth: e.token("alice-all"), status: 200, check: orgs(0)},
+		{name: "anonymously", path: "/api/v1/users/alice/orgs", status: 401, message: "^token is required$"},
+		{name: "missing user", path: "/api/v1/users/nobody/orgs", auth: e.token("alice-all"), status: 404},
+		{name: "private user to others", path: "/api/v1/users/hermit/orgs", auth: e.token("carol-all"), status: 404},
+		{name: "private user to a site admin", path: "/api/v1/users/hermit/orgs", auth: e.token("root-all"), status: 200, check: orgs(0)},
+		{name: "token without read:user", path: "/api/v1/users/alice/orgs", auth: e.token("alice-org"), status: 403,
+			message: `required=\[read:user read:organization\]`},
+		{name: "token without read:organization", path: "/api/v1/users/alice/orgs", auth: e.token("alice-user"), status: 403},
+	})
+}
+
+func TestOrgList(t *testing.T) {
+	e := newEnv(t)
+	orgs := func(total int, want ...string) func(t *testing.T, r response) { return names("name", total, want...) }
+	e.run(t, []tc{
+		// Gitea's GetAll (routers/api/v1/org/org.go): public organizations,
+		// private ones to site admins only.
+		{name: "anonymously", path: "/api/v1/orgs", status: 200, check: orgs(1, "pubco")},
+		{name: "as a user", path: "/api/v1/orgs", auth: e.token("carol-all"), status: 200, check: orgs(1, "pubco")},
+		{name: "as a member of a private org", path: "/api/v1/orgs", auth: e.token("bob-all"), status: 200, check: orgs(1, "pubco")},
+		{name: "as a site admin", path: "/api/v1/orgs", auth: e.token("root-all"), status: 200, check: orgs(2, "pubco", "secretco")},
+		{name: "paged", path: "/api/v1/orgs?limit=1&page=2", auth: e.token("root-all"), status: 200,
+			check: all(orgs(2, "secretco"), wantHeader("Link", `<http://depot.test/api/v1/orgs?limit=1&page=1>; rel="first",<http://depot.test/api/v1/orgs?limit=1&page=1>; rel="prev"`))},
+		{name: "token without read:organization", path: "/api/v1/orgs", auth: e.token("alice-read"), status: 403, message: `required=\[read:organization\]`},
 	})
 }
 
