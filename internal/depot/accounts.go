@@ -291,6 +291,59 @@ func (s *Service) searchOwners(ctx context.Context, q OwnerQuery) (*OwnerPage, e
 	return &OwnerPage{Owners: owners, Total: total}, nil
 }
 
+// SearchUsersAs returns a page of the users q selects (its Kind is set to
+// users), ordered by name, for a site admin; a token needs read:admin.
+// ErrUnauthenticated, ErrForbidden, ErrInvalid.
+func (s *Service) SearchUsersAs(ctx context.Context, a *Actor, q OwnerQuery) (*OwnerPage, error) {
+	if err := apiSiteAdmin(a, ScopeReadAdmin); err != nil {
+		return nil, err
+	}
+	q.Kind = KindUser
+	q.Search = strings.TrimSpace(q.Search)
+	return s.searchOwners(ctx, q)
+}
+
+// UserEdit changes a user's flags; a nil field is left as it is.
+type UserEdit struct {
+	IsAdmin  *bool
+	Disabled *bool
+	// Check, when set, is called with the user once the actor's rights are
+	// checked and before anything changes; an error it returns is returned
+	// as it is. An adapter validates its dialect's request with it, in the
+	// order Gitea answers: rights, then the user, then the request.
+	Check func(u *User) error
+}
+
+// EditUserAs changes a user's admin and disabled flags for a site admin,
+// with the web UI's rule (see SetUserFlagsAs): nobody demotes or disables
+// itself. A token needs write:admin. It returns the user as it now is.
+// ErrUnauthenticated, ErrForbidden, ErrNotFound, ErrInvalid.
+func (s *Service) EditUserAs(ctx context.Context, a *Actor, username string, e UserEdit) (*User, error) {
+	if err := apiSiteAdmin(a, ScopeWriteAdmin); err != nil {
+		return nil, err
+	}
+	u, err := s.User(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	if e.Check != nil {
+		if err := e.Check(u); err != nil {
+			return nil, err
+		}
+	}
+	isAdmin, disabled := u.IsAdmin, u.Disabled
+	if e.IsAdmin != nil {
+		isAdmin = *e.IsAdmin
+	}
+	if e.Disabled != nil {
+		disabled = *e.Disabled
+	}
+	if err := s.setUserFlags(ctx, a, u, isAdmin, disabled); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
 // orgAdmin returns the organization and user named if a administers the
 // organization: ErrNotFound if a may not see it, ErrForbidden if a may see
 // but not administer it.

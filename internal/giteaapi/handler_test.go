@@ -771,6 +771,94 @@ func TestOrgList(t *testing.T) {
 	})
 }
 
+func TestAdminUsers(t *testing.T) {
+	e := newEnv(t)
+	users := func(total int, want ...string) func(t *testing.T, r response) { return names("login", total, want...) }
+	type fullUser struct {
+		Login         string `json:"login"`
+		LoginName     string `json:"login_name"`
+		IsAdmin       bool   `json:"is_admin"`
+		Active        bool   `json:"active"`
+		ProhibitLogin bool   `json:"prohibit_login"`
+	}
+	user := func(login string, admin, active bool) func(t *testing.T, r response) {
+		return func(t *testing.T, r response) {
+			t.Helper()
+			var u fullUser
+			r.json(t, &u)
+			if u.Login != login || u.LoginName != login || u.IsAdmin != admin || u.Active != active || u.ProhibitLogin == active {
+				t.Errorf("user = %+v, want %s, admin %v, active %v", u, login, admin, active)
+			}
+		}
+	}
+	patch := func(name, user, body string, a auth, status int, check func(*testing.T, response)) tc {
+		return tc{name: name, method: "PATCH", path: "/api/v1/admin/users/" + user, auth: a, body: body, status: status, check: check}
+	}
+	root := e.token("root-all")
+	e.run(t, []tc{
+		// Gitea's SearchUsers (routers/api/v1/admin/user.go): individuals
+		// only, by name, for site admins.
+		{name: "list", path: "/api/v1/admin/users", auth: root, status: 200, check: users(5, "alice", "bob", "carol", "hermit", "root")},
+		{name: "list with a password", path: "/api/v1/admin/users", auth: basic("root", pw), status: 200, check: users(5, "alice", "bob", "carol", "hermit", "root")},
+		{name: "paged", path: "/api/v1/admin/users?limit=2&page=3", auth: root, status: 200,
+			check: all(users(5, "root"), wantHeader("Link", `<http://depot.test/api/v1/admin/users?limit=2&page=1>; rel="first",<http://depot.test/api/v1/admin/users?limit=2&page=2>; rel="prev"`))},
+		{name: "search by name", path: "/api/v1/admin/users?q=CAR", auth: root, status: 200, check: users(1, "carol")},
+		{name: "search by email", path: "/api/v1/admin/users?q=bob@example", auth: root, status: 200, check: users(1, "bob")},
+		{name: "admins", path: "/api/v1/admin/users?is_admin=true", auth: root, status: 200, check: users(1, "root")},
+		{name: "inactive", path: "/api/v1/admin/users?is_active=false", auth: root, status: 200, check: users(0)},
+		{name: "private details shown", path: "/api/v1/admin/users?q=root", auth: root, status: 200, check: func(t *testing.T, r response) {
+			var us []fullUser
+			r.json(t, &us)
+			if len(us) != 1 || !us[0].IsAdmin || !us[0].Active {
+				t.Errorf("users = %+v", us)
+			}
+		}},
+		{name: "list as a non-admin", path: "/api/v1/admin/users", auth: e.token("alice-all"), status: 403, message: "^user should be the site admin$"},
+		{name: "list without read:admin", path: "/api/v1/admin/users", auth: e.token("root-pkg"), status: 403, message: `required=\[read:admin\]`},
+		{name: "list anonymously", path: "/api/v1/admin/users", status: 401, message: "^token is required$"},
+
+		// Gitea's EditUser answers 200 with the user.
+		patch("make an admin", "bob", `{"login_name":"bob","source_id":0,"admin":true}`, root, 200, user("bob", true, true)),
+		{name: "the new admin lists users", path: "/api/v1/admin/users", auth: e.token("bob-all"), status: 200, check: users(5, "alice", "bob", "carol", "hermit", "root")},
+		patch("deactivate", "BOB", `{"login_name":"bob","active":false}`, root, 200, user("bob", true, false)),
+		{name: "a deactivated user's token is refused", path: "/api/v1/user", auth: e.token("bob-all"), status: 401},
+		{name: "inactive listed", path: "/api/v1/admin/users?is_active=false", auth: root, status: 200, check: users(1, "bob")},
+		patch("activate", "bob", `{"login_name":"Bob","active":true}`, root, 200, user("bob", true, true)),
+		{name: "an active user's token works", path: "/api/v1/user", auth: e.token("bob-all"), status: 200},
+		patch("prohibit login", "bob", `{"login_name":"bob","prohibit_login":true}`, root, 200, user("bob", true, false)),
+		patch("inactive whatever prohibit_login says", "bob", `{"login_name":"bob","active":false,"prohibit_login":false}`, root, 200, user("bob", true, false)),
+		patch("allow login", "bob", `{"login_name":"bob","prohibit_login":false}`, root, 200, user("bob", true, true)),
+		patch("demote", "bob", `{"login_name":"bob","admin":false}`, root, 200, user("bob", false, true)),
+		{name: "the demoted user may not list", path: "/api/v1/admin/users", auth: e.token("bob-all"), status: 403},
+		patch("descriptive fields are ignored", "carol", `{"login_name":"carol","full_name":"Carol C","website":"https://example.com","allow_git_hook":true}`, root, 200, user("carol", false, true)),
+		patch("nothing to change", "root", `{"login_name":"root","admin":true,"active":true}`, root, 200, user("root", true, true)),
+
+		// The web UI's rule: nobody demotes or disables itself (Gitea
+		// answers 400 for its last admin).
+		{name: "demote oneself", method: "PATCH", path: "/api/v1/admin/users/root", auth: root, body: `{"login_name":"root","admin":false}`, status: 400, message: "your own admin rights"},
+		{name: "disable oneself", method: "PATCH", path: "/api/v1/admin/users/root", auth: root, body: `{"login_name":"root","prohibit_login":true}`, status: 400},
+
+		// Gitea's binding wants login_name (422); depot refuses what it
+		// cannot do rather than ignoring it.
+		{name: "no login_name", method: "PATCH", path: "/api/v1/admin/users/carol", auth: root, body: `{"admin":true}`, status: 422, message: `^\[LoginName\]: Required$`},
+		{name: "another login_name", method: "PATCH", path: "/api/v1/admin/users/carol", auth: root, body: `{"login_name":"carla","admin":true}`, status: 422, message: `"carol"`},
+		{name: "another source", method: "PATCH", path: "/api/v1/admin/users/carol", auth: root, body: `{"login_name":"carol","source_id":2}`, status: 422},
+		{name: "a password", method: "PATCH", path: "/api/v1/admin/users/carol", auth: root, body: `{"login_name":"carol","password":"new-password"}`, status: 422},
+		{name: "an email", method: "PATCH", path: "/api/v1/admin/users/carol", auth: root, body: `{"login_name":"carol","email":"c@example.com"}`, status: 422},
+		{name: "restricted", method: "PATCH", path: "/api/v1/admin/users/carol", auth: root, body: `{"login_name":"carol","restricted":true}`, status: 422},
+		{name: "a visibility", method: "PATCH", path: "/api/v1/admin/users/carol", auth: root, body: `{"login_name":"carol","visibility":"private"}`, status: 422},
+		{name: "bad JSON", method: "PATCH", path: "/api/v1/admin/users/carol", auth: root, body: `{"login_name":`, status: 422},
+		{name: "refused edits change nothing", path: "/api/v1/admin/users?is_admin=true", auth: root, status: 200, check: users(1, "root")},
+
+		// Rights first, then the user, then the request, as Gitea checks.
+		{name: "edit as a non-admin", method: "PATCH", path: "/api/v1/admin/users/carol", auth: e.token("alice-all"), body: `{"admin":true}`, status: 403, message: "^user should be the site admin$"},
+		{name: "edit without write:admin", method: "PATCH", path: "/api/v1/admin/users/carol", auth: e.token("root-pkg"), body: `{"login_name":"carol"}`, status: 403, message: `required=\[write:admin\]`},
+		{name: "edit anonymously", method: "PATCH", path: "/api/v1/admin/users/carol", body: `{"login_name":"carol"}`, status: 401},
+		{name: "edit a missing user", method: "PATCH", path: "/api/v1/admin/users/nobody", auth: root, body: `{"admin":true}`, status: 404},
+		{name: "edit an organization", method: "PATCH", path: "/api/v1/admin/users/pubco", auth: root, body: `{"login_name":"pubco","admin":true}`, status: 404},
+	})
+}
+
 // TestErrorBodyIsJSON checks the error shape for every kind of failure.
 func TestErrorBodyIsJSON(t *testing.T) {
 	e := newEnv(t)
