@@ -24,7 +24,9 @@ import (
 // with basic auth and an organization, publishes through the generic
 // packages dialect, lists with paging, gets versions, files (with checksums
 // of the uploaded bytes) and the latest version, links and unlinks a
-// project, deletes a version, and finds token scopes enforced.
+// project, deletes a version, lists organization members, a user's and all
+// organizations, lists users and changes their flags as an admin, and finds
+// token scopes enforced.
 func TestGiteaSDK(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{"DEPOT_DATA_DIR": dir}
@@ -197,8 +199,11 @@ func TestGiteaSDK(t *testing.T) {
 		pkg.Repository.FullName != "acme/tool-src" || pkg.Repository.Owner == nil || pkg.Repository.Owner.UserName != "acme" {
 		t.Fatalf("linked package = %+v (repository %+v), %v; want project %s", pkg, pkg.Repository, err, projectID)
 	}
-	if _, err := alice.UnlinkPackage("acme", "generic", "tool"); err != nil {
-		t.Fatalf("UnlinkPackage: %v", err)
+	if resp, err := alice.LinkPackage("acme", "generic", "tool", "tool-src"); err == nil || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("LinkPackage of a linked package: %v, want 400", err)
+	}
+	if resp, err := alice.UnlinkPackage("acme", "generic", "tool"); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("UnlinkPackage: %v, %v; want 204", resp, err)
 	}
 	if pkg, _, err = alice.GetPackage("acme", "generic", "tool", "1.2.0"); err != nil || pkg.Repository != nil {
 		t.Fatalf("unlinked package repository = %+v, %v", pkg.Repository, err)
@@ -245,6 +250,87 @@ func TestGiteaSDK(t *testing.T) {
 	}
 	if ok, _, err := alice.CheckOrgMembership("acme", "bob"); err != nil || !ok {
 		t.Errorf("CheckOrgMembership(bob) = %v, %v; want true", ok, err)
+	}
+	logins := func(us []*gitea.User) []string {
+		var out []string
+		for _, u := range us {
+			out = append(out, u.UserName)
+		}
+		return out
+	}
+	orgNames := func(os []*gitea.Organization) []string {
+		var out []string
+		for _, o := range os {
+			out = append(out, o.UserName)
+		}
+		return out
+	}
+	// Members see every member; depot has no public memberships.
+	if ms, resp, err := alice.ListOrgMembership("acme", gitea.ListOrgMembershipOption{}); err != nil ||
+		!slices.Equal(logins(ms), []string{"alice", "bob"}) || resp.Header.Get("X-Total-Count") != "2" {
+		t.Errorf("ListOrgMembership = %q, %v", logins(ms), err)
+	}
+	if ms, _, err := alice.ListOrgMembership("acme", gitea.ListOrgMembershipOption{ListOptions: gitea.ListOptions{Page: 2, PageSize: 1}}); err != nil ||
+		!slices.Equal(logins(ms), []string{"bob"}) {
+		t.Errorf("ListOrgMembership(page 2 of 1) = %q, %v", logins(ms), err)
+	}
+	if ms, _, err := alice.ListPublicOrgMembership("acme", gitea.ListOrgMembershipOption{}); err != nil || len(ms) != 0 {
+		t.Errorf("ListPublicOrgMembership = %q, %v; want none", logins(ms), err)
+	}
+	// A user's organizations: to itself and to site admins.
+	bobBasic := client(gitea.SetBasicAuth("bob", "bob-password"))
+	if os, _, err := bobBasic.ListUserOrgs("bob", gitea.ListOrgsOptions{}); err != nil || !slices.Equal(orgNames(os), []string{"acme"}) {
+		t.Errorf("ListUserOrgs(bob) as bob = %q, %v", orgNames(os), err)
+	}
+	if os, _, err := root.ListUserOrgs("bob", gitea.ListOrgsOptions{}); err != nil || !slices.Equal(orgNames(os), []string{"acme"}) {
+		t.Errorf("ListUserOrgs(bob) as root = %q, %v", orgNames(os), err)
+	}
+	if os, _, err := bobBasic.ListUserOrgs("alice", gitea.ListOrgsOptions{}); err != nil || len(os) != 0 {
+		t.Errorf("ListUserOrgs(alice) as bob = %q, %v; want none", orgNames(os), err)
+	}
+	// Public organizations, to anyone.
+	if os, _, err := client().ListOrgs(gitea.ListOrgsOptions{}); err != nil || !slices.Equal(orgNames(os), []string{"acme"}) {
+		t.Errorf("ListOrgs anonymously = %q, %v", orgNames(os), err)
+	}
+
+	// A site admin lists users and changes their flags.
+	if us, resp, err := root.AdminListUsers(gitea.AdminListUsersOptions{}); err != nil ||
+		!slices.Equal(logins(us), []string{"alice", "bob", "root"}) || resp.Header.Get("X-Total-Count") != "3" {
+		t.Errorf("AdminListUsers = %q, %v", logins(us), err)
+	}
+	yes, no := true, false
+	if us, _, err := root.AdminListUsers(gitea.AdminListUsersOptions{IsAdmin: &yes}); err != nil || !slices.Equal(logins(us), []string{"root"}) {
+		t.Errorf("AdminListUsers(admins) = %q, %v", logins(us), err)
+	}
+	if _, _, err := alice.AdminListUsers(gitea.AdminListUsersOptions{}); err == nil {
+		t.Errorf("AdminListUsers as alice succeeded")
+	}
+	if _, err := root.AdminEditUser("bob", gitea.EditUserOption{LoginName: "bob", Admin: &yes}); err != nil {
+		t.Fatalf("AdminEditUser(admin): %v", err)
+	}
+	if us, _, err := bobBasic.AdminListUsers(gitea.AdminListUsersOptions{Query: "ALI"}); err != nil || !slices.Equal(logins(us), []string{"alice"}) {
+		t.Errorf("AdminListUsers(q=ALI) as the new admin bob = %q, %v", logins(us), err)
+	}
+	if _, err := root.AdminEditUser("bob", gitea.EditUserOption{LoginName: "bob", Admin: &no, Active: &no}); err != nil {
+		t.Fatalf("AdminEditUser(inactive): %v", err)
+	}
+	if _, resp, err := bobBasic.GetMyUserInfo(); err == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("inactive bob signs in: %v, want 401", err)
+	}
+	if us, _, err := root.AdminListUsers(gitea.AdminListUsersOptions{IsActive: &no}); err != nil || len(us) != 1 || us[0].UserName != "bob" || us[0].IsActive || us[0].IsAdmin {
+		t.Errorf("AdminListUsers(inactive) = %+v, %v; want bob, neither active nor admin", us, err)
+	}
+	if _, err := root.AdminEditUser("bob", gitea.EditUserOption{LoginName: "bob", Active: &yes}); err != nil {
+		t.Fatalf("AdminEditUser(active): %v", err)
+	}
+	if me, _, err := bobBasic.GetMyUserInfo(); err != nil || me.UserName != "bob" || me.IsAdmin || !me.IsActive {
+		t.Errorf("reactivated bob = %+v, %v", me, err)
+	}
+	if resp, err := root.AdminEditUser("bob", gitea.EditUserOption{Admin: &yes}); err == nil || resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("AdminEditUser without login_name: %v, want 422", err)
+	}
+	if resp, err := root.AdminEditUser("root", gitea.EditUserOption{LoginName: "root", Admin: &no}); err == nil || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("AdminEditUser demoting oneself: %v, want 400", err)
 	}
 	if _, err := alice.DeleteOrgMembership("acme", "bob"); err != nil {
 		t.Errorf("DeleteOrgMembership: %v", err)

@@ -18,14 +18,30 @@ func (a *Actor) SeesPrivateDetails(u *Owner) bool {
 	return !a.IsAnonymous() && (a.User.IsAdmin || a.User.ID == u.ID)
 }
 
-var errTokenRequired = &Error{Kind: ErrUnauthenticated, Message: "token is required"}
+var (
+	errTokenRequired = &Error{Kind: ErrUnauthenticated, Message: "token is required"}
+	errNotSiteAdmin  = &Error{Kind: ErrForbidden, Message: "user should be the site admin"}
+)
 
 // signedIn returns errTokenRequired for anonymous actors, then checks want.
-func signedIn(a *Actor, want Scope) error {
+func signedIn(a *Actor, want ...Scope) error {
 	if a.IsAnonymous() {
 		return errTokenRequired
 	}
-	return requireScope(a, want)
+	return requireScope(a, want...)
+}
+
+// apiSiteAdmin checks what Gitea's /admin routes check: a signed-in site
+// admin whose token, if any, grants want. Unlike the web UI's siteAdmin, a
+// token will do.
+func apiSiteAdmin(a *Actor, want Scope) error {
+	if err := signedIn(a, want); err != nil {
+		return err
+	}
+	if !a.User.IsAdmin {
+		return errNotSiteAdmin
+	}
+	return nil
 }
 
 // Me returns the actor's own account. ErrUnauthenticated, ErrForbidden.
@@ -170,13 +186,162 @@ func (s *Service) CreateOrgAs(ctx context.Context, a *Actor, name string, vis Vi
 	return s.CreateOrg(ctx, name, a.User.Name, vis)
 }
 
-// MyOrgs returns the organizations a is a member of. ErrUnauthenticated,
-// ErrForbidden.
+// MyOrgs returns the organizations a is a member of. A token needs
+// read:user and read:organization, as Gitea's /user/orgs.
+// ErrUnauthenticated, ErrForbidden.
 func (s *Service) MyOrgs(ctx context.Context, a *Actor) ([]*Owner, error) {
-	if err := signedIn(a, ScopeReadOrganization); err != nil {
+	if err := signedIn(a, ScopeReadUser, ScopeReadOrganization); err != nil {
 		return nil, err
 	}
 	return s.store.OrgsOfUser(ctx, a.User.ID)
+}
+
+// depot has no public memberships: who belongs to an organization is shown
+// to its members and site admins only. It is Gitea's default (new
+// memberships are concealed unless DEFAULT_ORG_MEMBER_VISIBLE is set), and
+// depot has no route to publicize one, so the rules below are Gitea's with
+// every membership concealed.
+
+// UserOrgs returns the organizations of the named user that a may see: all
+// of them to the user itself and to site admins, none to others (Gitea
+// shows them public memberships only). An organization's name answers
+// none. A token needs read:user and read:organization. A private user is
+// invisible to those without access. ErrUnauthenticated, ErrForbidden,
+// ErrNotFound.
+func (s *Service) UserOrgs(ctx context.Context, a *Actor, username string) ([]*Owner, error) {
+	if err := signedIn(a, ScopeReadUser, ScopeReadOrganization); err != nil {
+		return nil, err
+	}
+	o, err := s.visibleOwner(ctx, a, username)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(ErrNotFound, "user %q does not exist", username)
+	} else if err != nil {
+		return nil, err
+	}
+	if o.Kind != KindUser || !a.SeesPrivateDetails(o) {
+		return nil, nil
+	}
+	return s.store.OrgsOfUser(ctx, o.ID)
+}
+
+// OrgMembers returns the members of an organization a may see, with their
+// roles, ordered by name: all of them to its members and to site admins,
+// none to others (Gitea shows them public memberships only). A token needs
+// read:organization. ErrUnauthenticated, ErrForbidden, ErrNotFound.
+func (s *Service) OrgMembers(ctx context.Context, a *Actor, org string) ([]*OrgMember, error) {
+	if err := signedIn(a, ScopeReadOrganization); err != nil {
+		return nil, err
+	}
+	o, err := s.Org(ctx, a, org)
+	if err != nil {
+		return nil, err
+	}
+	if !a.User.IsAdmin {
+		role, err := s.store.MemberRole(ctx, o.ID, a.User.ID)
+		if err != nil {
+			return nil, fmt.Errorf("look up membership: %w", err)
+		}
+		if role == AccessNone {
+			return nil, nil
+		}
+	}
+	ms, err := s.store.OrgMembers(ctx, o.ID)
+	if err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
+	}
+	return ms, nil
+}
+
+// PublicOrgMembers returns the public members of an organization a may
+// see: none, since depot has no public memberships. Anyone may ask, as in
+// Gitea; a token needs read:organization. ErrForbidden, ErrNotFound.
+func (s *Service) PublicOrgMembers(ctx context.Context, a *Actor, org string) ([]*OrgMember, error) {
+	if _, err := s.Org(ctx, a, org); err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
+// OwnerPage is one page of users or organizations.
+type OwnerPage struct {
+	Owners []*User
+	// Total counts the owners of every page.
+	Total int64
+}
+
+// Orgs returns a page of organizations, ordered by name: public ones, and
+// private ones too for site admins. As in Gitea, members of a private
+// organization do not find it here (MyOrgs lists it). A token needs
+// read:organization. ErrForbidden, ErrInvalid.
+func (s *Service) Orgs(ctx context.Context, a *Actor, limit, offset int) (*OwnerPage, error) {
+	if err := requireScope(a, ScopeReadOrganization); err != nil {
+		return nil, err
+	}
+	return s.searchOwners(ctx, OwnerQuery{Kind: KindOrg, PublicOnly: a.IsAnonymous() || !a.User.IsAdmin, Limit: limit, Offset: offset})
+}
+
+func (s *Service) searchOwners(ctx context.Context, q OwnerQuery) (*OwnerPage, error) {
+	if q.Limit < 0 || q.Offset < 0 {
+		return nil, Errorf(ErrInvalid, "page size and offset must not be negative")
+	}
+	owners, total, err := s.store.SearchOwners(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("search owners: %w", err)
+	}
+	return &OwnerPage{Owners: owners, Total: total}, nil
+}
+
+// SearchUsersAs returns a page of the users q selects (its Kind is set to
+// users), ordered by name, for a site admin; a token needs read:admin.
+// ErrUnauthenticated, ErrForbidden, ErrInvalid.
+func (s *Service) SearchUsersAs(ctx context.Context, a *Actor, q OwnerQuery) (*OwnerPage, error) {
+	if err := apiSiteAdmin(a, ScopeReadAdmin); err != nil {
+		return nil, err
+	}
+	q.Kind = KindUser
+	q.Search = strings.TrimSpace(q.Search)
+	return s.searchOwners(ctx, q)
+}
+
+// UserEdit changes a user's flags; a nil field is left as it is.
+type UserEdit struct {
+	IsAdmin  *bool
+	Disabled *bool
+	// Check, when set, is called with the user once the actor's rights are
+	// checked and before anything changes; an error it returns is returned
+	// as it is. An adapter validates its dialect's request with it, in the
+	// order Gitea answers: rights, then the user, then the request.
+	Check func(u *User) error
+}
+
+// EditUserAs changes a user's admin and disabled flags for a site admin,
+// with the web UI's rule (see SetUserFlagsAs): nobody demotes or disables
+// itself. A token needs write:admin. It returns the user as it now is.
+// ErrUnauthenticated, ErrForbidden, ErrNotFound, ErrInvalid.
+func (s *Service) EditUserAs(ctx context.Context, a *Actor, username string, e UserEdit) (*User, error) {
+	if err := apiSiteAdmin(a, ScopeWriteAdmin); err != nil {
+		return nil, err
+	}
+	u, err := s.User(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	if e.Check != nil {
+		if err := e.Check(u); err != nil {
+			return nil, err
+		}
+	}
+	isAdmin, disabled := u.IsAdmin, u.Disabled
+	if e.IsAdmin != nil {
+		isAdmin = *e.IsAdmin
+	}
+	if e.Disabled != nil {
+		disabled = *e.Disabled
+	}
+	if err := s.setUserFlags(ctx, a, u, isAdmin, disabled); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 // orgAdmin returns the organization and user named if a administers the
@@ -262,11 +427,8 @@ func (s *Service) MemberRoleOf(ctx context.Context, a *Actor, org, username stri
 // CreateUserAs creates an account on behalf of a, who must be a site admin.
 // ErrUnauthenticated, ErrForbidden, ErrInvalid, ErrConflict.
 func (s *Service) CreateUserAs(ctx context.Context, a *Actor, nu NewUser) (*User, error) {
-	if err := signedIn(a, ScopeWriteAdmin); err != nil {
+	if err := apiSiteAdmin(a, ScopeWriteAdmin); err != nil {
 		return nil, err
-	}
-	if !a.User.IsAdmin {
-		return nil, Errorf(ErrForbidden, "user should be the site administrator")
 	}
 	return s.CreateUser(ctx, nu)
 }

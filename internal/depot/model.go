@@ -51,6 +51,22 @@ type User struct {
 	Disabled     bool
 }
 
+// OwnerQuery selects users or organizations for SearchOwners.
+type OwnerQuery struct {
+	// Kind selects users or organizations.
+	Kind OwnerKind
+	// PublicOnly leaves private owners out.
+	PublicOnly bool
+	// Search, when not empty, selects the owners whose name or email
+	// contains it, case-insensitively.
+	Search string
+	// Admin and Disabled, when set, select the users whose flag has that
+	// value.
+	Admin, Disabled *bool
+	// Limit is the page size (0: all); Offset skips that many owners.
+	Limit, Offset int
+}
+
 // Role is an organization member's role; roles are ordered.
 type Role int
 

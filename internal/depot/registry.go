@@ -122,9 +122,9 @@ func (s *Service) DeletePackageVersion(ctx context.Context, a *Actor, ref Versio
 	return s.DeleteVersion(ctx, a, ref)
 }
 
-// LinkPackage links a package to a project of its owner; linking it again to
-// the same project changes nothing. It needs write access to the owner.
-// ErrInvalid if the package is linked to another project; ErrNotFound,
+// LinkPackage links a package to a project of its owner. It needs write
+// access to the owner. As in Gitea, a package that is linked already, even
+// to the same project, is ErrInvalid: unlink it first. ErrNotFound,
 // ErrForbidden, ErrUnauthenticated.
 func (s *Service) LinkPackage(ctx context.Context, a *Actor, owner string, typ PackageType, name, project string) error {
 	o, pkg, err := s.packageForWrite(ctx, a, owner, typ, name)
@@ -137,11 +137,7 @@ func (s *Service) LinkPackage(ctx context.Context, a *Actor, owner string, typ P
 	} else if err != nil {
 		return fmt.Errorf("look up project: %w", err)
 	}
-	switch pkg.ProjectID {
-	case p.ID:
-		return nil
-	case 0:
-	default:
+	if pkg.ProjectID != 0 {
 		return Errorf(ErrInvalid, "package %q is already linked to a project: unlink it first", pkg.Name)
 	}
 	if err := s.store.SetPackageProject(ctx, pkg.ID, p.ID); errors.Is(err, ErrNotFound) {
@@ -152,15 +148,26 @@ func (s *Service) LinkPackage(ctx context.Context, a *Actor, owner string, typ P
 	return nil
 }
 
-// UnlinkPackage removes a package's project link. ErrInvalid if it has
-// none; ErrNotFound, ErrForbidden, ErrUnauthenticated.
+// UnlinkPackage removes a package's project link. It needs write access to
+// the owner and, for an organization's package, the admin role (Gitea asks
+// for an organization admin too). ErrInvalid if the package has no link;
+// ErrNotFound, ErrForbidden, ErrUnauthenticated.
 func (s *Service) UnlinkPackage(ctx context.Context, a *Actor, owner string, typ PackageType, name string) error {
-	_, pkg, err := s.packageForWrite(ctx, a, owner, typ, name)
+	o, pkg, err := s.packageForWrite(ctx, a, owner, typ, name)
 	if err != nil {
 		return err
 	}
 	if pkg.ProjectID == 0 {
 		return Errorf(ErrInvalid, "package %q is not linked to a project", pkg.Name)
+	}
+	if o.Kind == KindOrg {
+		role, err := s.Access(ctx, a, o)
+		if err != nil {
+			return err
+		}
+		if role < AccessAdmin {
+			return Errorf(ErrForbidden, "only an admin of organization %q may unlink its packages", o.Name)
+		}
 	}
 	if err := s.store.SetPackageProject(ctx, pkg.ID, 0); errors.Is(err, ErrNotFound) {
 		return Errorf(ErrNotFound, "package %q does not exist", name)

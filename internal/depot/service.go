@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -127,13 +128,24 @@ func (s *Service) ownerFor(ctx context.Context, a *Actor, name string, need Role
 }
 
 // requireScope returns ErrForbidden, with Gitea's message, when a is
-// authenticated by a token that does not grant want. Anonymous actors and
-// password sign-ins pass: their limits are roles, not scopes.
-func requireScope(a *Actor, want Scope) error {
-	if a.IsAnonymous() || a.Scopes == nil || a.Scopes.Has(want) {
+// authenticated by a token that does not grant every scope of want (Gitea's
+// routes of two groups, such as /users/{username}/orgs, need both).
+// Anonymous actors and password sign-ins pass: their limits are roles, not
+// scopes.
+func requireScope(a *Actor, want ...Scope) error {
+	if a.IsAnonymous() || a.Scopes == nil {
 		return nil
 	}
-	return Errorf(ErrForbidden, "token does not have at least one of required scope(s), required=[%s], token scope=%s", want, a.Scopes)
+	for _, w := range want {
+		if !a.Scopes.Has(w) {
+			names := make([]string, len(want))
+			for i, w := range want {
+				names[i] = string(w)
+			}
+			return Errorf(ErrForbidden, "token does not have at least one of required scope(s), required=[%s], token scope=%s", strings.Join(names, " "), a.Scopes)
+		}
+	}
+	return nil
 }
 
 // ownerByName is Store.OwnerByName through the owner cache.

@@ -40,6 +40,10 @@ type Store interface {
 	// OrgsOfUser returns the organizations the user is a member of, ordered
 	// by name. None (and no error) for a missing user.
 	OrgsOfUser(ctx context.Context, userID int64) ([]*Owner, error)
+	// SearchOwners returns one page of the users or organizations q
+	// selects, ordered by name, and how many q selects over all pages, read
+	// in one snapshot so they agree.
+	SearchOwners(ctx context.Context, q OwnerQuery) ([]*User, int64, error)
 
 	// CreateToken inserts t and sets its ID and CreatedAt. ErrConflict if the
 	// user has a token of that name.

@@ -387,11 +387,18 @@ func (s *Service) SetUserFlagsAs(ctx context.Context, a *Actor, username string,
 	if err != nil {
 		return err
 	}
+	return s.setUserFlags(ctx, a, u, isAdmin, disabled)
+}
+
+// setUserFlags sets u's flags for a site admin a, and updates u. It holds
+// the rule the web UI and the API share: an admin may not demote or
+// disable itself, so a registry keeps an admin. ErrInvalid, ErrNotFound.
+func (s *Service) setUserFlags(ctx context.Context, a *Actor, u *User, isAdmin, disabled bool) error {
 	if u.ID == a.User.ID && (!isAdmin || disabled) {
 		return Errorf(ErrInvalid, "you cannot remove your own admin rights or disable yourself")
 	}
 	if err := s.store.SetUserFlags(ctx, u.ID, isAdmin, disabled); errors.Is(err, ErrNotFound) {
-		return Errorf(ErrNotFound, "user %q not found", username)
+		return Errorf(ErrNotFound, "user %q not found", u.Name)
 	} else if err != nil {
 		return fmt.Errorf("set user flags: %w", err)
 	}
@@ -399,6 +406,7 @@ func (s *Service) SetUserFlagsAs(ctx context.Context, a *Actor, username string,
 	// must stop at once in this process (other processes within the
 	// cache's TTL, as for a revoked token).
 	s.tokens.dropUser(u.ID)
+	u.IsAdmin, u.Disabled = isAdmin, disabled
 	return nil
 }
 

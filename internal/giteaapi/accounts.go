@@ -1,7 +1,9 @@
 package giteaapi
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/depot-registry/depot/internal/depot"
@@ -102,6 +104,117 @@ func (h *Handler) adminCreateUser(w http.ResponseWriter, r *http.Request, a *dep
 	return nil
 }
 
+// adminListUsers answers GET /admin/users with Gitea's q (name or email
+// contains), is_admin and is_active filters; its other filters and sort
+// orders are not supported and are ignored.
+func (h *Handler) adminListUsers(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	page, size := listOptions(r)
+	q := depot.OwnerQuery{Search: r.FormValue("q"), Limit: size, Offset: (page - 1) * size}
+	if v := r.FormValue("is_admin"); v != "" {
+		admin := formBool(v)
+		q.Admin = &admin
+	}
+	if v := r.FormValue("is_active"); v != "" {
+		disabled := !formBool(v)
+		q.Disabled = &disabled
+	}
+	res, err := h.svc.SearchUsersAs(r.Context(), a, q)
+	if err != nil {
+		return err
+	}
+	out := make([]apiUser, 0, len(res.Owners))
+	for _, u := range res.Owners {
+		out = append(out, h.toUser(r, a, u))
+	}
+	h.setPageHeaders(w, r, res.Total, size)
+	httpapi.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// formBool reads a boolean parameter as Gitea's FormBool does: what
+// strconv.ParseBool accepts, or "on"; anything else is false.
+func formBool(s string) bool {
+	v, _ := strconv.ParseBool(s)
+	return v || strings.EqualFold(s, "on")
+}
+
+// editUserOption is the part of Gitea's EditUserOption depot reads. Its
+// descriptive fields (full_name, website, location, description) and
+// those of features depot lacks (allow_git_hook, allow_import_local,
+// max_repo_creation, allow_create_organization) are accepted and ignored.
+type editUserOption struct {
+	SourceID           int64   `json:"source_id"`
+	LoginName          string  `json:"login_name"`
+	Email              *string `json:"email"`
+	Password           string  `json:"password"`
+	MustChangePassword *bool   `json:"must_change_password"`
+	Active             *bool   `json:"active"`
+	Admin              *bool   `json:"admin"`
+	ProhibitLogin      *bool   `json:"prohibit_login"`
+	Restricted         *bool   `json:"restricted"`
+	Visibility         string  `json:"visibility"`
+}
+
+// check refuses, with Gitea's 422, what Gitea's binding refuses (an empty
+// login_name) and what depot cannot do, rather than ignoring it: another
+// authentication source or login name than the local account's, a new
+// password or email, restrictions, a visibility.
+func (o editUserOption) check(u *depot.User) error {
+	refuse := func(format string, args ...any) error { return errBody{fmt.Errorf(format, args...)} }
+	switch {
+	case o.LoginName == "":
+		return refuse("[LoginName]: Required")
+	case o.SourceID != 0:
+		return refuse("source_id must be 0: depot accounts are local")
+	case !strings.EqualFold(o.LoginName, u.Name):
+		return refuse("login_name must be %q: depot accounts sign in with their user name", u.Name)
+	case o.Password != "":
+		return refuse("depot does not change passwords through the API")
+	case o.Email != nil:
+		return refuse("depot does not change email addresses through the API")
+	case o.MustChangePassword != nil && *o.MustChangePassword:
+		return refuse("depot has no must_change_password")
+	case o.Restricted != nil && *o.Restricted:
+		return refuse("depot has no restricted users")
+	case o.Visibility != "":
+		return refuse("depot does not change a user's visibility through the API")
+	}
+	return nil
+}
+
+// disabled maps active and prohibit_login onto depot's one disabled flag:
+// an account that is not active, or may not sign in, is disabled; nil when
+// the request sets neither.
+func (o editUserOption) disabled() *bool {
+	var d *bool
+	if o.Active != nil {
+		v := !*o.Active
+		d = &v
+	}
+	if o.ProhibitLogin != nil && (*o.ProhibitLogin || o.Active == nil) {
+		v := *o.ProhibitLogin
+		d = &v
+	}
+	return d
+}
+
+// adminEditUser answers PATCH /admin/users/{username} with the user as it
+// now is.
+func (h *Handler) adminEditUser(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	var opt editUserOption
+	if err := decode(r, &opt); err != nil {
+		return err
+	}
+	u, err := h.svc.EditUserAs(r.Context(), a, r.PathValue("username"), depot.UserEdit{
+		IsAdmin: opt.Admin, Disabled: opt.disabled(), Check: opt.check,
+	})
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, h.toUser(r, a, u))
+	return nil
+}
+
 // visibility parses Gitea's visibility names; depot has no "limited".
 func visibility(s string) (depot.Visibility, error) {
 	switch s {
@@ -118,6 +231,22 @@ func (h *Handler) myOrgs(w http.ResponseWriter, r *http.Request, a *depot.Actor)
 	if err != nil {
 		return err
 	}
+	h.writeOrgs(w, r, orgs)
+	return nil
+}
+
+// userOrgs answers GET /users/{username}/orgs.
+func (h *Handler) userOrgs(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	orgs, err := h.svc.UserOrgs(r.Context(), a, r.PathValue("username"))
+	if err != nil {
+		return err
+	}
+	h.writeOrgs(w, r, orgs)
+	return nil
+}
+
+// writeOrgs writes the page of orgs the request asks for.
+func (h *Handler) writeOrgs(w http.ResponseWriter, r *http.Request, orgs []*depot.Owner) {
 	page, size := listOptions(r)
 	out := []apiOrg{}
 	for _, o := range paginate(orgs, page, size) {
@@ -125,7 +254,52 @@ func (h *Handler) myOrgs(w http.ResponseWriter, r *http.Request, a *depot.Actor)
 	}
 	h.setPageHeaders(w, r, int64(len(orgs)), size)
 	httpapi.WriteJSON(w, http.StatusOK, out)
+}
+
+// orgs answers GET /orgs: the organizations the actor may find, by name.
+func (h *Handler) orgs(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	page, size := listOptions(r)
+	res, err := h.svc.Orgs(r.Context(), a, size, (page-1)*size)
+	if err != nil {
+		return err
+	}
+	out := make([]apiOrg, 0, len(res.Owners))
+	for _, o := range res.Owners {
+		out = append(out, toOrg(&o.Owner))
+	}
+	h.setPageHeaders(w, r, res.Total, size)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// orgMembers answers GET /orgs/{org}/members.
+func (h *Handler) orgMembers(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	ms, err := h.svc.OrgMembers(r.Context(), a, r.PathValue("org"))
+	if err != nil {
+		return err
+	}
+	h.writeMembers(w, r, a, ms)
+	return nil
+}
+
+// publicOrgMembers answers GET /orgs/{org}/public_members.
+func (h *Handler) publicOrgMembers(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	ms, err := h.svc.PublicOrgMembers(r.Context(), a, r.PathValue("org"))
+	if err != nil {
+		return err
+	}
+	h.writeMembers(w, r, a, ms)
+	return nil
+}
+
+func (h *Handler) writeMembers(w http.ResponseWriter, r *http.Request, a *depot.Actor, ms []*depot.OrgMember) {
+	page, size := listOptions(r)
+	out := []apiUser{}
+	for _, m := range paginate(ms, page, size) {
+		out = append(out, h.toUser(r, a, m.User))
+	}
+	h.setPageHeaders(w, r, int64(len(ms)), size)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 }
 
 // createOrgOption is the part of Gitea's CreateOrgOption depot keeps; the

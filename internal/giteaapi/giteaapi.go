@@ -1,7 +1,7 @@
 // Package giteaapi serves the part of Gitea's and Forgejo's /api/v1 that a
 // package registry needs: package listings and management, the signed-in
 // user and user profiles, access tokens, organizations and their members,
-// and admin user creation. It answers with Gitea's JSON shapes, status
+// and user administration (listing, creation, admin and disabled flags). It answers with Gitea's JSON shapes, status
 // codes, error bodies and pagination headers, so the Gitea Go SDK and
 // Forgejo/Gitea automation work against depot unchanged.
 //
@@ -111,8 +111,9 @@ type apiError struct {
 	URL     string `json:"url"`
 }
 
-// errBody marks a request body that could not be decoded: Gitea answers
-// those with 422.
+// errBody marks a request body that could not be decoded, or that Gitea's
+// binding (or depot, for what it cannot do) refuses: Gitea answers those
+// with 422.
 type errBody struct{ err error }
 
 func (e errBody) Error() string { return e.err.Error() }
@@ -258,11 +259,17 @@ func (h *Handler) routes() {
 	h.handle("GET /api/v1/users/{username}/tokens", h.listTokens)
 	h.handle("POST /api/v1/users/{username}/tokens", h.createToken, badTokenRequest...)
 	h.handle("DELETE /api/v1/users/{username}/tokens/{token}", h.deleteToken)
+	h.handle("GET /api/v1/admin/users", h.adminListUsers)
 	h.handle("POST /api/v1/admin/users", h.adminCreateUser, unprocessable...)
+	h.handle("PATCH /api/v1/admin/users/{username}", h.adminEditUser)
 
 	h.handle("GET /api/v1/user/orgs", h.myOrgs)
+	h.handle("GET /api/v1/users/{username}/orgs", h.userOrgs)
+	h.handle("GET /api/v1/orgs", h.orgs)
 	h.handle("POST /api/v1/orgs", h.createOrg, unprocessable...)
 	h.handle("GET /api/v1/orgs/{org}", h.org)
+	h.handle("GET /api/v1/orgs/{org}/members", h.orgMembers)
+	h.handle("GET /api/v1/orgs/{org}/public_members", h.publicOrgMembers)
 	h.handle("GET /api/v1/orgs/{org}/members/{username}", h.checkMember)
 	h.handle("PUT /api/v1/orgs/{org}/members/{username}", h.setMember, override{depot.ErrInvalid, http.StatusUnprocessableEntity})
 	h.handle("DELETE /api/v1/orgs/{org}/members/{username}", h.removeMember)

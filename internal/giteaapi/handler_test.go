@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -321,7 +323,14 @@ func TestPackageListing(t *testing.T) {
 		{name: "versions of a package", path: "/api/v1/packages/pubco/generic/APP", status: 200,
 			check: all(wantVersions("app@1.9.0", "app@1.10.0", "app@1.0.0"), wantHeader("X-Total-Count", "3"))},
 		{name: "versions paged", path: "/api/v1/packages/pubco/generic/app?limit=1&page=3", status: 200, check: wantVersions("app@1.0.0")},
-		{name: "versions of a missing package", path: "/api/v1/packages/pubco/generic/nope", status: 200, check: wantVersions()},
+		// Gitea's ListPackageVersions searches versions by exact name and
+		// answers what it finds: 200 with an empty list for a missing package.
+		{name: "versions of a missing package", path: "/api/v1/packages/pubco/generic/nope", status: 200,
+			check: all(wantVersions(), wantHeader("X-Total-Count", "0"), wantHeader("Link", ""), func(t *testing.T, r response) {
+				if strings.TrimSpace(string(r.body)) != "[]" {
+					t.Errorf("body = %s, want []", r.body)
+				}
+			})},
 		{name: "versions of a private owner", path: "/api/v1/packages/secretco/generic/hidden", status: 404},
 	})
 }
@@ -435,13 +444,19 @@ func TestDeleteAndLink(t *testing.T) {
 			}
 		}
 	}
+	must(t, e.svc.SetMember(ctx, "pubco", "carol", depot.AccessWrite))
 	v1 := "/api/v1/packages/pubco/generic/app/1.0"
 	e.run(t, []tc{
 		{name: "delete anonymously", method: "DELETE", path: v1, status: 401},
 		{name: "delete as reader", method: "DELETE", path: v1, auth: e.token("bob-all"), status: 403},
 		{name: "delete with read-only token", method: "DELETE", path: v1, auth: e.token("alice-read"), status: 403,
 			message: `required=\[write:package\]`},
-		{name: "delete", method: "DELETE", path: v1, auth: e.token("alice-all"), status: 204},
+		// Gitea's DeletePackageVersion answers 204.
+		{name: "delete", method: "DELETE", path: v1, auth: e.token("alice-all"), status: 204, check: func(t *testing.T, r response) {
+			if len(r.body) != 0 {
+				t.Errorf("body = %q, want none", r.body)
+			}
+		}},
 		{name: "deleted", path: v1, status: 404},
 		{name: "delete again", method: "DELETE", path: v1, auth: e.token("alice-all"), status: 404},
 		{name: "other version kept", path: "/api/v1/packages/pubco/generic/app/2.0", status: 200},
@@ -450,8 +465,12 @@ func TestDeleteAndLink(t *testing.T) {
 		{name: "link as reader", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/link/app-src", auth: e.token("bob-all"), status: 403},
 		{name: "link to a missing project", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/link/nope", auth: e.token("alice-all"), status: 404},
 		{name: "link a missing package", method: "POST", path: "/api/v1/packages/pubco/generic/nope/-/link/app-src", auth: e.token("alice-all"), status: 404},
+		// Gitea's LinkPackage answers 201 (routers/api/v1/packages/package.go).
 		{name: "link", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/link/APP-SRC", auth: e.token("alice-all"), status: 201},
-		{name: "link again", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/link/app-src", auth: e.token("alice-all"), status: 201},
+		// Gitea's LinkToRepository refuses any linked package, even to the
+		// same repository, with ErrInvalidArgument: 400.
+		{name: "link again", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/link/app-src", auth: e.token("alice-all"), status: 400,
+			message: "already linked"},
 		{name: "linked", path: "/api/v1/packages/pubco/generic/app/2.0", status: 200, check: repo("pubco/app-src")},
 		{name: "linked in listings", path: "/api/v1/packages/pubco?q=app", status: 200, check: func(t *testing.T, r response) {
 			var ps []pkgJSON
@@ -461,9 +480,23 @@ func TestDeleteAndLink(t *testing.T) {
 			}
 		}},
 		{name: "link to another project", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/link/tools", auth: e.token("alice-all"), status: 400},
-		{name: "unlink", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/unlink", auth: e.token("alice-all"), status: 201},
+		// Gitea's UnlinkFromRepository wants an organization admin.
+		{name: "unlink as a writer", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/unlink", auth: e.token("carol-all"), status: 403},
+		{name: "still linked", path: "/api/v1/packages/pubco/generic/app/2.0", status: 200, check: repo("pubco/app-src")},
+		// Gitea's UnlinkPackage answers 204, whatever its swagger comment says.
+		{name: "unlink", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/unlink", auth: e.token("alice-all"), status: 204,
+			check: func(t *testing.T, r response) {
+				if len(r.body) != 0 {
+					t.Errorf("body = %q, want none", r.body)
+				}
+			}},
 		{name: "unlinked", path: "/api/v1/packages/pubco/generic/app/2.0", status: 200, check: repo("")},
-		{name: "unlink again", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/unlink", auth: e.token("alice-all"), status: 400},
+		{name: "unlink again", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/unlink", auth: e.token("alice-all"), status: 400,
+			message: "not linked"},
+		{name: "unlink an unlinked package as a writer", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/unlink", auth: e.token("carol-all"), status: 400},
+		{name: "link again after unlinking", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/link/tools", auth: e.token("carol-all"), status: 201},
+		{name: "site admin unlinks", method: "POST", path: "/api/v1/packages/pubco/generic/app/-/unlink", auth: e.token("root-all"), status: 204},
+		{name: "the writer leaves", method: "DELETE", path: "/api/v1/orgs/pubco/members/carol", auth: e.token("alice-all"), status: 204},
 
 		{name: "link to a private project", method: "POST", path: "/api/v1/packages/pubco/generic/other/-/link/closed-src", auth: e.token("alice-all"), status: 201},
 		{name: "private project hidden from non-members", path: "/api/v1/packages/pubco/generic/other/1.0", auth: e.token("carol-all"), status: 200, check: repo("")},
@@ -508,7 +541,7 @@ func TestUsers(t *testing.T) {
 			body: `{"username":"-x-","email":"d@example.com","password":"long-enough"}`, status: 422},
 		{name: "admin create bad JSON", method: "POST", path: "/api/v1/admin/users", auth: e.token("root-all"), body: `{"username":`, status: 422},
 		{name: "admin create by non-admin", method: "POST", path: "/api/v1/admin/users", auth: e.token("alice-all"),
-			body: `{"username":"eve","email":"e@example.com","password":"long-enough"}`, status: 403, message: "^user should be the site administrator$"},
+			body: `{"username":"eve","email":"e@example.com","password":"long-enough"}`, status: 403, message: "^user should be the site admin$"},
 		{name: "admin create without write:admin", method: "POST", path: "/api/v1/admin/users", auth: e.token("root-pkg"),
 			body: `{"username":"eve","email":"e@example.com","password":"long-enough"}`, status: 403, message: `required=\[write:admin\]`},
 		{name: "admin create anonymously", method: "POST", path: "/api/v1/admin/users",
@@ -566,7 +599,7 @@ func TestTokens(t *testing.T) {
 	e.tok["created"] = created.SHA1
 	e.run(t, []tc{
 		{name: "new token works", path: "/api/v1/user", auth: e.token("created"), status: 200},
-		{name: "new token within scopes", path: "/api/v1/user/orgs", auth: e.token("created"), status: 403, message: `required=\[read:organization\]`},
+		{name: "new token within scopes", path: "/api/v1/user/orgs", auth: e.token("created"), status: 403, message: `required=\[read:user read:organization\]`},
 		{name: "delete by id", method: "DELETE", path: "/api/v1/users/carol/tokens/" + itoa(created.ID), auth: basic("carol", pw), status: 204},
 		{name: "deleted token refused", path: "/api/v1/user", auth: e.token("created"), status: 401},
 		{name: "delete by name", method: "DELETE", path: "/api/v1/users/carol/tokens/from-root", auth: basic("carol", pw), status: 204},
@@ -621,6 +654,9 @@ func TestOrgs(t *testing.T) {
 		{name: "my orgs", path: "/api/v1/user/orgs", auth: e.token("carol-all"), status: 200, check: all(orgNames("carol-secret,carolco"), wantHeader("X-Total-Count", "2"))},
 		{name: "my orgs paged", path: "/api/v1/user/orgs?limit=1&page=2", auth: e.token("carol-all"), status: 200, check: orgNames("carolco")},
 		{name: "my orgs anonymously", path: "/api/v1/user/orgs", status: 401},
+		// Gitea's /user/orgs wants the user and the organization scopes.
+		{name: "my orgs without read:user", path: "/api/v1/user/orgs", auth: e.token("alice-org"), status: 403,
+			message: `^token does not have at least one of required scope\(s\), required=\[read:user read:organization\], token scope=write:organization$`},
 
 		{name: "add member as non-admin", method: "PUT", path: "/api/v1/orgs/pubco/members/carol", auth: e.token("bob-all"), status: 403},
 		{name: "add member to invisible org", method: "PUT", path: "/api/v1/orgs/secretco/members/carol", auth: e.token("carol-all"), status: 404},
@@ -635,6 +671,191 @@ func TestOrgs(t *testing.T) {
 		{name: "remove the last admin", method: "DELETE", path: "/api/v1/orgs/pubco/members/alice", auth: e.token("alice-all"), status: 409},
 		{name: "site admin adds an admin", method: "PUT", path: "/api/v1/orgs/pubco/members/carol", auth: e.token("root-all"), body: `{"role":"admin"}`, status: 204},
 		{name: "then the first admin may leave", method: "DELETE", path: "/api/v1/orgs/pubco/members/alice", auth: e.token("carol-all"), status: 204},
+	})
+}
+
+// names returns a check that the answer is a list whose "login" (users) or
+// "name" (organizations) fields are want, with X-Total-Count total.
+func names(field string, total int, want ...string) func(t *testing.T, r response) {
+	return func(t *testing.T, r response) {
+		t.Helper()
+		var list []map[string]any
+		r.json(t, &list)
+		got := []string{}
+		for _, v := range list {
+			got = append(got, fmt.Sprint(v[field]))
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%ss = %q, want %q", field, got, want)
+		}
+		if h := r.header.Get("X-Total-Count"); h != strconv.Itoa(total) {
+			t.Errorf("X-Total-Count = %q, want %d", h, total)
+		}
+	}
+}
+
+func TestOrgMembers(t *testing.T) {
+	e := newEnv(t)
+	members := func(total int, want ...string) func(t *testing.T, r response) { return names("login", total, want...) }
+	e.run(t, []tc{
+		// Gitea's ListMembers (routers/api/v1/org/member.go) needs a
+		// token and shows members every membership; others see public
+		// memberships only, and depot has none.
+		{name: "anonymously", path: "/api/v1/orgs/pubco/members", status: 401, message: "^token is required$"},
+		{name: "as its admin", path: "/api/v1/orgs/pubco/members", auth: e.token("alice-all"), status: 200, check: members(2, "alice", "bob")},
+		{name: "as a reader", path: "/api/v1/orgs/PUBCO/members", auth: e.token("bob-all"), status: 200, check: members(2, "alice", "bob")},
+		{name: "as a password user", path: "/api/v1/orgs/pubco/members", auth: basic("bob", pw), status: 200, check: members(2, "alice", "bob")},
+		{name: "as a non-member", path: "/api/v1/orgs/pubco/members", auth: e.token("carol-all"), status: 200, check: members(0)},
+		{name: "as a site admin", path: "/api/v1/orgs/pubco/members", auth: e.token("root-all"), status: 200, check: members(2, "alice", "bob")},
+		{name: "paged", path: "/api/v1/orgs/pubco/members?limit=1&page=2", auth: e.token("alice-all"), status: 200,
+			check: all(members(2, "bob"), wantHeader("Link", `<http://depot.test/api/v1/orgs/pubco/members?limit=1&page=1>; rel="first",<http://depot.test/api/v1/orgs/pubco/members?limit=1&page=1>; rel="prev"`))},
+		{name: "members' user JSON", path: "/api/v1/orgs/pubco/members", auth: e.token("bob-all"), status: 200, check: func(t *testing.T, r response) {
+			var us []userJSON
+			r.json(t, &us)
+			if len(us) != 2 || us[0].Email != "alice@example.com" || us[0].IsAdmin || us[1].Login != "bob" || us[1].ID == 0 {
+				t.Errorf("members = %+v", us)
+			}
+		}},
+		{name: "private org to a member", path: "/api/v1/orgs/secretco/members", auth: e.token("bob-all"), status: 200, check: members(2, "alice", "bob")},
+		{name: "private org to a non-member", path: "/api/v1/orgs/secretco/members", auth: e.token("carol-all"), status: 404},
+		{name: "missing org", path: "/api/v1/orgs/nope/members", auth: e.token("alice-all"), status: 404},
+		{name: "a user is no org", path: "/api/v1/orgs/alice/members", auth: e.token("alice-all"), status: 404},
+		{name: "token without read:organization", path: "/api/v1/orgs/pubco/members", auth: e.token("alice-read"), status: 403,
+			message: `required=\[read:organization\]`},
+
+		// Gitea's ListPublicMembers needs no token.
+		{name: "public members anonymously", path: "/api/v1/orgs/pubco/public_members", status: 200, check: members(0)},
+		{name: "public members as a member", path: "/api/v1/orgs/pubco/public_members", auth: e.token("alice-all"), status: 200, check: members(0)},
+		{name: "public members of a private org", path: "/api/v1/orgs/secretco/public_members", status: 404},
+		{name: "public members without read:organization", path: "/api/v1/orgs/pubco/public_members", auth: e.token("alice-read"), status: 403},
+	})
+}
+
+func TestUserOrgs(t *testing.T) {
+	e := newEnv(t)
+	orgs := func(total int, want ...string) func(t *testing.T, r response) { return names("name", total, want...) }
+	e.run(t, []tc{
+		// Gitea's ListUserOrgs (routers/api/v1/org/org.go) shows the user
+		// itself and site admins every organization, others public
+		// memberships only: none on depot.
+		{name: "one's own", path: "/api/v1/users/alice/orgs", auth: e.token("alice-all"), status: 200, check: orgs(2, "pubco", "secretco")},
+		{name: "one's own, any case", path: "/api/v1/users/ALICE/orgs", auth: basic("alice", pw), status: 200, check: orgs(2, "pubco", "secretco")},
+		{name: "paged", path: "/api/v1/users/alice/orgs?limit=1", auth: e.token("alice-all"), status: 200, check: orgs(2, "pubco")},
+		{name: "to a site admin", path: "/api/v1/users/bob/orgs", auth: e.token("root-all"), status: 200, check: orgs(2, "pubco", "secretco")},
+		{name: "to another user", path: "/api/v1/users/bob/orgs", auth: e.token("carol-all"), status: 200, check: orgs(0)},
+		{name: "to a fellow member", path: "/api/v1/users/alice/orgs", auth: e.token("bob-all"), status: 200, check: orgs(0)},
+		{name: "of an organization", path: "/api/v1/users/pubco/orgs", auth: e.token("alice-all"), status: 200, check: orgs(0)},
+		{name: "anonymously", path: "/api/v1/users/alice/orgs", status: 401, message: "^token is required$"},
+		{name: "missing user", path: "/api/v1/users/nobody/orgs", auth: e.token("alice-all"), status: 404},
+		{name: "private user to others", path: "/api/v1/users/hermit/orgs", auth: e.token("carol-all"), status: 404},
+		{name: "private user to a site admin", path: "/api/v1/users/hermit/orgs", auth: e.token("root-all"), status: 200, check: orgs(0)},
+		{name: "token without read:user", path: "/api/v1/users/alice/orgs", auth: e.token("alice-org"), status: 403,
+			message: `required=\[read:user read:organization\]`},
+		{name: "token without read:organization", path: "/api/v1/users/alice/orgs", auth: e.token("alice-user"), status: 403},
+	})
+}
+
+func TestOrgList(t *testing.T) {
+	e := newEnv(t)
+	orgs := func(total int, want ...string) func(t *testing.T, r response) { return names("name", total, want...) }
+	e.run(t, []tc{
+		// Gitea's GetAll (routers/api/v1/org/org.go): public organizations,
+		// private ones to site admins only.
+		{name: "anonymously", path: "/api/v1/orgs", status: 200, check: orgs(1, "pubco")},
+		{name: "as a user", path: "/api/v1/orgs", auth: e.token("carol-all"), status: 200, check: orgs(1, "pubco")},
+		{name: "as a member of a private org", path: "/api/v1/orgs", auth: e.token("bob-all"), status: 200, check: orgs(1, "pubco")},
+		{name: "as a site admin", path: "/api/v1/orgs", auth: e.token("root-all"), status: 200, check: orgs(2, "pubco", "secretco")},
+		{name: "paged", path: "/api/v1/orgs?limit=1&page=2", auth: e.token("root-all"), status: 200,
+			check: all(orgs(2, "secretco"), wantHeader("Link", `<http://depot.test/api/v1/orgs?limit=1&page=1>; rel="first",<http://depot.test/api/v1/orgs?limit=1&page=1>; rel="prev"`))},
+		{name: "token without read:organization", path: "/api/v1/orgs", auth: e.token("alice-read"), status: 403, message: `required=\[read:organization\]`},
+	})
+}
+
+func TestAdminUsers(t *testing.T) {
+	e := newEnv(t)
+	users := func(total int, want ...string) func(t *testing.T, r response) { return names("login", total, want...) }
+	type fullUser struct {
+		Login         string `json:"login"`
+		LoginName     string `json:"login_name"`
+		IsAdmin       bool   `json:"is_admin"`
+		Active        bool   `json:"active"`
+		ProhibitLogin bool   `json:"prohibit_login"`
+	}
+	user := func(login string, admin, active bool) func(t *testing.T, r response) {
+		return func(t *testing.T, r response) {
+			t.Helper()
+			var u fullUser
+			r.json(t, &u)
+			if u.Login != login || u.LoginName != login || u.IsAdmin != admin || u.Active != active || u.ProhibitLogin == active {
+				t.Errorf("user = %+v, want %s, admin %v, active %v", u, login, admin, active)
+			}
+		}
+	}
+	patch := func(name, user, body string, a auth, status int, check func(*testing.T, response)) tc {
+		return tc{name: name, method: "PATCH", path: "/api/v1/admin/users/" + user, auth: a, body: body, status: status, check: check}
+	}
+	root := e.token("root-all")
+	e.run(t, []tc{
+		// Gitea's SearchUsers (routers/api/v1/admin/user.go): individuals
+		// only, by name, for site admins.
+		{name: "list", path: "/api/v1/admin/users", auth: root, status: 200, check: users(5, "alice", "bob", "carol", "hermit", "root")},
+		{name: "list with a password", path: "/api/v1/admin/users", auth: basic("root", pw), status: 200, check: users(5, "alice", "bob", "carol", "hermit", "root")},
+		{name: "paged", path: "/api/v1/admin/users?limit=2&page=3", auth: root, status: 200,
+			check: all(users(5, "root"), wantHeader("Link", `<http://depot.test/api/v1/admin/users?limit=2&page=1>; rel="first",<http://depot.test/api/v1/admin/users?limit=2&page=2>; rel="prev"`))},
+		{name: "search by name", path: "/api/v1/admin/users?q=CAR", auth: root, status: 200, check: users(1, "carol")},
+		{name: "search by email", path: "/api/v1/admin/users?q=bob@example", auth: root, status: 200, check: users(1, "bob")},
+		{name: "admins", path: "/api/v1/admin/users?is_admin=true", auth: root, status: 200, check: users(1, "root")},
+		{name: "inactive", path: "/api/v1/admin/users?is_active=false", auth: root, status: 200, check: users(0)},
+		{name: "private details shown", path: "/api/v1/admin/users?q=root", auth: root, status: 200, check: func(t *testing.T, r response) {
+			var us []fullUser
+			r.json(t, &us)
+			if len(us) != 1 || !us[0].IsAdmin || !us[0].Active {
+				t.Errorf("users = %+v", us)
+			}
+		}},
+		{name: "list as a non-admin", path: "/api/v1/admin/users", auth: e.token("alice-all"), status: 403, message: "^user should be the site admin$"},
+		{name: "list without read:admin", path: "/api/v1/admin/users", auth: e.token("root-pkg"), status: 403, message: `required=\[read:admin\]`},
+		{name: "list anonymously", path: "/api/v1/admin/users", status: 401, message: "^token is required$"},
+
+		// Gitea's EditUser answers 200 with the user.
+		patch("make an admin", "bob", `{"login_name":"bob","source_id":0,"admin":true}`, root, 200, user("bob", true, true)),
+		{name: "the new admin lists users", path: "/api/v1/admin/users", auth: e.token("bob-all"), status: 200, check: users(5, "alice", "bob", "carol", "hermit", "root")},
+		patch("deactivate", "BOB", `{"login_name":"bob","active":false}`, root, 200, user("bob", true, false)),
+		{name: "a deactivated user's token is refused", path: "/api/v1/user", auth: e.token("bob-all"), status: 401},
+		{name: "inactive listed", path: "/api/v1/admin/users?is_active=false", auth: root, status: 200, check: users(1, "bob")},
+		patch("activate", "bob", `{"login_name":"Bob","active":true}`, root, 200, user("bob", true, true)),
+		{name: "an active user's token works", path: "/api/v1/user", auth: e.token("bob-all"), status: 200},
+		patch("prohibit login", "bob", `{"login_name":"bob","prohibit_login":true}`, root, 200, user("bob", true, false)),
+		patch("inactive whatever prohibit_login says", "bob", `{"login_name":"bob","active":false,"prohibit_login":false}`, root, 200, user("bob", true, false)),
+		patch("allow login", "bob", `{"login_name":"bob","prohibit_login":false}`, root, 200, user("bob", true, true)),
+		patch("demote", "bob", `{"login_name":"bob","admin":false}`, root, 200, user("bob", false, true)),
+		{name: "the demoted user may not list", path: "/api/v1/admin/users", auth: e.token("bob-all"), status: 403},
+		patch("descriptive fields are ignored", "carol", `{"login_name":"carol","full_name":"Carol C","website":"https://example.com","allow_git_hook":true}`, root, 200, user("carol", false, true)),
+		patch("nothing to change", "root", `{"login_name":"root","admin":true,"active":true}`, root, 200, user("root", true, true)),
+
+		// The web UI's rule: nobody demotes or disables itself (Gitea
+		// answers 400 for its last admin).
+		{name: "demote oneself", method: "PATCH", path: "/api/v1/admin/users/root", auth: root, body: `{"login_name":"root","admin":false}`, status: 400, message: "your own admin rights"},
+		{name: "disable oneself", method: "PATCH", path: "/api/v1/admin/users/root", auth: root, body: `{"login_name":"root","prohibit_login":true}`, status: 400},
+
+		// Gitea's binding wants login_name (422); depot refuses what it
+		// cannot do rather than ignoring it.
+		{name: "no login_name", method: "PATCH", path: "/api/v1/admin/users/carol", auth: root, body: `{"admin":true}`, status: 422, message: `^\[LoginName\]: Required$`},
+		{name: "another login_name", method: "PATCH", path: "/api/v1/admin/users/carol", auth: root, body: `{"login_name":"carla","admin":true}`, status: 422, message: `"carol"`},
+		{name: "another source", method: "PATCH", path: "/api/v1/admin/users/carol", auth: root, body: `{"login_name":"carol","source_id":2}`, status: 422},
+		{name: "a password", method: "PATCH", path: "/api/v1/admin/users/carol", auth: root, body: `{"login_name":"carol","password":"new-password"}`, status: 422},
+		{name: "an email", method: "PATCH", path: "/api/v1/admin/users/carol", auth: root, body: `{"login_name":"carol","email":"c@example.com"}`, status: 422},
+		{name: "restricted", method: "PATCH", path: "/api/v1/admin/users/carol", auth: root, body: `{"login_name":"carol","restricted":true}`, status: 422},
+		{name: "a visibility", method: "PATCH", path: "/api/v1/admin/users/carol", auth: root, body: `{"login_name":"carol","visibility":"private"}`, status: 422},
+		{name: "bad JSON", method: "PATCH", path: "/api/v1/admin/users/carol", auth: root, body: `{"login_name":`, status: 422},
+		{name: "refused edits change nothing", path: "/api/v1/admin/users?is_admin=true", auth: root, status: 200, check: users(1, "root")},
+
+		// Rights first, then the user, then the request, as Gitea checks.
+		{name: "edit as a non-admin", method: "PATCH", path: "/api/v1/admin/users/carol", auth: e.token("alice-all"), body: `{"admin":true}`, status: 403, message: "^user should be the site admin$"},
+		{name: "edit without write:admin", method: "PATCH", path: "/api/v1/admin/users/carol", auth: e.token("root-pkg"), body: `{"login_name":"carol"}`, status: 403, message: `required=\[write:admin\]`},
+		{name: "edit anonymously", method: "PATCH", path: "/api/v1/admin/users/carol", body: `{"login_name":"carol"}`, status: 401},
+		{name: "edit a missing user", method: "PATCH", path: "/api/v1/admin/users/nobody", auth: root, body: `{"admin":true}`, status: 404},
+		{name: "edit an organization", method: "PATCH", path: "/api/v1/admin/users/pubco", auth: root, body: `{"login_name":"pubco","admin":true}`, status: 404},
 	})
 }
 

@@ -101,11 +101,12 @@ func (h *Handler) linkPackage(w http.ResponseWriter, r *http.Request, a *depot.A
 	return nil
 }
 
-// unlinkPackage answers POST .../-/unlink with 201, as Gitea does.
+// unlinkPackage answers POST .../-/unlink with 204, as Gitea's UnlinkPackage
+// does (its swagger comment says 201).
 func (h *Handler) unlinkPackage(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
 	if err := h.svc.UnlinkPackage(r.Context(), a, r.PathValue("owner"), depot.PackageType(r.PathValue("type")), r.PathValue("name")); err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusCreated)
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -30,6 +30,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -316,6 +317,59 @@ func (s *Store) ListUsers(ctx context.Context) ([]*depot.User, error) {
 		out = append(out, u)
 	}
 	return out, rows.Err()
+}
+
+// SearchOwners implements depot.Store.
+func (s *Store) SearchOwners(ctx context.Context, q depot.OwnerQuery) ([]*depot.User, int64, error) {
+	args := []any{string(q.Kind)}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	where := ` FROM owners WHERE kind = $1`
+	if q.PublicOnly {
+		where += ` AND visibility = 'public'`
+	}
+	if q.Search != "" {
+		like := arg("%" + likeEscape.Replace(strings.ToLower(q.Search)) + "%")
+		where += ` AND (lower_name LIKE ` + like + ` ESCAPE '\' OR lower(email) LIKE ` + like + ` ESCAPE '\')`
+	}
+	if q.Admin != nil {
+		where += ` AND is_admin = ` + arg(*q.Admin)
+	}
+	if q.Disabled != nil {
+		where += ` AND disabled = ` + arg(*q.Disabled)
+	}
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer tx.Rollback()
+	var total int64
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*)`+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	query := `SELECT ` + ownerCols + where + ` ORDER BY lower_name COLLATE "C"`
+	if q.Limit > 0 {
+		query += ` LIMIT ` + arg(q.Limit)
+	}
+	if q.Offset > 0 {
+		query += ` OFFSET ` + arg(q.Offset)
+	}
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []*depot.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, u)
+	}
+	return out, total, rows.Err()
 }
 
 // SetMember implements depot.Store.

@@ -233,6 +233,59 @@ func (s *Store) ListUsers(ctx context.Context) ([]*depot.User, error) {
 	return out, rows.Err()
 }
 
+// SearchOwners implements depot.Store.
+func (s *Store) SearchOwners(ctx context.Context, q depot.OwnerQuery) ([]*depot.User, int64, error) {
+	where := ` FROM owners WHERE kind = ?`
+	args := []any{string(q.Kind)}
+	if q.PublicOnly {
+		where += ` AND visibility = 'public'`
+	}
+	if q.Search != "" {
+		like := "%" + likeEscape.Replace(strings.ToLower(q.Search)) + "%"
+		where += ` AND (lower_name LIKE ? ESCAPE '\' OR lower(email) LIKE ? ESCAPE '\')`
+		args = append(args, like, like)
+	}
+	if q.Admin != nil {
+		where += ` AND is_admin = ?`
+		args = append(args, *q.Admin)
+	}
+	if q.Disabled != nil {
+		where += ` AND disabled = ?`
+		args = append(args, *q.Disabled)
+	}
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer tx.Rollback()
+	var total int64
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*)`+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	query := `SELECT ` + ownerCols + where + ` ORDER BY lower_name`
+	if q.Limit > 0 {
+		query += ` LIMIT ? OFFSET ?`
+		args = append(args, q.Limit, q.Offset)
+	} else if q.Offset > 0 {
+		query += ` LIMIT -1 OFFSET ?`
+		args = append(args, q.Offset)
+	}
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []*depot.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, u)
+	}
+	return out, total, rows.Err()
+}
+
 // SetMember implements depot.Store.
 func (s *Store) SetMember(ctx context.Context, m depot.Member) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {

@@ -130,6 +130,87 @@ func testOrgsOfUser(t *testing.T, s depot.Store) {
 }
 
 // MustCreateProject creates a project of owner.
+func testSearchOwners(t *testing.T, s depot.Store) {
+	ctx := context.Background()
+	for _, name := range []string{"dave", "Carol", "bob_x", "alice"} {
+		MustCreateUser(t, s, name)
+	}
+	// A private user, an admin, a disabled user; a user whose email, not
+	// name, matches a search.
+	mustCreate := func(u *depot.User) {
+		t.Helper()
+		u.Kind, u.CreatedAt = depot.KindUser, when
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatalf("CreateUser(%s): %v", u.Name, err)
+		}
+	}
+	mustCreate(&depot.User{Owner: depot.Owner{Name: "hermit", Visibility: depot.Private}, Email: "hermit@example.com"})
+	mustCreate(&depot.User{Owner: depot.Owner{Name: "root", Visibility: depot.Public}, Email: "ROOT@Admins.example", IsAdmin: true})
+	gone := &depot.User{Owner: depot.Owner{Name: "gone", Visibility: depot.Public}, Email: "gone@example.com"}
+	mustCreate(gone)
+	if err := s.SetUserFlags(ctx, gone.ID, false, true); err != nil {
+		t.Fatal(err)
+	}
+	alice, err := s.UserByName(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	MustCreateOrg(t, s, "Zeta", alice)
+	MustCreateOrg(t, s, "acme", alice)
+	if err := s.CreateOrg(ctx, &depot.Owner{Name: "secretco", Kind: depot.KindOrg, Visibility: depot.Private, CreatedAt: when}, alice.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	yes, no := true, false
+	for _, c := range []struct {
+		name  string
+		q     depot.OwnerQuery
+		want  []string
+		total int64
+	}{
+		{"every user", depot.OwnerQuery{Kind: depot.KindUser}, []string{"alice", "bob_x", "Carol", "dave", "gone", "hermit", "root"}, 7},
+		{"a page", depot.OwnerQuery{Kind: depot.KindUser, Limit: 2, Offset: 2}, []string{"Carol", "dave"}, 7},
+		{"the last page", depot.OwnerQuery{Kind: depot.KindUser, Limit: 5, Offset: 5}, []string{"hermit", "root"}, 7},
+		{"past the end", depot.OwnerQuery{Kind: depot.KindUser, Limit: 5, Offset: 50}, nil, 7},
+		{"an offset without a limit", depot.OwnerQuery{Kind: depot.KindUser, Offset: 6}, []string{"root"}, 7},
+		{"public users", depot.OwnerQuery{Kind: depot.KindUser, PublicOnly: true}, []string{"alice", "bob_x", "Carol", "dave", "gone", "root"}, 6},
+		{"name or email, case-insensitively", depot.OwnerQuery{Kind: depot.KindUser, Search: "ADMIN"}, []string{"root"}, 1},
+		{"name part", depot.OwnerQuery{Kind: depot.KindUser, Search: "aR"}, []string{"Carol"}, 1},
+		{"wildcards match literally", depot.OwnerQuery{Kind: depot.KindUser, Search: "b_"}, []string{"bob_x"}, 1},
+		{"percent matches literally", depot.OwnerQuery{Kind: depot.KindUser, Search: "%"}, nil, 0},
+		{"admins", depot.OwnerQuery{Kind: depot.KindUser, Admin: &yes}, []string{"root"}, 1},
+		{"non-admins, enabled", depot.OwnerQuery{Kind: depot.KindUser, Admin: &no, Disabled: &no}, []string{"alice", "bob_x", "Carol", "dave", "hermit"}, 5},
+		{"disabled", depot.OwnerQuery{Kind: depot.KindUser, Disabled: &yes}, []string{"gone"}, 1},
+		{"organizations", depot.OwnerQuery{Kind: depot.KindOrg}, []string{"acme", "secretco", "Zeta"}, 3},
+		{"public organizations", depot.OwnerQuery{Kind: depot.KindOrg, PublicOnly: true, Limit: 1, Offset: 1}, []string{"Zeta"}, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, total, err := s.SearchOwners(ctx, c.q)
+			if err != nil {
+				t.Fatalf("SearchOwners: %v", err)
+			}
+			var names []string
+			for _, u := range got {
+				if u.ID == 0 || u.Kind != c.q.Kind {
+					t.Errorf("SearchOwners returned %+v: want a %s with an ID", u.Owner, c.q.Kind)
+				}
+				names = append(names, u.Name)
+			}
+			if !slices.Equal(names, c.want) || total != c.total {
+				t.Errorf("SearchOwners(%+v) = %q, total %d; want %q, total %d", c.q, names, total, c.want, c.total)
+			}
+		})
+	}
+	// Users come with their account fields.
+	got, _, err := s.SearchOwners(ctx, depot.OwnerQuery{Kind: depot.KindUser, Search: "root"})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("SearchOwners(root) = %v, %v", got, err)
+	}
+	if u := got[0]; !u.IsAdmin || u.Disabled || u.Email != "ROOT@Admins.example" || u.Visibility != depot.Public || !u.CreatedAt.Equal(when.Truncate(time.Microsecond)) {
+		t.Errorf("root = %+v", *u)
+	}
+}
+
 func MustCreateProject(tb testing.TB, s depot.Store, ownerID int64, name string, vis depot.Visibility) *depot.Project {
 	tb.Helper()
 	p := &depot.Project{OwnerID: ownerID, Name: name, Visibility: vis, CreatedAt: when}

@@ -60,6 +60,7 @@ func Run(t *testing.T, newStore func(t *testing.T) depot.Store) {
 		{"ConcurrentCreateFiles", testConcurrentCreateFiles},
 		{"RemoveMember", testRemoveMember},
 		{"OrgsOfUser", testOrgsOfUser},
+		{"SearchOwners", testSearchOwners},
 		{"Projects", testProjects},
 		{"VersionByName", testVersionByName},
 		{"ListFiles", testListFiles},
