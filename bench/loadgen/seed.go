@@ -53,9 +53,12 @@ func seedCmd(ctx context.Context, args []string) error {
 		sql  string
 		args []any
 	}{
-		{"packages", `INSERT INTO packages (owner_id, type, name, lower_name, created_at)
+		// A package's last upload and total size are those of its one file
+		// (migration 00006).
+		{"packages", `INSERT INTO packages (owner_id, type, name, lower_name, created_at, last_upload_at, total_size)
 			WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
-			SELECT ?, 'generic', printf('seed-%07d', i), printf('seed-%07d', i), ? + i FROM seq`, []any{*n, ownerID, now}},
+			SELECT ?, 'generic', printf('seed-%07d', i), printf('seed-%07d', i), ? + i, ? + i, (SELECT size FROM blobs WHERE sha256 = ?) FROM seq`,
+			[]any{*n, ownerID, now, now, *blob}},
 		{"versions", `INSERT INTO versions (package_id, version, lower_version, creator_id, created_at, owner_id, type)
 			SELECT id, '1.0.0', '1.0.0', ?, created_at, owner_id, type FROM packages WHERE owner_id = ? AND lower_name GLOB 'seed-[0-9]*'`, []any{ownerID, ownerID}},
 		{"files", `INSERT INTO files (version_id, name, lower_name, blob_sha256, creator_id, created_at)

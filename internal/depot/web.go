@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -157,21 +158,22 @@ func (s *Service) Explore(ctx context.Context, a *Actor, search string, limit, o
 // PackageRow is a package with the sizes of its content, as the owner page
 // shows it.
 type PackageRow struct {
-	Package Package
-	// Latest is the package's latest version (see LatestVersion).
-	Latest     *PackageVersion
-	Versions   int
-	Files      int64
-	Size       int64
-	LastUpload time.Time
+	PackageStat
+	// Latest is the package's latest version (see LatestVersion), nil if it
+	// has none left.
+	Latest *Version
 }
 
-// OwnerOverview is an owner with its packages.
+// OwnerOverview is an owner with one page of its packages.
 type OwnerOverview struct {
 	Owner *Owner
-	// Packages are those whose name contains the filter, most recently
-	// updated first.
+	// Packages are one page of those whose name contains the filter, most
+	// recently uploaded to first (ties by ascending ID).
 	Packages []*PackageRow
+	// Total counts the packages whose name contains the filter.
+	Total int64
+	// Page is the page number, from 1; PerPage its size.
+	Page, PerPage int
 	// StorageUsed is the size of every file of the owner (whatever the
 	// filter), counting a blob shared by several files once per file.
 	StorageUsed int64
@@ -179,50 +181,67 @@ type OwnerOverview struct {
 	Role Role
 }
 
-// OwnerPackages returns the owner's packages whose name contains filter,
-// with their latest version and sizes. A private owner is invisible.
-// ErrNotFound, ErrForbidden.
-func (s *Service) OwnerPackages(ctx context.Context, a *Actor, owner, filter string) (*OwnerOverview, error) {
-	page, err := s.ListVersions(ctx, a, PackageQuery{Owner: owner, Type: TypeGeneric})
+// Pages is the number of pages of the packages whose name contains the
+// filter (1 when there are none).
+func (ov *OwnerOverview) Pages() int64 {
+	return max(1, (ov.Total+int64(ov.PerPage)-1)/int64(ov.PerPage))
+}
+
+// MaxOwnerPageSize is the largest page OwnerPackages returns.
+const MaxOwnerPageSize = 100
+
+// OwnerPackages returns page page (from 1) of perPage of the owner's generic
+// packages whose name contains filter, case-insensitively, with their latest
+// version and sizes. A page past the last is empty. Versions count whatever
+// their GitLab status, as in ListVersions. A private owner is invisible.
+// ErrNotFound, ErrForbidden, ErrInvalid.
+func (s *Service) OwnerPackages(ctx context.Context, a *Actor, owner, filter string, page, perPage int) (*OwnerOverview, error) {
+	if err := requireScope(a, ScopeReadPackage); err != nil {
+		return nil, err
+	}
+	if page < 1 || perPage < 1 || perPage > MaxOwnerPageSize {
+		return nil, Errorf(ErrInvalid, "page must be at least 1 and page size between 1 and %d", MaxOwnerPageSize)
+	}
+	if page > math.MaxInt/perPage {
+		return nil, Errorf(ErrInvalid, "page %d is too far", page)
+	}
+	o, err := s.ownerFor(ctx, a, owner, AccessRead)
 	if err != nil {
 		return nil, err
 	}
-	stats, err := s.versionStats(ctx, page.Owner.ID)
+	role, err := s.Access(ctx, a, o)
 	if err != nil {
 		return nil, err
 	}
-	role, err := s.Access(ctx, a, page.Owner)
+	res, err := s.store.OwnerPackageStats(ctx, OwnerPackageQuery{
+		OwnerID: o.ID, Type: TypeGeneric, Search: strings.TrimSpace(filter), Limit: perPage, Offset: (page - 1) * perPage,
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("owner packages: %w", err)
 	}
-	ov := &OwnerOverview{Owner: page.Owner, Role: role}
-	rows := map[int64]*PackageRow{}
+	ov := &OwnerOverview{Owner: o, Total: res.Total, Page: page, PerPage: perPage, StorageUsed: res.StorageUsed, Role: role}
+	if len(res.Packages) == 0 {
+		return ov, nil
+	}
+	ids := make([]int64, len(res.Packages))
+	for i, ps := range res.Packages {
+		ids[i] = ps.Package.ID
+	}
+	versions, err := s.store.VersionsOf(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("versions of packages: %w", err)
+	}
 	byPackage := map[int64][]*PackageVersion{}
-	filter = strings.ToLower(strings.TrimSpace(filter))
-	for _, v := range page.Versions {
-		st := stats[v.Version.ID]
-		ov.StorageUsed += st.Size
-		if !strings.Contains(strings.ToLower(v.Package.Name), filter) {
-			continue
-		}
-		row := rows[v.Package.ID]
-		if row == nil {
-			row = &PackageRow{Package: v.Package}
-			rows[v.Package.ID] = row
-			ov.Packages = append(ov.Packages, row)
-		}
-		byPackage[v.Package.ID] = append(byPackage[v.Package.ID], v)
-		row.Versions++
-		row.Files += st.Files
-		row.Size += st.Size
-		if st.LastUpload.After(row.LastUpload) {
-			row.LastUpload = st.LastUpload
-		}
+	for _, v := range versions {
+		byPackage[v.PackageID] = append(byPackage[v.PackageID], &PackageVersion{Version: v})
 	}
-	for _, row := range ov.Packages {
-		row.Latest = LatestVersion(byPackage[row.Package.ID])
+	for _, ps := range res.Packages {
+		row := &PackageRow{PackageStat: *ps}
+		if latest := LatestVersion(byPackage[ps.Package.ID]); latest != nil {
+			row.Latest = &latest.Version
+		}
+		ov.Packages = append(ov.Packages, row)
 	}
-	slices.SortStableFunc(ov.Packages, func(x, y *PackageRow) int { return y.LastUpload.Compare(x.LastUpload) })
 	return ov, nil
 }
 

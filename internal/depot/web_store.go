@@ -29,6 +29,17 @@ type WebStore interface {
 	// VersionStats returns the file count, total size and last upload of
 	// every version of the owner's packages (none for a missing owner).
 	VersionStats(ctx context.Context, ownerID int64) ([]VersionStat, error)
+	// OwnerPackageStats returns one page of the owner's packages q
+	// selects, last upload first (ties by ascending ID), each with its
+	// version and file counts, total size and last upload; how many q
+	// selects over all pages; and the size of every file of the owner's
+	// packages of q's type, whatever q.Search. Versions count whatever
+	// their GitLab status, as in SearchVersions. A page reads the files of
+	// its own packages only (none for a missing owner).
+	OwnerPackageStats(ctx context.Context, q OwnerPackageQuery) (*OwnerPackagePage, error)
+	// VersionsOf returns every version of the given packages, ordered by
+	// package ID then version ID (none for missing packages).
+	VersionsOf(ctx context.Context, packageIDs []int64) ([]Version, error)
 	// OrgMembers returns an organization's members with their roles,
 	// ordered by user name (none for a missing organization).
 	OrgMembers(ctx context.Context, orgID int64) ([]*OrgMember, error)
@@ -70,6 +81,40 @@ type PackageSummary struct {
 	// version's creation time.
 	Versions  int64
 	UpdatedAt time.Time
+}
+
+// OwnerPackageQuery selects one owner's packages for OwnerPackageStats.
+type OwnerPackageQuery struct {
+	OwnerID int64
+	Type    PackageType
+	// Search filters by package name containing it, case-insensitively
+	// ("" selects all).
+	Search string
+	// Limit is the page size (0: all); Offset skips that many packages.
+	Limit, Offset int
+}
+
+// OwnerPackagePage is a page of an owner's packages with their sizes.
+type OwnerPackagePage struct {
+	Packages []*PackageStat
+	// Total counts the packages the query selects over all pages.
+	Total int64
+	// StorageUsed is the size of every file of the owner's packages of the
+	// query's type, whatever its search, counting a blob shared by several
+	// files once per file.
+	StorageUsed int64
+}
+
+// PackageStat is a package with the sizes of its content.
+type PackageStat struct {
+	Package  Package
+	Versions int64
+	Files    int64
+	// Size sums the sizes of the package's files, counting each file.
+	Size int64
+	// LastUpload is the creation time of the package's newest file (or
+	// version, for a version without files).
+	LastUpload time.Time
 }
 
 // VersionStat is the size of a version's content.

@@ -53,8 +53,10 @@ func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.
 			return err
 		}
 		var projectID int64
-		err = tx.QueryRowContext(ctx, `UPDATE packages SET project_id = COALESCE(project_id, $1) WHERE id = $2 RETURNING project_id`,
-			o.ProjectID, pkgID).Scan(&projectID)
+		// Linking the package and recording the upload (as recordUpload
+		// does, here before the file's insert) are one row update.
+		err = tx.QueryRowContext(ctx, `UPDATE packages SET project_id = COALESCE(project_id, $4), `+packageUpload+` WHERE id = $1 RETURNING project_id`,
+			pkgID, micros(nf.CreatedAt), nf.Blob.Size, o.ProjectID).Scan(&projectID)
 		if err != nil {
 			return fmt.Errorf("link package: %w", err)
 		}
@@ -262,7 +264,7 @@ func (s *Store) DeleteFileByID(ctx context.Context, id int64, removeBlob func(co
 		if _, err := tx.ExecContext(ctx, `DELETE FROM versions WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM files WHERE version_id = $1)`, versionID); err != nil {
 			return err
 		}
-		if err := deleteEmptyPackage(ctx, tx, pkgID); err != nil {
+		if err := settlePackage(ctx, tx, pkgID); err != nil {
 			return err
 		}
 		return releaseBlobs(ctx, tx, []string{sha}, removeBlob)

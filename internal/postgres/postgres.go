@@ -542,7 +542,10 @@ func (s *Store) CreateFile(ctx context.Context, nf depot.NewFile, commitBlob fun
 		if err != nil {
 			return fmt.Errorf("insert file: %w", err)
 		}
-		return commitBlob(ctx)
+		if err := commitBlob(ctx); err != nil {
+			return err
+		}
+		return recordUpload(ctx, tx, pkgID, nf)
 	})
 	if err != nil {
 		return nil, err
@@ -586,7 +589,7 @@ func (s *Store) DeleteFile(ctx context.Context, ownerID int64, typ depot.Package
 		if _, err := tx.ExecContext(ctx, `DELETE FROM versions WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM files WHERE version_id = $1)`, versionID); err != nil {
 			return err
 		}
-		if err := deleteEmptyPackage(ctx, tx, pkgID); err != nil {
+		if err := settlePackage(ctx, tx, pkgID); err != nil {
 			return err
 		}
 		return releaseBlobs(ctx, tx, shas, removeBlob)
@@ -638,17 +641,44 @@ func (s *Store) DeleteVersion(ctx context.Context, ownerID int64, typ depot.Pack
 		if _, err := tx.ExecContext(ctx, `DELETE FROM versions WHERE id = $1`, versionID); err != nil {
 			return err
 		}
-		if err := deleteEmptyPackage(ctx, tx, pkgID); err != nil {
+		if err := settlePackage(ctx, tx, pkgID); err != nil {
 			return err
 		}
 		return releaseBlobs(ctx, tx, shas, removeBlob)
 	})
 }
 
-// deleteEmptyPackage deletes a package, locked by the caller, that has no
-// versions left.
-func deleteEmptyPackage(ctx context.Context, tx *sql.Tx, pkgID int64) error {
-	_, err := tx.ExecContext(ctx, `DELETE FROM packages WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM versions WHERE package_id = $1)`, pkgID)
+// recordUpload raises a package's last upload and total size (migration
+// 00006) by one new file. It is an upload's last statement, after the
+// blob's commit (which may copy gigabytes inside the object store): its row
+// lock makes concurrent uploads into one package wait for each other only
+// from there to their commits.
+func recordUpload(ctx context.Context, tx *sql.Tx, pkgID int64, nf depot.NewFile) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE packages SET `+packageUpload+` WHERE id = $1`, pkgID, micros(nf.CreatedAt), nf.Blob.Size); err != nil {
+		return fmt.Errorf("record upload: %w", err)
+	}
+	return nil
+}
+
+// packageUpload is the SET clause that records one more file in a
+// package: $2 is its creation time, $3 its blob's size.
+const packageUpload = `last_upload_at = GREATEST(last_upload_at, $2), total_size = total_size + $3`
+
+// settlePackage ends a delete of files or versions of a package, locked by
+// the caller: it deletes the package if no version is left, else recomputes
+// its last upload and total size from the files that are (migration 00006).
+// The lock keeps uploads into the package out, so the statements see every
+// file there is.
+func settlePackage(ctx context.Context, tx *sql.Tx, pkgID int64) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM packages WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM versions WHERE package_id = $1)`, pkgID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE packages p SET (last_upload_at, total_size) = (
+		SELECT COALESCE(MAX(COALESCE(f.created_at, v.created_at)), p.created_at), COALESCE(SUM(b.size), 0)
+		FROM versions v
+		LEFT JOIN files f ON f.version_id = v.id
+		LEFT JOIN blobs b ON b.sha256 = f.blob_sha256
+		WHERE v.package_id = p.id) WHERE p.id = $1`, pkgID)
 	return err
 }
 

@@ -145,6 +145,92 @@ func (s *Store) VersionStats(ctx context.Context, ownerID int64) ([]depot.Versio
 	return out, rows.Err()
 }
 
+// OwnerPackageStats implements depot.Store. The page's package ids are
+// selected from packages_owner_type_upload (migration 00006) in page order,
+// and only those packages' versions and files are aggregated; the total and
+// the storage used read the owner's entries of the same index. Both are
+// read in one snapshot so they agree.
+func (s *Store) OwnerPackageStats(ctx context.Context, q depot.OwnerPackageQuery) (*depot.OwnerPackagePage, error) {
+	args := []any{q.OwnerID, string(q.Type)}
+	where := ` WHERE owner_id = $1 AND type = $2`
+	match := `true`
+	if q.Search != "" {
+		args = append(args, "%"+likeEscape.Replace(strings.ToLower(q.Search))+"%")
+		match = `lower_name LIKE $3 ESCAPE '\'`
+		where += ` AND ` + match
+	}
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	out := &depot.OwnerPackagePage{}
+	err = tx.QueryRowContext(ctx, `SELECT COUNT(*) FILTER (WHERE `+match+`), COALESCE(SUM(total_size), 0)
+		FROM packages WHERE owner_id = $1 AND type = $2`, args...).Scan(&out.Total, &out.StorageUsed)
+	if err != nil {
+		return nil, err
+	}
+	if int64(q.Offset) >= out.Total {
+		return out, nil
+	}
+	ids := `SELECT id, last_upload_at FROM packages` + where + ` ORDER BY last_upload_at DESC, id`
+	if q.Limit > 0 {
+		args = append(args, q.Limit)
+		ids += fmt.Sprintf(` LIMIT $%d`, len(args))
+	}
+	if q.Offset > 0 {
+		args = append(args, q.Offset)
+		ids += fmt.Sprintf(` OFFSET $%d`, len(args))
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT p.id, p.owner_id, p.type, p.name, p.created_at, COALESCE(p.project_id, 0),
+		COUNT(DISTINCT v.id), COUNT(f.id), COALESCE(SUM(b.size), 0), COALESCE(MAX(COALESCE(f.created_at, v.created_at)), p.created_at)
+	FROM (`+ids+`) page
+	JOIN packages p ON p.id = page.id
+	LEFT JOIN versions v ON v.package_id = p.id
+	LEFT JOIN files f ON f.version_id = v.id
+	LEFT JOIN blobs b ON b.sha256 = f.blob_sha256
+	GROUP BY p.id, page.last_upload_at ORDER BY page.last_upload_at DESC, p.id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ps depot.PackageStat
+		var created, last int64
+		if err := rows.Scan(&ps.Package.ID, &ps.Package.OwnerID, &ps.Package.Type, &ps.Package.Name, &created, &ps.Package.ProjectID,
+			&ps.Versions, &ps.Files, &ps.Size, &last); err != nil {
+			return nil, err
+		}
+		ps.Package.CreatedAt, ps.LastUpload = fromMicros(created), fromMicros(last)
+		out.Packages = append(out.Packages, &ps)
+	}
+	return out, rows.Err()
+}
+
+// VersionsOf implements depot.Store.
+func (s *Store) VersionsOf(ctx context.Context, packageIDs []int64) ([]depot.Version, error) {
+	if len(packageIDs) == 0 {
+		return nil, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, package_id, version, creator_id, created_at FROM versions
+		WHERE package_id = ANY($1) ORDER BY package_id, id`, packageIDs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []depot.Version
+	for rows.Next() {
+		var v depot.Version
+		var created int64
+		if err := rows.Scan(&v.ID, &v.PackageID, &v.Version, &v.CreatorID, &created); err != nil {
+			return nil, err
+		}
+		v.CreatedAt = fromMicros(created)
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // OrgMembers implements depot.Store.
 func (s *Store) OrgMembers(ctx context.Context, orgID int64) ([]*depot.OrgMember, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT o.id, o.name, o.kind, o.visibility, o.email, o.password_hash, o.is_admin, o.disabled, o.created_at, m.role

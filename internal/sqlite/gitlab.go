@@ -39,10 +39,10 @@ func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.
 func insertGitLabFile(ctx context.Context, tx *sql.Tx, nf depot.NewFile, o depot.GitLabFileOptions) (*depot.File, error) {
 	f := &depot.File{Name: nf.File, Blob: nf.Blob, CreatorID: nf.CreatorID, CreatedAt: nf.CreatedAt}
 	var pkgID, projectID int64
-	err := tx.QueryRowContext(ctx, `INSERT INTO packages (owner_id, type, name, lower_name, created_at, project_id) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (owner_id, type, lower_name) DO UPDATE SET project_id = COALESCE(project_id, excluded.project_id)
+	err := tx.QueryRowContext(ctx, `INSERT INTO packages (owner_id, type, name, lower_name, created_at, project_id, last_upload_at, total_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (owner_id, type, lower_name) DO UPDATE SET project_id = COALESCE(project_id, excluded.project_id), `+packageUpload+`
 		RETURNING id, project_id`,
-		nf.OwnerID, nf.Type, nf.Package, strings.ToLower(nf.Package), micros(nf.CreatedAt), o.ProjectID).Scan(&pkgID, &projectID)
+		nf.OwnerID, nf.Type, nf.Package, strings.ToLower(nf.Package), micros(nf.CreatedAt), o.ProjectID, micros(nf.CreatedAt), nf.Blob.Size).Scan(&pkgID, &projectID)
 	if err != nil {
 		return nil, fmt.Errorf("upsert package: %w", err)
 	}
@@ -227,7 +227,7 @@ func (s *Store) DeleteFileByID(ctx context.Context, id int64, removeBlob func(co
 		if _, err := tx.ExecContext(ctx, `DELETE FROM versions WHERE id = ? AND NOT EXISTS (SELECT 1 FROM files WHERE version_id = ?)`, versionID, versionID); err != nil {
 			return err
 		}
-		if err := deleteEmptyPackage(ctx, tx, pkgID); err != nil {
+		if err := settlePackage(ctx, tx, pkgID); err != nil {
 			return err
 		}
 		return releaseBlobs(ctx, tx, []string{sha}, removeBlob)

@@ -150,3 +150,38 @@ func TestListingsWalkEverySearch(t *testing.T) {
 		return s
 	})
 }
+
+// TestOwnerPackagePlans checks that the owner page walks the index of
+// migration 00006: the page's ids are read in order from it without a sort
+// or a table row (a name filter tests the entries), the aggregates read only
+// the page's packages, and the totals read the index alone.
+func TestOwnerPackagePlans(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "depot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const index = "COVERING INDEX packages_owner_type_upload"
+	for _, search := range []string{"", "seed"} {
+		t.Run(fmt.Sprintf("search %q", search), func(t *testing.T) {
+			q := depot.OwnerPackageQuery{OwnerID: 1, Type: depot.TypeGeneric, Search: search, Limit: 20, Offset: 10000}
+			query, args := ownerPackagePage(q)
+			plan := queryPlan(t, s, query, args...)
+			t.Logf("page:\n%s", plan)
+			if page := pagePlan(t, plan); !strings.Contains(page, index) || strings.Contains(page, "TEMP B-TREE") {
+				t.Errorf("the page subquery does not walk %s without sorting:\n%s", index, page)
+			}
+			for _, l := range strings.Split(plan, "\n") {
+				if strings.Contains(l, "SCAN") && !strings.Contains(l, "SCAN page") {
+					t.Errorf("the page scans a table or index: %s", l)
+				}
+			}
+			query, args = ownerPackageTotals(q)
+			plan = queryPlan(t, s, query, args...)
+			t.Logf("totals:\n%s", plan)
+			if !strings.Contains(plan, index) {
+				t.Errorf("the totals do not read %s alone:\n%s", index, plan)
+			}
+		})
+	}
+}

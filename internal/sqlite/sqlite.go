@@ -409,7 +409,7 @@ func (s *Store) insertFile(ctx context.Context, tx *sql.Tx, nf depot.NewFile) (*
 	f := &depot.File{Name: nf.File, Blob: nf.Blob, CreatorID: nf.CreatorID, CreatedAt: nf.CreatedAt}
 	var pkgID int64
 	err := tx.StmtContext(ctx, s.q.upsertPackage).QueryRowContext(ctx,
-		nf.OwnerID, nf.Type, nf.Package, strings.ToLower(nf.Package), micros(nf.CreatedAt)).Scan(&pkgID)
+		nf.OwnerID, nf.Type, nf.Package, strings.ToLower(nf.Package), micros(nf.CreatedAt), micros(nf.CreatedAt), nf.Blob.Size).Scan(&pkgID)
 	if err != nil {
 		return nil, fmt.Errorf("upsert package: %w", err)
 	}
@@ -452,7 +452,7 @@ func (s *Store) DeleteFile(ctx context.Context, ownerID int64, typ depot.Package
 		if _, err := tx.ExecContext(ctx, `DELETE FROM versions WHERE id = ? AND NOT EXISTS (SELECT 1 FROM files WHERE version_id = ?)`, versionID, versionID); err != nil {
 			return err
 		}
-		if err := deleteEmptyPackage(ctx, tx, pkgID); err != nil {
+		if err := settlePackage(ctx, tx, pkgID); err != nil {
 			return err
 		}
 		return releaseBlobs(ctx, tx, shas, removeBlob)
@@ -507,15 +507,31 @@ func (s *Store) DeleteVersion(ctx context.Context, ownerID int64, typ depot.Pack
 		if _, err := tx.ExecContext(ctx, `DELETE FROM versions WHERE id = ?`, versionID); err != nil {
 			return err
 		}
-		if err := deleteEmptyPackage(ctx, tx, pkgID); err != nil {
+		if err := settlePackage(ctx, tx, pkgID); err != nil {
 			return err
 		}
 		return releaseBlobs(ctx, tx, shas, removeBlob)
 	})
 }
 
-func deleteEmptyPackage(ctx context.Context, tx *sql.Tx, pkgID int64) error {
-	_, err := tx.ExecContext(ctx, `DELETE FROM packages WHERE id = ? AND NOT EXISTS (SELECT 1 FROM versions WHERE package_id = ?)`, pkgID, pkgID)
+// packageUpload is the SET clause of a package upsert that records one
+// more file (migration 00006): its creation time and its blob's size are
+// the inserted row's last_upload_at and total_size.
+const packageUpload = `last_upload_at = MAX(packages.last_upload_at, excluded.last_upload_at), total_size = packages.total_size + excluded.total_size`
+
+// settlePackage ends a delete of files or versions of a package: it deletes
+// the package if no version is left, else recomputes its last upload and
+// total size from the files that are (migration 00006).
+func settlePackage(ctx context.Context, tx *sql.Tx, pkgID int64) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM packages WHERE id = ? AND NOT EXISTS (SELECT 1 FROM versions WHERE package_id = ?)`, pkgID, pkgID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE packages SET (last_upload_at, total_size) = (
+		SELECT COALESCE(MAX(COALESCE(f.created_at, v.created_at)), packages.created_at), COALESCE(SUM(b.size), 0)
+		FROM versions v
+		LEFT JOIN files f ON f.version_id = v.id
+		LEFT JOIN blobs b ON b.sha256 = f.blob_sha256
+		WHERE v.package_id = packages.id) WHERE id = ?`, pkgID)
 	return err
 }
 

@@ -44,8 +44,8 @@ func prepare(ctx context.Context, r, w *sql.DB) (*stmts, error) {
 		{r, &q.memberRole, `SELECT role FROM org_members WHERE org_id = ? AND user_id = ?`},
 		{r, &q.tokensByLastEight, `SELECT ` + tokenCols + ` FROM tokens WHERE last_eight = ?`},
 		{r, &q.fileByName, fileQuery},
-		{w, &q.upsertPackage, `INSERT INTO packages (owner_id, type, name, lower_name, created_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (owner_id, type, lower_name) DO UPDATE SET lower_name = excluded.lower_name RETURNING id`},
+		{w, &q.upsertPackage, `INSERT INTO packages (owner_id, type, name, lower_name, created_at, last_upload_at, total_size) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (owner_id, type, lower_name) DO UPDATE SET ` + packageUpload + ` RETURNING id`},
 		{w, &q.upsertVersion, `INSERT INTO versions (package_id, version, lower_version, creator_id, created_at, owner_id, type) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (package_id, lower_version) DO UPDATE SET lower_version = excluded.lower_version RETURNING id`},
 		{w, &q.insertBlob, `INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) VALUES (?, ?, ?, ?, ?, ?)

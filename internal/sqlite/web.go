@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -138,6 +139,118 @@ func (s *Store) VersionStats(ctx context.Context, ownerID int64) ([]depot.Versio
 		}
 		st.LastUpload = fromMicros(last)
 		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
+// OwnerPackageStats implements depot.Store. The page's package ids are
+// selected by walking packages_owner_type_upload (migration 00006), which
+// skips the offset inside the index and tests a name filter on the entries
+// themselves, and only those packages' versions and files are aggregated.
+// The total and the storage used are one pass over the owner's entries of
+// the same index. Both are read in one read transaction so they agree.
+func (s *Store) OwnerPackageStats(ctx context.Context, q depot.OwnerPackageQuery) (*depot.OwnerPackagePage, error) {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	out := &depot.OwnerPackagePage{}
+	query, args := ownerPackageTotals(q)
+	if err := tx.QueryRowContext(ctx, query, args...).Scan(&out.Total, &out.StorageUsed); err != nil {
+		return nil, err
+	}
+	if int64(q.Offset) >= out.Total {
+		return out, nil
+	}
+	query, args = ownerPackagePage(q)
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ps depot.PackageStat
+		var created, last int64
+		if err := rows.Scan(&ps.Package.ID, &ps.Package.OwnerID, &ps.Package.Type, &ps.Package.Name, &created, &ps.Package.ProjectID,
+			&ps.Versions, &ps.Files, &ps.Size, &last); err != nil {
+			return nil, err
+		}
+		ps.Package.CreatedAt, ps.LastUpload = fromMicros(created), fromMicros(last)
+		out.Packages = append(out.Packages, &ps)
+	}
+	return out, rows.Err()
+}
+
+// ownerPackageFilter selects the owner's packages of q's type and name.
+func ownerPackageFilter(q depot.OwnerPackageQuery) (string, []any) {
+	where := ` WHERE owner_id = ? AND type = ?`
+	args := []any{q.OwnerID, q.Type}
+	if q.Search != "" {
+		where += ` AND lower_name LIKE ? ESCAPE '\'`
+		args = append(args, "%"+likeEscape.Replace(strings.ToLower(q.Search))+"%")
+	}
+	return where, args
+}
+
+// ownerPackageTotals returns the query of OwnerPackageStats' total and
+// storage used.
+func ownerPackageTotals(q depot.OwnerPackageQuery) (string, []any) {
+	total := `COUNT(*)`
+	var args []any
+	if q.Search != "" {
+		total = `COUNT(*) FILTER (WHERE lower_name LIKE ? ESCAPE '\')`
+		args = append(args, "%"+likeEscape.Replace(strings.ToLower(q.Search))+"%")
+	}
+	return `SELECT ` + total + `, COALESCE(SUM(total_size), 0) FROM packages
+		WHERE owner_id = ? AND type = ?`, append(args, q.OwnerID, q.Type)
+}
+
+// ownerPackagePage returns the query of OwnerPackageStats' page.
+func ownerPackagePage(q depot.OwnerPackageQuery) (string, []any) {
+	where, args := ownerPackageFilter(q)
+	ids := `SELECT id FROM packages` + where + ` ORDER BY last_upload_at DESC, id`
+	if q.Limit > 0 {
+		ids += ` LIMIT ? OFFSET ?`
+		args = append(args, q.Limit, q.Offset)
+	} else if q.Offset > 0 {
+		ids += ` LIMIT -1 OFFSET ?`
+		args = append(args, q.Offset)
+	}
+	return `SELECT p.id, p.owner_id, p.type, p.name, p.created_at, COALESCE(p.project_id, 0),
+		COUNT(DISTINCT v.id), COUNT(f.id), COALESCE(SUM(b.size), 0), COALESCE(MAX(COALESCE(f.created_at, v.created_at)), p.created_at)
+	FROM (` + ids + `) page
+	JOIN packages p ON p.id = page.id
+	LEFT JOIN versions v ON v.package_id = p.id
+	LEFT JOIN files f ON f.version_id = v.id
+	LEFT JOIN blobs b ON b.sha256 = f.blob_sha256
+	GROUP BY p.id ORDER BY p.last_upload_at DESC, p.id`, args
+}
+
+// VersionsOf implements depot.Store.
+func (s *Store) VersionsOf(ctx context.Context, packageIDs []int64) ([]depot.Version, error) {
+	if len(packageIDs) == 0 {
+		return nil, nil
+	}
+	ids, err := json.Marshal(packageIDs)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT id, package_id, version, creator_id, created_at FROM versions
+		WHERE package_id IN (SELECT value FROM json_each(?)) ORDER BY package_id, id`, string(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []depot.Version
+	for rows.Next() {
+		var v depot.Version
+		var created int64
+		if err := rows.Scan(&v.ID, &v.PackageID, &v.Version, &v.CreatorID, &created); err != nil {
+			return nil, err
+		}
+		v.CreatedAt = fromMicros(created)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }

@@ -40,16 +40,25 @@ func (h *Handler) explore(w http.ResponseWriter, r *http.Request, a *depot.Actor
 
 type ownerData struct {
 	*depot.OwnerOverview
-	Filter string
+	Filter   string
+	PrevPage int
+	NextPage int
 }
 
 func (h *Handler) owner(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
 	filter := strings.TrimSpace(r.URL.Query().Get("q"))
-	ov, err := h.svc.OwnerPackages(r.Context(), a, r.PathValue("owner"), filter)
+	n := pageNumber(r)
+	ov, err := h.svc.OwnerPackages(r.Context(), a, r.PathValue("owner"), filter, n, pageSize)
 	if err != nil {
 		return err
 	}
 	d := ownerData{OwnerOverview: ov, Filter: filter}
+	if n > 1 {
+		d.PrevPage = n - 1
+	}
+	if int64(n*pageSize) < ov.Total {
+		d.NextPage = n + 1
+	}
 	if r.URL.Query().Get("deleted") != "" {
 		fromContext(r).flash = "The version was deleted."
 	}

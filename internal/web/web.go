@@ -41,7 +41,7 @@ const (
 	csrfCookie    = "depot_csrf"
 )
 
-// pageSize is the number of packages on an Explore page.
+// pageSize is the number of packages on a page of Explore or of an owner.
 const pageSize = 20
 
 // Options configure the UI.

@@ -509,3 +509,90 @@ func TestExplorePaging(t *testing.T) {
 		t.Errorf("page 2 lacks the previous link or the oldest package")
 	}
 }
+
+// packageNamesRE finds the package column of the owner page's rows.
+var packageNamesRE = regexp.MustCompile(`<td data-label="Package"><a href="[^"]*">([^<]+)</a>`)
+
+func TestOwnerPaging(t *testing.T) {
+	now := time.Now()
+	e := newEnvWith(t, web.Options{}, &depot.Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	alice := &depot.Actor{User: mustUser(t, e.svc, "alice")}
+	upload := func(pkg, version string) {
+		t.Helper()
+		ref := depot.FileRef{Owner: "alice", Type: depot.TypeGeneric, Package: pkg, Version: version, File: "f"}
+		if _, err := e.svc.UploadFile(ctx, alice, ref, 1, strings.NewReader("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// pkg0 to pkg24, each a minute newer than the last, after newEnv's tool;
+	// pkg3's latest is the higher version, not the newer one.
+	for i := range 25 {
+		now = now.Add(time.Minute)
+		upload("pkg"+strconv.Itoa(i), "1.10.0")
+		if i == 3 {
+			upload("pkg3", "1.9.0")
+		}
+	}
+	pkgs := func(from, to int) []string { // pkg<from> down to pkg<to>
+		var out []string
+		for i := from; i >= to; i-- {
+			out = append(out, "pkg"+strconv.Itoa(i))
+		}
+		return out
+	}
+	c := e.client(t)
+	for _, tc := range []struct {
+		path        string
+		want        []string
+		contains    []string
+		notContains []string
+	}{
+		{"/alice", pkgs(24, 5),
+			[]string{"26 packages", "Page 1 of 2", `rel="next" href="/alice?q=&amp;page=2"`, "storage used <strong>31 B</strong>", `max="31"`},
+			[]string{`rel="prev"`}},
+		{"/alice?page=2", append(pkgs(4, 0), "tool"),
+			[]string{"26 packages", "Page 2 of 2", `rel="prev" href="/alice?q=&amp;page=1"`, `max="31"`,
+				`href="/alice/-/packages/generic/pkg3/1.10.0">1.10.0</a>`, "(2 versions)"},
+			[]string{`rel="next"`}},
+		// A page past the end is empty, as Explore's, with a way back.
+		{"/alice?page=3", nil,
+			[]string{"26 packages", "No packages on this page", `rel="prev" href="/alice?q=&amp;page=2"`},
+			[]string{`rel="next"`, "<table"}},
+		// The filter stays in the links; the storage used does not change.
+		{"/alice?q=PKG", pkgs(24, 5),
+			[]string{`25 packages matching “PKG”`, `rel="next" href="/alice?q=PKG&amp;page=2"`, "storage used <strong>31 B</strong>", `max="31"`},
+			nil},
+		{"/alice?q=PKG&page=2", pkgs(4, 0),
+			[]string{`rel="prev" href="/alice?q=PKG&amp;page=1"`, "Page 2 of 2"},
+			[]string{`rel="next"`, ">tool<"}},
+		{"/alice?q=pkg1", append([]string{"pkg19", "pkg18", "pkg17", "pkg16", "pkg15", "pkg14", "pkg13", "pkg12", "pkg11", "pkg10"}, "pkg1"),
+			[]string{"11 packages matching"},
+			[]string{`class="pager"`}},
+		{"/alice?q=" + url.QueryEscape("pkg%"), nil, []string{"No packages match"}, nil},
+		{"/alice?q=" + url.QueryEscape("p_g"), nil, []string{"No packages match"}, nil},
+	} {
+		resp, body := c.get(tc.path)
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %s", tc.path, resp.Status)
+			continue
+		}
+		var got []string
+		for _, m := range packageNamesRE.FindAllStringSubmatch(body, -1) {
+			got = append(got, m[1])
+		}
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("GET %s shows %v, want %v", tc.path, got, tc.want)
+		}
+		for _, s := range tc.contains {
+			if !strings.Contains(body, s) {
+				t.Errorf("GET %s lacks %q", tc.path, s)
+			}
+		}
+		for _, s := range tc.notContains {
+			if strings.Contains(body, s) {
+				t.Errorf("GET %s has %q", tc.path, s)
+			}
+		}
+	}
+}
