@@ -122,6 +122,30 @@ func (s *Service) DeletePackageVersion(ctx context.Context, a *Actor, ref Versio
 	return s.DeleteVersion(ctx, a, ref)
 }
 
+// DeletePackage deletes a package with all its versions and files, as
+// Gitea's DELETE /api/v1/packages/{owner}/{type}/{name} does. It needs write
+// access to the owner and a write scope. Each version goes as DeleteVersion
+// removes it (its own transaction, blobs released when unreferenced); a
+// version uploaded while it runs may remain. ErrNotFound, ErrForbidden,
+// ErrUnauthenticated.
+func (s *Service) DeletePackage(ctx context.Context, a *Actor, owner string, typ PackageType, name string) error {
+	o, pkg, err := s.packageForWrite(ctx, a, owner, typ, name)
+	if err != nil {
+		return err
+	}
+	versions, err := s.store.VersionsOf(ctx, []int64{pkg.ID})
+	if err != nil {
+		return fmt.Errorf("list versions: %w", err)
+	}
+	for _, v := range versions {
+		err := s.store.DeleteVersion(ctx, o.ID, typ, pkg.Name, v.Version, s.removeBlob)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("delete version %q: %w", v.Version, err)
+		}
+	}
+	return nil
+}
+
 // LinkPackage links a package to a project of its owner. It needs write
 // access to the owner. As in Gitea, a package that is linked already, even
 // to the same project, is ErrInvalid: unlink it first. ErrNotFound,

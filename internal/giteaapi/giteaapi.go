@@ -247,6 +247,7 @@ func (h *Handler) routes() {
 
 	h.handle("GET /api/v1/packages/{owner}", h.listPackages)
 	h.handle("GET /api/v1/packages/{owner}/{type}/{name}", h.listPackageVersions)
+	h.handle("DELETE /api/v1/packages/{owner}/{type}/{name}", h.deleteWholePackage)
 	h.handle("GET /api/v1/packages/{owner}/{type}/{name}/-/latest", h.latestPackage)
 	h.handle("GET /api/v1/packages/{owner}/{type}/{name}/{version}", h.getPackage)
 	h.handle("DELETE /api/v1/packages/{owner}/{type}/{name}/{version}", h.deletePackage)

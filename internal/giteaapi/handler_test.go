@@ -870,3 +870,41 @@ func TestErrorBodyIsJSON(t *testing.T) {
 		t.Errorf("body = %s", r.body)
 	}
 }
+
+// TestDeleteWholePackage covers Gitea 1.26's DELETE
+// /api/v1/packages/{owner}/{type}/{name}: every version goes, other
+// packages stay, and access is checked as for a version.
+func TestDeleteWholePackage(t *testing.T) {
+	e := newEnv(t)
+	e.upload(t, "pubco", "app", "1.0", "f", "one")
+	e.upload(t, "pubco", "app", "2.0", "f", "two")
+	e.upload(t, "pubco", "app", "2.0", "g", "shared")
+	e.upload(t, "pubco", "other", "1.0", "f", "shared")
+	pkg := "/api/v1/packages/pubco/generic/app"
+	e.run(t, []tc{
+		{name: "anonymously", method: "DELETE", path: pkg, status: 401},
+		{name: "as reader", method: "DELETE", path: pkg, auth: e.token("bob-all"), status: 403},
+		{name: "with read-only token", method: "DELETE", path: pkg, auth: e.token("alice-read"), status: 403},
+		{name: "missing package", method: "DELETE", path: "/api/v1/packages/pubco/generic/nope", auth: e.token("alice-all"), status: 404},
+		{name: "delete", method: "DELETE", path: pkg, auth: e.token("alice-all"), status: 204, check: func(t *testing.T, r response) {
+			if len(r.body) != 0 {
+				t.Errorf("body = %q, want none", r.body)
+			}
+		}},
+		{name: "versions gone", path: pkg + "/1.0", status: 404},
+		{name: "listing empty", path: pkg, status: 200, check: func(t *testing.T, r response) {
+			var ps []pkgJSON
+			r.json(t, &ps)
+			if len(ps) != 0 {
+				t.Errorf("versions after delete: %+v", ps)
+			}
+		}},
+		{name: "again", method: "DELETE", path: pkg, auth: e.token("alice-all"), status: 404},
+		{name: "other package kept", path: "/api/v1/packages/pubco/generic/other/1.0", status: 200},
+		{name: "shared blob kept", path: "/api/v1/packages/pubco/generic/other/1.0/files", status: 200, check: func(t *testing.T, r response) {
+			if !strings.Contains(string(r.body), `"name":"f"`) {
+				t.Errorf("files = %s", r.body)
+			}
+		}},
+	})
+}

@@ -90,6 +90,17 @@ func (h *Handler) deletePackage(w http.ResponseWriter, r *http.Request, a *depot
 	return nil
 }
 
+// deleteWholePackage answers DELETE /api/v1/packages/{owner}/{type}/{name}
+// with 204, as Gitea 1.26's DeletePackage does.
+func (h *Handler) deleteWholePackage(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	err := h.svc.DeletePackage(r.Context(), a, r.PathValue("owner"), depot.PackageType(r.PathValue("type")), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 // linkPackage answers POST .../-/link/{project} with 201, as Gitea does for
 // a repository.
 func (h *Handler) linkPackage(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
