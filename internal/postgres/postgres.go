@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/sqlrow"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -307,16 +308,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]*depot.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*depot.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return sqlrow.All(rows, scanUser)
 }
 
 // SearchOwners implements depot.Store.
@@ -403,16 +395,7 @@ func (s *Store) queryTokens(ctx context.Context, query string, args ...any) ([]*
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*depot.Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return sqlrow.All(rows, scanToken)
 }
 
 // CreateToken implements depot.Store.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/sqlrow"
 )
 
 // RemoveMember implements depot.Store. It locks the organization's admin
@@ -195,16 +196,7 @@ func (s *Store) ListFiles(ctx context.Context, versionID int64) ([]*depot.File, 
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*depot.File
-	for rows.Next() {
-		f, err := scanFile(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return sqlrow.All(rows, scanFile)
 }
 
 // PackageByName implements depot.Store.
@@ -268,14 +260,5 @@ func (s *Store) ListProjects(ctx context.Context) ([]*depot.Project, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*depot.Project
-	for rows.Next() {
-		p, err := scanProject(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return sqlrow.All(rows, scanProject)
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/sqlrow"
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 )
@@ -221,16 +222,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]*depot.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*depot.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return sqlrow.All(rows, scanUser)
 }
 
 // SearchOwners implements depot.Store.
@@ -332,16 +324,7 @@ func queryTokens(ctx context.Context, q querier, args ...any) ([]*depot.Token, e
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*depot.Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return sqlrow.All(rows, scanToken)
 }
 
 // CreateToken implements depot.Store.

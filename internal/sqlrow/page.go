@@ -16,14 +16,23 @@ func Page[T any](ctx context.Context, tx *sql.Tx, count string, countArgs []any,
 	if err != nil {
 		return nil, 0, err
 	}
+	out, err := All(rows, scan)
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+// All reads every row of rows with scan and closes rows.
+func All[T any](rows *sql.Rows, scan func(Scanner) (T, error)) ([]T, error) {
 	defer rows.Close()
 	var out []T
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		out = append(out, v)
 	}
-	return out, total, rows.Err()
+	return out, rows.Err()
 }
