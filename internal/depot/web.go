@@ -245,8 +245,8 @@ func (s *Service) OwnerPackages(ctx context.Context, a *Actor, owner, filter str
 	return ov, nil
 }
 
-func (s *Service) versionStats(ctx context.Context, ownerID int64) (map[int64]VersionStat, error) {
-	list, err := s.store.VersionStats(ctx, ownerID)
+func (s *Service) versionStats(ctx context.Context, packageID int64) (map[int64]VersionStat, error) {
+	list, err := s.store.VersionStats(ctx, packageID)
 	if err != nil {
 		return nil, fmt.Errorf("version stats: %w", err)
 	}
@@ -286,7 +286,7 @@ func (s *Service) PackageVersions(ctx context.Context, a *Actor, owner, name str
 	if len(page.Versions) == 0 {
 		return nil, Errorf(ErrNotFound, "package %q does not exist", name)
 	}
-	stats, err := s.versionStats(ctx, page.Owner.ID)
+	stats, err := s.versionStats(ctx, page.Versions[0].Package.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -27,8 +27,8 @@ type WebStore interface {
 	// over all pages.
 	ExplorePackages(ctx context.Context, q ExploreQuery) ([]*PackageSummary, int64, error)
 	// VersionStats returns the file count, total size and last upload of
-	// every version of the owner's packages (none for a missing owner).
-	VersionStats(ctx context.Context, ownerID int64) ([]VersionStat, error)
+	// every version of a package (none for a missing package).
+	VersionStats(ctx context.Context, packageID int64) ([]VersionStat, error)
 	// OwnerPackageStats returns one page of the owner's packages q
 	// selects, last upload first (ties by ascending ID), each with its
 	// version and file counts, total size and last upload; how many q

@@ -122,12 +122,12 @@ func (s *Store) ExplorePackages(ctx context.Context, q depot.ExploreQuery) ([]*d
 }
 
 // VersionStats implements depot.Store.
-func (s *Store) VersionStats(ctx context.Context, ownerID int64) ([]depot.VersionStat, error) {
+func (s *Store) VersionStats(ctx context.Context, packageID int64) ([]depot.VersionStat, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT v.id, COUNT(f.id), COALESCE(SUM(b.size), 0), COALESCE(MAX(f.created_at), v.created_at)
-		FROM versions v JOIN packages p ON p.id = v.package_id
+		FROM versions v
 		LEFT JOIN files f ON f.version_id = v.id
 		LEFT JOIN blobs b ON b.sha256 = f.blob_sha256
-		WHERE p.owner_id = $1 GROUP BY v.id, v.created_at ORDER BY v.id`, ownerID)
+		WHERE v.package_id = $1 GROUP BY v.id, v.created_at ORDER BY v.id`, packageID)
 	if err != nil {
 		return nil, err
 	}

@@ -171,9 +171,14 @@ func testVersionStats(t *testing.T, s depot.Store) {
 	nf := NewFile(alice, "tool", "1.0", "b", "bb")
 	nf.CreatedAt = when.Add(time.Minute)
 	MustCreateFile(t, s, nf)
-	f3 := MustCreateFile(t, s, NewFile(alice, "other", "2", "c", "c"))
+	f3 := MustCreateFile(t, s, NewFile(alice, "tool", "2", "c", "c"))
+	MustCreateFile(t, s, NewFile(alice, "other", "2", "c", "c"))
 	MustCreateFile(t, s, NewFile(bob, "tool", "1.0", "a", "zzzzzzzz"))
-	stats, err := s.VersionStats(ctx, alice.ID)
+	pkg, err := s.PackageByName(ctx, alice.ID, depot.TypeGeneric, "tool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats, err := s.VersionStats(ctx, pkg.ID)
 	if err != nil {
 		t.Fatalf("VersionStats: %v", err)
 	}
@@ -190,9 +195,9 @@ func testVersionStats(t *testing.T, s depot.Store) {
 		wantTime(t, "LastUpload", st.LastUpload, when.Add(time.Minute))
 	}
 	if st := byID[f3.VersionID]; st.Files != 1 || st.Size != 1 {
-		t.Errorf("other 2: %+v, want 1 file, 1 byte", st)
+		t.Errorf("tool 2: %+v, want 1 file, 1 byte", st)
 	}
-	if stats, err := s.VersionStats(ctx, bob.ID+alice.ID+1000); err != nil || len(stats) != 0 {
+	if stats, err := s.VersionStats(ctx, pkg.ID+1000); err != nil || len(stats) != 0 {
 		t.Errorf("VersionStats(missing) = %v, %v; want none", stats, err)
 	}
 }
