@@ -232,24 +232,61 @@ func (s *Service) OrgMembers(ctx context.Context, a *Actor, org string) ([]*OrgM
 	if err := signedIn(a, ScopeReadOrganization); err != nil {
 		return nil, err
 	}
-	o, err := s.Org(ctx, a, org)
-	if err != nil {
+	o, sees, err := s.seesMembers(ctx, a, org)
+	if err != nil || !sees {
 		return nil, err
-	}
-	if !a.User.IsAdmin {
-		role, err := s.store.MemberRole(ctx, o.ID, a.User.ID)
-		if err != nil {
-			return nil, fmt.Errorf("look up membership: %w", err)
-		}
-		if role == AccessNone {
-			return nil, nil
-		}
 	}
 	ms, err := s.store.OrgMembers(ctx, o.ID)
 	if err != nil {
 		return nil, fmt.Errorf("list members: %w", err)
 	}
 	return ms, nil
+}
+
+// SeesMembers reports whether a, signed in, may see an organization's
+// memberships: its members and site admins may, others see public
+// memberships only (of which depot has none), as in Gitea. A token needs
+// read:organization. ErrUnauthenticated, ErrForbidden, ErrNotFound.
+func (s *Service) SeesMembers(ctx context.Context, a *Actor, org string) (bool, error) {
+	if err := signedIn(a, ScopeReadOrganization); err != nil {
+		return false, err
+	}
+	_, sees, err := s.seesMembers(ctx, a, org)
+	return sees, err
+}
+
+func (s *Service) seesMembers(ctx context.Context, a *Actor, org string) (*Owner, bool, error) {
+	o, err := s.Org(ctx, a, org)
+	if err != nil {
+		return nil, false, err
+	}
+	if a.User.IsAdmin {
+		return o, true, nil
+	}
+	role, err := s.store.MemberRole(ctx, o.ID, a.User.ID)
+	if err != nil {
+		return nil, false, fmt.Errorf("look up membership: %w", err)
+	}
+	return o, role != AccessNone, nil
+}
+
+// IsPublicMember answers whether username is a public member of org: never,
+// since depot has no public memberships, so ErrNotFound once the
+// organization and the user are found. Anyone may ask, as in Gitea; a token
+// needs read:organization. ErrForbidden, ErrNotFound.
+func (s *Service) IsPublicMember(ctx context.Context, a *Actor, org, username string) error {
+	if err := requireScope(a, ScopeReadOrganization); err != nil {
+		return err
+	}
+	o, err := s.Org(ctx, a, org)
+	if err != nil {
+		return err
+	}
+	u, err := s.User(ctx, username)
+	if err != nil {
+		return err
+	}
+	return Errorf(ErrNotFound, "%s is not a public member of %s", u.Name, o.Name)
 }
 
 // PublicOrgMembers returns the public members of an organization a may
@@ -406,13 +443,16 @@ func (s *Service) MemberRoleOf(ctx context.Context, a *Actor, org, username stri
 	if err := signedIn(a, ScopeReadOrganization); err != nil {
 		return AccessNone, err
 	}
-	o, err := s.Org(ctx, a, org)
+	o, sees, err := s.seesMembers(ctx, a, org)
 	if err != nil {
 		return AccessNone, err
 	}
 	u, err := s.User(ctx, username)
 	if err != nil {
 		return AccessNone, err
+	}
+	if !sees {
+		return AccessNone, Errorf(ErrNotFound, "%s is not a public member of %s", u.Name, o.Name)
 	}
 	role, err := s.store.MemberRole(ctx, o.ID, u.ID)
 	if err != nil {

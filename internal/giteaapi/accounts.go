@@ -3,6 +3,7 @@ package giteaapi
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -336,12 +337,29 @@ func (h *Handler) org(w http.ResponseWriter, r *http.Request, a *depot.Actor) er
 }
 
 // checkMember answers 204 for a member and 404 otherwise, as Gitea does.
+// As Gitea's IsMember: 204 for a member; for a caller who may not see the
+// organization's memberships, asking about someone else, a redirect to the
+// public membership check (which answers 404: depot has none).
 func (h *Handler) checkMember(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
-	if _, err := h.svc.MemberRoleOf(r.Context(), a, r.PathValue("org"), r.PathValue("username")); err != nil {
+	org, username := r.PathValue("org"), r.PathValue("username")
+	sees, err := h.svc.SeesMembers(r.Context(), a, org)
+	if err != nil {
+		return err
+	}
+	if !sees && !strings.EqualFold(username, a.User.Name) {
+		http.Redirect(w, r, "/api/v1/orgs/"+url.PathEscape(org)+"/public_members/"+url.PathEscape(username), http.StatusFound)
+		return nil
+	}
+	if _, err := h.svc.MemberRoleOf(r.Context(), a, org, username); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// checkPublicMember answers GET /orgs/{org}/public_members/{username}.
+func (h *Handler) checkPublicMember(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	return h.svc.IsPublicMember(r.Context(), a, r.PathValue("org"), r.PathValue("username"))
 }
 
 // memberOption is the optional body of PUT /orgs/{org}/members/{username},

@@ -271,6 +271,7 @@ func (h *Handler) routes() {
 	h.handle("GET /api/v1/orgs/{org}", h.org)
 	h.handle("GET /api/v1/orgs/{org}/members", h.orgMembers)
 	h.handle("GET /api/v1/orgs/{org}/public_members", h.publicOrgMembers)
+	h.handle("GET /api/v1/orgs/{org}/public_members/{username}", h.checkPublicMember)
 	h.handle("GET /api/v1/orgs/{org}/members/{username}", h.checkMember)
 	h.handle("PUT /api/v1/orgs/{org}/members/{username}", h.setMember, override{depot.ErrInvalid, http.StatusUnprocessableEntity})
 	h.handle("DELETE /api/v1/orgs/{org}/members/{username}", h.removeMember)

@@ -908,3 +908,35 @@ func TestDeleteWholePackage(t *testing.T) {
 		}},
 	})
 }
+
+// TestMembershipChecks follows Gitea's IsMember and IsPublicMember: members
+// and site admins learn memberships (204 or 404); anyone else asking about
+// another user is redirected to the public check, which answers 404 since
+// depot has no public memberships; asking about oneself is 404.
+func TestMembershipChecks(t *testing.T) {
+	e := newEnv(t)
+	e.run(t, []tc{
+		{name: "member asks about a member", path: "/api/v1/orgs/pubco/members/bob", auth: e.token("alice-all"), status: 204},
+		{name: "member asks about a non-member", path: "/api/v1/orgs/pubco/members/carol", auth: e.token("bob-all"), status: 404},
+		{name: "site admin asks", path: "/api/v1/orgs/pubco/members/bob", auth: e.token("root-all"), status: 204},
+		// Followed, the redirect ends at the public check.
+		{name: "non-member asks about a member", path: "/api/v1/orgs/pubco/members/bob", auth: e.token("carol-all"), status: 404,
+			message: "not a public member"},
+		{name: "non-member asks about itself", path: "/api/v1/orgs/pubco/members/carol", auth: e.token("carol-all"), status: 404},
+		{name: "anonymously", path: "/api/v1/orgs/pubco/members/bob", status: 401},
+		{name: "public check anonymously", path: "/api/v1/orgs/pubco/public_members/bob", status: 404, message: "not a public member"},
+		{name: "public check of a missing user", path: "/api/v1/orgs/pubco/public_members/nobody", status: 404},
+		{name: "public check of an invisible org", path: "/api/v1/orgs/secretco/public_members/bob", status: 404},
+	})
+	// Not followed: Gitea's redirect itself.
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/api/v1/orgs/pubco/members/bob", nil)
+	must(t, err)
+	e.token("carol-all")(req)
+	resp, err := noFollow.Do(req)
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/api/v1/orgs/pubco/public_members/bob" {
+		t.Errorf("non-member's check: %d to %q, want 302 to /api/v1/orgs/pubco/public_members/bob", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
