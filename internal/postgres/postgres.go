@@ -352,16 +352,8 @@ func (s *Store) SearchOwners(ctx context.Context, q depot.OwnerQuery) ([]*depot.
 	if err != nil {
 		return nil, 0, err
 	}
-	defer rows.Close()
-	var out []*depot.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, u)
-	}
-	return out, total, rows.Err()
+	out, err := sqlrow.All(rows, scanUser)
+	return out, total, err
 }
 
 // SetMember implements depot.Store.
@@ -586,16 +578,7 @@ func deleteReturningBlobs(ctx context.Context, tx *sql.Tx, query string, args ..
 	if err != nil {
 		return nil, err
 	}
-	var shas []string
-	for rows.Next() {
-		var sha string
-		if err := rows.Scan(&sha); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		shas = append(shas, sha)
-	}
-	return shas, rows.Close()
+	return sqlrow.All(rows, sqlrow.String)
 }
 
 // DeleteVersion implements depot.Store.
@@ -605,20 +588,8 @@ func (s *Store) DeleteVersion(ctx context.Context, ownerID int64, typ depot.Pack
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `DELETE FROM files WHERE version_id = $1 RETURNING blob_sha256`, versionID)
+		shas, err := deleteReturningBlobs(ctx, tx, `DELETE FROM files WHERE version_id = $1 RETURNING blob_sha256`, versionID)
 		if err != nil {
-			return err
-		}
-		var shas []string
-		for rows.Next() {
-			var sha string
-			if err := rows.Scan(&sha); err != nil {
-				rows.Close()
-				return err
-			}
-			shas = append(shas, sha)
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM versions WHERE id = $1`, versionID); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/sqlrow"
 )
 
 // CreateSession implements depot.Store.
@@ -106,19 +107,8 @@ func (s *Store) ExplorePackages(ctx context.Context, q depot.ExploreQuery) ([]*d
 	if err != nil {
 		return nil, 0, err
 	}
-	defer rows.Close()
-	var out []*depot.PackageSummary
-	for rows.Next() {
-		var ps depot.PackageSummary
-		var created, updated int64
-		if err := rows.Scan(&ps.Package.ID, &ps.Package.OwnerID, &ps.Package.Type, &ps.Package.Name, &created, &ps.Package.ProjectID,
-			&ps.OwnerName, &ps.Versions, &updated); err != nil {
-			return nil, 0, err
-		}
-		ps.Package.CreatedAt, ps.UpdatedAt = fromMicros(created), fromMicros(updated)
-		out = append(out, &ps)
-	}
-	return out, total, rows.Err()
+	out, err := sqlrow.All(rows, sqlrow.PackageSummary)
+	return out, total, err
 }
 
 // VersionStats implements depot.Store.
@@ -131,18 +121,7 @@ func (s *Store) VersionStats(ctx context.Context, packageID int64) ([]depot.Vers
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []depot.VersionStat
-	for rows.Next() {
-		var st depot.VersionStat
-		var last int64
-		if err := rows.Scan(&st.VersionID, &st.Files, &st.Size, &last); err != nil {
-			return nil, err
-		}
-		st.LastUpload = fromMicros(last)
-		out = append(out, st)
-	}
-	return out, rows.Err()
+	return sqlrow.All(rows, sqlrow.VersionStat)
 }
 
 // OwnerPackageStats implements depot.Store. The page's package ids are
@@ -193,18 +172,10 @@ func (s *Store) OwnerPackageStats(ctx context.Context, q depot.OwnerPackageQuery
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var ps depot.PackageStat
-		var created, last int64
-		if err := rows.Scan(&ps.Package.ID, &ps.Package.OwnerID, &ps.Package.Type, &ps.Package.Name, &created, &ps.Package.ProjectID,
-			&ps.Versions, &ps.Files, &ps.Size, &last); err != nil {
-			return nil, err
-		}
-		ps.Package.CreatedAt, ps.LastUpload = fromMicros(created), fromMicros(last)
-		out.Packages = append(out.Packages, &ps)
+	if out.Packages, err = sqlrow.All(rows, sqlrow.PackageStat); err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // VersionsOf implements depot.Store.
@@ -217,18 +188,7 @@ func (s *Store) VersionsOf(ctx context.Context, packageIDs []int64) ([]depot.Ver
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []depot.Version
-	for rows.Next() {
-		var v depot.Version
-		var created int64
-		if err := rows.Scan(&v.ID, &v.PackageID, &v.Version, &v.CreatorID, &created); err != nil {
-			return nil, err
-		}
-		v.CreatedAt = fromMicros(created)
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return sqlrow.All(rows, sqlrow.BareVersion)
 }
 
 // OrgMembers implements depot.Store.
@@ -239,18 +199,5 @@ func (s *Store) OrgMembers(ctx context.Context, orgID int64) ([]*depot.OrgMember
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*depot.OrgMember
-	for rows.Next() {
-		var m depot.OrgMember
-		var u depot.User
-		var created int64
-		if err := rows.Scan(&u.ID, &u.Name, &u.Kind, &u.Visibility, &u.Email, &u.PasswordHash, &u.IsAdmin, &u.Disabled, &created, &m.Role); err != nil {
-			return nil, err
-		}
-		u.CreatedAt = fromMicros(created)
-		m.User = &u
-		out = append(out, &m)
-	}
-	return out, rows.Err()
+	return sqlrow.All(rows, scanOrgMember)
 }

@@ -310,32 +310,9 @@ func (s *Store) DeleteProjectToken(ctx context.Context, id int64) error {
 }
 
 func (s *Store) queryProjectTokens(ctx context.Context, where string, arg any) ([]*depot.ProjectToken, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, kind, owner_id, COALESCE(project_id, 0), name, hash, last_eight, scopes, created_at, expires_at
-		FROM project_tokens `+where, arg)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlrow.ProjectTokenCols+` FROM project_tokens `+where, arg)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*depot.ProjectToken
-	for rows.Next() {
-		var t depot.ProjectToken
-		var scopes string
-		var created int64
-		var expires sql.NullInt64
-		if err := rows.Scan(&t.ID, &t.Kind, &t.OwnerID, &t.ProjectID, &t.Name, &t.Hash, &t.LastEight, &scopes, &created, &expires); err != nil {
-			return nil, err
-		}
-		for _, sc := range strings.Split(scopes, ",") {
-			if sc != "" {
-				t.Scopes = append(t.Scopes, depot.Scope(sc))
-			}
-		}
-		t.CreatedAt = fromMicros(created)
-		if expires.Valid {
-			e := fromMicros(expires.Int64)
-			t.ExpiresAt = &e
-		}
-		out = append(out, &t)
-	}
-	return out, rows.Err()
+	return sqlrow.All(rows, sqlrow.ProjectToken)
 }

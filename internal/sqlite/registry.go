@@ -86,16 +86,8 @@ func (s *Store) SearchVersions(ctx context.Context, q depot.VersionQuery) ([]*de
 	if err != nil {
 		return nil, 0, err
 	}
-	defer rows.Close()
-	var out []*depot.PackageVersion
-	for rows.Next() {
-		pv, err := scanVersion(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, pv)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrow.All(rows, scanVersion)
+	if err != nil {
 		return nil, 0, err
 	}
 	return out, total, nil

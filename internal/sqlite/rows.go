@@ -43,3 +43,8 @@ func scanGitLabPackage(row scanner) (*depot.GitLabPackage, error) {
 	v, err := sqlrow.GitLabPackage(row)
 	return v, translate(err)
 }
+
+func scanOrgMember(row scanner) (*depot.OrgMember, error) {
+	v, err := sqlrow.OrgMember(row)
+	return v, translate(err)
+}

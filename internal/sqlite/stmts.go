@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/sqlrow"
 )
 
 var _ depot.DigestStore = (*Store)(nil)
@@ -90,16 +91,7 @@ func (s *Store) BlobsMissingDigests(ctx context.Context, limit int) ([]string, e
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var sha string
-		if err := rows.Scan(&sha); err != nil {
-			return nil, err
-		}
-		out = append(out, sha)
-	}
-	return out, rows.Err()
+	return sqlrow.All(rows, sqlrow.String)
 }
 
 // quick returns ctx without its cancellation, for the point lookups of the
