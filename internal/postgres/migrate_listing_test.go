@@ -3,13 +3,11 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"io/fs"
 	"slices"
 	"testing"
 
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/testenv"
-	"github.com/pressly/goose/v3"
 )
 
 // TestMigration5CopiesOwnerAndType upgrades a schema holding versions of
@@ -24,18 +22,8 @@ func TestMigration5CopiesOwnerAndType(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 4); err != nil {
-		t.Fatalf("migrate to 00004: %v", err)
-	}
-	for _, q := range []string{
+	migrateTo(t, db, 4)
+	mustExec(t, db,
 		`INSERT INTO owners (id, name, lower_name, kind, visibility, created_at) OVERRIDING SYSTEM VALUE
 			VALUES (1, 'alice', 'alice', 'user', 'public', 0), (2, 'bob', 'bob', 'user', 'public', 0)`,
 		`INSERT INTO packages (id, owner_id, type, name, lower_name, created_at) OVERRIDING SYSTEM VALUE
@@ -43,11 +31,7 @@ func TestMigration5CopiesOwnerAndType(t *testing.T) {
 		`INSERT INTO versions (id, package_id, version, lower_version, creator_id, created_at) OVERRIDING SYSTEM VALUE
 			VALUES (1, 1, '1.0', '1.0', 1, 10), (2, 2, '2.0', '2.0', 1, 20), (3, 3, '3.0', '3.0', 2, 30), (4, 1, '4.0', '4.0', 1, 20)`,
 		`SELECT setval(pg_get_serial_sequence('versions', 'id'), 100)`,
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	)
 
 	s, err := Open(ctx, dbURL)
 	if err != nil {

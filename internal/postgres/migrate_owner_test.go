@@ -3,14 +3,12 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"io/fs"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/testenv"
-	"github.com/pressly/goose/v3"
 )
 
 // TestMigration6FillsLastUploadAndSize upgrades a schema holding packages
@@ -24,19 +22,9 @@ func TestMigration6FillsLastUploadAndSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 5); err != nil {
-		t.Fatalf("migrate to 00005: %v", err)
-	}
+	p := migrateTo(t, db, 5)
 	sha := func(c string) string { return strings.Repeat(c, 64) }
-	for _, q := range []string{
+	mustExec(t, db,
 		`INSERT INTO owners (id, name, lower_name, kind, visibility, created_at) OVERRIDING SYSTEM VALUE
 			VALUES (1, 'alice', 'alice', 'user', 'public', 0), (2, 'bob', 'bob', 'user', 'public', 0)`,
 		`INSERT INTO packages (id, owner_id, type, name, lower_name, created_at) OVERRIDING SYSTEM VALUE VALUES
@@ -45,15 +33,11 @@ func TestMigration6FillsLastUploadAndSize(t *testing.T) {
 		`INSERT INTO versions (id, package_id, version, lower_version, creator_id, created_at, owner_id, type) OVERRIDING SYSTEM VALUE VALUES
 			(1, 1, '1', '1', 1, 10, 1, 'generic'), (2, 1, '2', '2', 1, 20, 1, 'generic'), (3, 2, '1', '1', 1, 30, 1, 'generic'),
 			(4, 3, '1', '1', 1, 35, 1, 'generic'), (5, 4, '1', '1', 2, 90, 2, 'generic')`,
-		`INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) VALUES ('` + sha("a") + `', 100, '', '', '', 0), ('` + sha("b") + `', 7, '', '', '', 0)`,
+		`INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) VALUES ('`+sha("a")+`', 100, '', '', '', 0), ('`+sha("b")+`', 7, '', '', '', 0)`,
 		`INSERT INTO files (version_id, name, lower_name, blob_sha256, creator_id, created_at) VALUES
-			(1, 'a', 'a', '` + sha("a") + `', 1, 11), (2, 'a', 'a', '` + sha("a") + `', 1, 50), (2, 'b', 'b', '` + sha("b") + `', 1, 21),
-			(3, 'b', 'b', '` + sha("b") + `', 1, 31), (5, 'a', 'a', '` + sha("a") + `', 2, 91)`,
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+			(1, 'a', 'a', '`+sha("a")+`', 1, 11), (2, 'a', 'a', '`+sha("a")+`', 1, 50), (2, 'b', 'b', '`+sha("b")+`', 1, 21),
+			(3, 'b', 'b', '`+sha("b")+`', 1, 31), (5, 'a', 'a', '`+sha("a")+`', 2, 91)`,
+	)
 
 	s, err := Open(ctx, dbURL)
 	if err != nil {

@@ -4,12 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"io/fs"
 	"path/filepath"
 	"testing"
 
 	"github.com/depot-registry/depot/internal/depot"
-	"github.com/pressly/goose/v3"
 )
 
 // TestMigration3KeepsFiles upgrades a database holding files from
@@ -22,28 +20,14 @@ func TestMigration3KeepsFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 2); err != nil {
-		t.Fatalf("migrate to 00002: %v", err)
-	}
-	for _, q := range []string{
+	migrateTo(t, db, 2)
+	mustExec(t, db,
 		`INSERT INTO owners (id, name, lower_name, kind, visibility, created_at) VALUES (1, 'alice', 'alice', 'user', 'public', 0)`,
 		`INSERT INTO packages (id, owner_id, type, name, lower_name, created_at) VALUES (1, 1, 'generic', 'tool', 'tool', 0)`,
 		`INSERT INTO versions (id, package_id, version, lower_version, creator_id, created_at) VALUES (1, 1, '1.0', '1.0', 1, 0)`,
-		`INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) VALUES ('` + sha64 + `', 1, 'm', 's', 'x', 0)`,
-		`INSERT INTO files (id, version_id, name, lower_name, blob_sha256, creator_id, created_at) VALUES (7, 1, 'a.bin', 'a.bin', '` + sha64 + `', 1, 0)`,
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+		`INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) VALUES ('`+sha64+`', 1, 'm', 's', 'x', 0)`,
+		`INSERT INTO files (id, version_id, name, lower_name, blob_sha256, creator_id, created_at) VALUES (7, 1, 'a.bin', 'a.bin', '`+sha64+`', 1, 0)`,
+	)
 	db.Close()
 
 	s, err := Open(ctx, path)

@@ -4,13 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"io/fs"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/depot-registry/depot/internal/depot"
-	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 )
 
@@ -29,27 +27,13 @@ func TestMigration5CopiesOwnerAndType(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 4); err != nil {
-		t.Fatalf("migrate to 00004: %v", err)
-	}
-	for _, q := range []string{
+	migrateTo(t, db, 4)
+	mustExec(t, db,
 		`INSERT INTO owners (id, name, lower_name, kind, visibility, created_at) VALUES (1, 'alice', 'alice', 'user', 'public', 0), (2, 'bob', 'bob', 'user', 'public', 0)`,
 		`INSERT INTO packages (id, owner_id, type, name, lower_name, created_at) VALUES (1, 1, 'generic', 'tool', 'tool', 0), (2, 1, 'npm', 'tool', 'tool', 0), (3, 2, 'generic', 'tool', 'tool', 0)`,
 		`INSERT INTO versions (id, package_id, version, lower_version, creator_id, created_at) VALUES
 			(1, 1, '1.0', '1.0', 1, 10), (2, 2, '2.0', '2.0', 1, 20), (3, 3, '3.0', '3.0', 2, 30), (4, 1, '4.0', '4.0', 1, 20)`,
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	)
 	db.Close()
 
 	s, err := Open(ctx, path)
