@@ -185,13 +185,7 @@ func gitlabListing(q depot.GitLabPackageQuery) (listing, error) {
 	order := ` ORDER BY ` + col + dir + `, v.id` + dir
 	ids := `SELECT v.id` + from + order
 	pageArgs := append([]any(nil), args...)
-	if q.Limit > 0 {
-		ids += ` LIMIT ? OFFSET ?`
-		pageArgs = append(pageArgs, q.Limit, q.Offset)
-	} else if q.Offset > 0 {
-		ids += ` LIMIT -1 OFFSET ?`
-		pageArgs = append(pageArgs, q.Offset)
-	}
+	ids, pageArgs = limitOffset(ids, pageArgs, q.Limit, q.Offset)
 	return listing{
 		count: `SELECT COUNT(*)` + from, countArgs: args,
 		page: pageQuery(gitlabFields, ids) + order, pageArgs: pageArgs,

@@ -147,13 +147,7 @@ func versionPage(q depot.VersionQuery, sortMatches bool) (string, []any) {
 		args = append(args, pkgArgs...)
 	}
 	ids := `SELECT v.id` + from + ` ORDER BY v.created_at DESC, v.id`
-	if q.Limit > 0 {
-		ids += ` LIMIT ? OFFSET ?`
-		args = append(args, q.Limit, q.Offset)
-	} else if q.Offset > 0 {
-		ids += ` LIMIT -1 OFFSET ?`
-		args = append(args, q.Offset)
-	}
+	ids, args = limitOffset(ids, args, q.Limit, q.Offset)
 	return pageQuery(versionFields, ids) + ` ORDER BY v.created_at DESC, v.id`, args
 }
 
@@ -256,4 +250,16 @@ func (s *Store) ListProjects(ctx context.Context) ([]*depot.Project, error) {
 		return nil, err
 	}
 	return sqlrow.All(rows, scanProject)
+}
+
+// limitOffset appends a page's LIMIT and OFFSET to query (none for a zero
+// limit and offset; SQLite needs LIMIT -1 before an OFFSET alone).
+func limitOffset(query string, args []any, limit, offset int) (string, []any) {
+	switch {
+	case limit > 0:
+		return query + ` LIMIT ? OFFSET ?`, append(args, limit, offset)
+	case offset > 0:
+		return query + ` LIMIT -1 OFFSET ?`, append(args, offset)
+	}
+	return query, args
 }

@@ -255,13 +255,7 @@ func (s *Store) SearchOwners(ctx context.Context, q depot.OwnerQuery) ([]*depot.
 		return nil, 0, err
 	}
 	query := `SELECT ` + ownerCols + where + ` ORDER BY lower_name`
-	if q.Limit > 0 {
-		query += ` LIMIT ? OFFSET ?`
-		args = append(args, q.Limit, q.Offset)
-	} else if q.Offset > 0 {
-		query += ` LIMIT -1 OFFSET ?`
-		args = append(args, q.Offset)
-	}
+	query, args = limitOffset(query, args, q.Limit, q.Offset)
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, 0, err

@@ -94,13 +94,7 @@ func (s *Store) ExplorePackages(ctx context.Context, q depot.ExploreQuery) ([]*d
 	query := `SELECT p.id, p.owner_id, p.type, p.name, p.created_at, COALESCE(p.project_id, 0), o.name, v.n, v.updated` + from + `
 		JOIN (SELECT package_id, COUNT(*) AS n, MAX(created_at) AS updated FROM versions GROUP BY package_id) v ON v.package_id = p.id` +
 		where + ` ORDER BY v.updated DESC, p.id ASC`
-	if q.Limit > 0 {
-		query += ` LIMIT ? OFFSET ?`
-		args = append(args, q.Limit, q.Offset)
-	} else if q.Offset > 0 {
-		query += ` LIMIT -1 OFFSET ?`
-		args = append(args, q.Offset)
-	}
+	query, args = limitOffset(query, args, q.Limit, q.Offset)
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, 0, err
@@ -181,13 +175,7 @@ func ownerPackageTotals(q depot.OwnerPackageQuery) (string, []any) {
 func ownerPackagePage(q depot.OwnerPackageQuery) (string, []any) {
 	where, args := ownerPackageFilter(q)
 	ids := `SELECT id FROM packages` + where + ` ORDER BY last_upload_at DESC, id`
-	if q.Limit > 0 {
-		ids += ` LIMIT ? OFFSET ?`
-		args = append(args, q.Limit, q.Offset)
-	} else if q.Offset > 0 {
-		ids += ` LIMIT -1 OFFSET ?`
-		args = append(args, q.Offset)
-	}
+	ids, args = limitOffset(ids, args, q.Limit, q.Offset)
 	return `SELECT p.id, p.owner_id, p.type, p.name, p.created_at, COALESCE(p.project_id, 0),
 		COUNT(DISTINCT v.id), COUNT(f.id), COALESCE(SUM(b.size), 0), COALESCE(MAX(COALESCE(f.created_at, v.created_at)), p.created_at)
 	FROM (` + ids + `) page
