@@ -33,8 +33,10 @@ type Progress func(table string, copied, total int64)
 // Copy copies every row of tables, in that order (parents before children),
 // from one database to the other. A row whose primary key the destination
 // already holds is left as it is, so a Copy that was interrupted can simply
-// run again. Each table is copied in one transaction. Identity sequences of
-// a PostgreSQL destination are moved past the copied keys.
+// run again. Each table is copied in one transaction. The destination's id
+// counter (a PostgreSQL identity sequence, SQLite's sqlite_sequence) is moved
+// past the copied keys and past every id the source ever gave, deleted rows'
+// too, so no id is given twice.
 func Copy(ctx context.Context, from, to DB, tables []string, progress Progress) error {
 	for _, table := range tables {
 		if err := copyTable(ctx, from, to, table, progress); err != nil {
@@ -149,8 +151,12 @@ func copyTable(ctx context.Context, from, to DB, table string, progress Progress
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	if to.Dialect == Postgres {
-		if err := resetIdentity(ctx, tx, table, cols); err != nil {
+	if hasID(cols) {
+		used, err := highestID(ctx, from.DB, from.Dialect, table)
+		if err != nil {
+			return err
+		}
+		if err := raiseIDCounter(ctx, tx, to.Dialect, table, used); err != nil {
 			return err
 		}
 	}
@@ -182,25 +188,87 @@ func convert(v any, c column, to Dialect) any {
 	return v
 }
 
-// resetIdentity moves the identity sequence of table's id column, if it has
-// one, past the largest id, so rows inserted later get fresh keys.
-func resetIdentity(ctx context.Context, tx *sql.Tx, table string, cols []column) error {
-	hasID := false
+func hasID(cols []column) bool {
 	for _, c := range cols {
-		hasID = hasID || c.name == "id"
+		if c.name == "id" {
+			return true
+		}
 	}
-	if !hasID {
-		return nil
+	return false
+}
+
+// querier is what highestID and raiseIDCounter need of a database or a
+// transaction.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// highestID returns the highest id table's counter ever gave (or, without
+// a counter, its largest id): deleted rows' ids count, since a client may
+// still hold one.
+func highestID(ctx context.Context, db querier, d Dialect, table string) (int64, error) {
+	var top int64
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(max(id), 0) FROM `+table).Scan(&top); err != nil {
+		return 0, err
 	}
-	var seq sql.NullString
-	if err := tx.QueryRowContext(ctx, `SELECT pg_get_serial_sequence($1, 'id')`, table).Scan(&seq); err != nil {
+	var given sql.NullInt64
+	switch d {
+	case SQLite:
+		// sqlite_sequence exists once a table is AUTOINCREMENT (migration 00007).
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_sequence'`).Scan(&n); err != nil || n == 0 {
+			return top, err
+		}
+		if err := db.QueryRowContext(ctx, `SELECT max(seq) FROM sqlite_sequence WHERE name = ?`, table).Scan(&given); err != nil {
+			return 0, err
+		}
+	case Postgres:
+		var seq sql.NullString
+		if err := db.QueryRowContext(ctx, `SELECT pg_get_serial_sequence($1, 'id')`, table).Scan(&seq); err != nil {
+			return 0, err
+		}
+		if !seq.Valid {
+			return top, nil
+		}
+		if err := db.QueryRowContext(ctx, `SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM `+seq.String).Scan(&given); err != nil {
+			return 0, err
+		}
+	}
+	return max(top, given.Int64), nil
+}
+
+// raiseIDCounter moves table's id counter so that the next id is above
+// used and above every id the table holds.
+func raiseIDCounter(ctx context.Context, tx querier, d Dialect, table string, used int64) error {
+	switch d {
+	case Postgres:
+		var seq sql.NullString
+		if err := tx.QueryRowContext(ctx, `SELECT pg_get_serial_sequence($1, 'id')`, table).Scan(&seq); err != nil {
+			return err
+		}
+		if !seq.Valid {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `SELECT setval($1, GREATEST($2, (SELECT COALESCE(max(id), 0) FROM `+table+`)) + 1, false)`, seq.String, used)
+		return err
+	case SQLite:
+		var auto int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ? AND sql LIKE '%AUTOINCREMENT%'`, table).Scan(&auto); err != nil || auto == 0 {
+			return err
+		}
+		// Inserting rows with ids has set the counter to their maximum.
+		res, err := tx.ExecContext(ctx, `UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?`, used, table)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n > 0 {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)`, table, used)
 		return err
 	}
-	if !seq.Valid {
-		return nil
-	}
-	_, err := tx.ExecContext(ctx, `SELECT setval($1, COALESCE((SELECT max(id) FROM `+table+`), 0) + 1, false)`, seq.String)
-	return err
+	return nil
 }
 
 // Tables lists db's tables (other than goose's version table), for checking

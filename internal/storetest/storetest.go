@@ -67,6 +67,7 @@ func Run(t *testing.T, newStore func(t *testing.T) depot.Store) {
 		{"PackageByName", testPackageByName},
 		{"SetPackageProject", testSetPackageProject},
 		{"GitLab", testGitLab},
+		{"IDsNeverReused", testIDsNeverReused},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}

@@ -1,0 +1,81 @@
+package sqlcopy_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/postgres"
+	"github.com/depot-registry/depot/internal/sqlcopy"
+	"github.com/depot-registry/depot/internal/sqlite"
+	"github.com/depot-registry/depot/internal/testenv"
+)
+
+// TestCopyCarriesIDCounters copies tables whose newest rows were deleted,
+// SQLite to PostgreSQL and back: on the destination a new row gets an id
+// above the deleted ones, as it would have on the source.
+func TestCopyCarriesIDCounters(t *testing.T) {
+	ctx := context.Background()
+	lite, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "depot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lite.Close()
+	pg, err := postgres.Open(ctx, testenv.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	back, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "back.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+
+	u := &depot.User{Owner: depot.Owner{Name: "alice", Kind: depot.KindUser, Visibility: depot.Public}}
+	if err := lite.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	var deleted int64
+	for _, name := range []string{"a", "b", "c"} {
+		tok := &depot.Token{UserID: u.ID, Name: name, Hash: "hash-" + name, LastEight: "0000000" + name, Scopes: depot.Scopes{depot.ScopeAll}}
+		if err := lite.CreateToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+		deleted = tok.ID
+	}
+	// The newest token goes: a copy that sets the counter by the largest
+	// remaining id would give its id again.
+	if err := lite.DeleteToken(ctx, u.ID, "c"); err != nil {
+		t.Fatal(err)
+	}
+	tables := []string{"owners", "tokens"}
+	if err := sqlcopy.Copy(ctx, sqlcopy.DB{DB: lite.DB(), Dialect: sqlcopy.SQLite}, sqlcopy.DB{DB: pg.DB(), Dialect: sqlcopy.Postgres}, tables, nil); err != nil {
+		t.Fatal(err)
+	}
+	next := func(s depot.Store, name string) int64 {
+		t.Helper()
+		tok := &depot.Token{UserID: u.ID, Name: name, Hash: "hash-" + name, LastEight: "0000000" + name, Scopes: depot.Scopes{depot.ScopeAll}}
+		if err := s.CreateToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+		return tok.ID
+	}
+	if id := next(pg, "d"); id <= deleted {
+		t.Errorf("PostgreSQL after the copy gave token id %d; the source had given up to %d", id, deleted)
+	}
+	// PostgreSQL gave d and e; delete both, then copy to SQLite.
+	top := next(pg, "e")
+	for _, name := range []string{"d", "e"} {
+		if err := pg.DeleteToken(ctx, u.ID, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sqlcopy.Copy(ctx, sqlcopy.DB{DB: pg.DB(), Dialect: sqlcopy.Postgres}, sqlcopy.DB{DB: back.DB(), Dialect: sqlcopy.SQLite}, tables, nil); err != nil {
+		t.Fatal(err)
+	}
+	if id := next(back, "f"); id <= top {
+		t.Errorf("SQLite after the copy gave token id %d; the source had given up to %d", id, top)
+	}
+}
