@@ -107,7 +107,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	ref := depot.FileRef{Owner: p.Owner, Type: depot.TypeGeneric, Package: p.Package, Version: p.Version, File: p.File}
 	switch r.Method {
 	case http.MethodPut:
-		if _, err := h.svc.UploadFile(r.Context(), actor, ref, r.ContentLength, r.Body); err != nil {
+		body, size, err := httpapi.UploadBody(r)
+		if err != nil {
+			return err
+		}
+		if _, err := h.svc.UploadFile(r.Context(), actor, ref, size, body); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusCreated)

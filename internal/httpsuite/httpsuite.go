@@ -60,6 +60,7 @@ func Run(t *testing.T, env *Env) {
 	t.Run("Validation", fx.testValidation)
 	t.Run("Conflict", fx.testConflict)
 	t.Run("AnyContentType", fx.testAnyContentType)
+	t.Run("Multipart", fx.testMultipart)
 	t.Run("AuthSchemes", fx.testAuthSchemes)
 	t.Run("AuthMatrix", fx.testAuthMatrix)
 	t.Run("Delete", fx.testDelete)
