@@ -18,6 +18,9 @@ const GitLabMaxFileSize = 5 << 30
 // what was not found or why an upload was refused. They wrap the usual
 // kinds; compare with errors.Is.
 var (
+	// ErrOwnerNotFound is an owner that is missing or that the actor may
+	// not see: the two are one answer, so private owners stay invisible.
+	ErrOwnerNotFound       = &Error{Kind: ErrNotFound, Message: "owner not found"}
 	ErrProjectNotFound     = &Error{Kind: ErrNotFound, Message: "project not found"}
 	ErrGroupNotFound       = &Error{Kind: ErrNotFound, Message: "group not found"}
 	ErrPackageNotFound     = &Error{Kind: ErrNotFound, Message: "package not found"}

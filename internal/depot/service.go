@@ -94,13 +94,15 @@ func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Micr
 
 // ownerFor returns the owner named name if actor may act on it with role
 // need. It reports a missing owner and an owner the actor may not see the
-// same way (ErrNotFound), so private owners stay invisible. An actor that may
+// same way (ErrOwnerNotFound, an ErrNotFound), so private owners stay
+// invisible; API adapters answer it to anonymous callers with a 401
+// challenge (httpapi.ChallengeAnonymous). An actor that may
 // see the owner but lacks the role gets ErrUnauthenticated when anonymous and
 // ErrForbidden otherwise; a token without the package scope gets ErrForbidden.
 func (s *Service) ownerFor(ctx context.Context, a *Actor, name string, need Role) (*Owner, error) {
 	owner, err := s.ownerByName(ctx, name)
 	if errors.Is(err, ErrNotFound) {
-		return nil, Errorf(ErrNotFound, "owner %q not found", name)
+		return nil, Errorf(ErrOwnerNotFound, "owner %q not found", name)
 	} else if err != nil {
 		return nil, fmt.Errorf("look up owner: %w", err)
 	}
@@ -109,7 +111,7 @@ func (s *Service) ownerFor(ctx context.Context, a *Actor, name string, need Role
 		return nil, err
 	}
 	if role == AccessNone {
-		return nil, Errorf(ErrNotFound, "owner %q not found", name)
+		return nil, Errorf(ErrOwnerNotFound, "owner %q not found", name)
 	}
 	scope := ScopeReadPackage
 	if need >= AccessWrite {

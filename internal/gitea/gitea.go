@@ -104,7 +104,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return httpapi.ChallengeAnonymous(actor, h.act(w, r, p, actor))
+}
+
+// act runs the request's operation for actor.
+func (h *Handler) act(w http.ResponseWriter, r *http.Request, p Path, actor *depot.Actor) error {
 	ref := depot.FileRef{Owner: p.Owner, Type: depot.TypeGeneric, Package: p.Package, Version: p.Version, File: p.File}
+	var err error
 	switch r.Method {
 	case http.MethodPut:
 		body, size, err := httpapi.UploadBody(r)

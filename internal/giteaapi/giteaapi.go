@@ -84,6 +84,39 @@ var (
 // handlerFunc serves one route for an authenticated (or anonymous) actor.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, a *depot.Actor) error
 
+// errTokenRequired is Gitea's answer (reqToken) to an anonymous request on
+// a route group that needs a sign-in.
+var errTokenRequired = depot.Errorf(depot.ErrUnauthenticated, "token is required")
+
+// tokenRequired serves fn to signed-in callers only, as Gitea 1.24-1.26's
+// reqToken() does for its whole /api/v1/packages/{owner} group: anonymous
+// callers get 401 "token is required" (with a challenge) before any owner or
+// package is looked up, the same for a public, a private and a missing
+// owner. depot keeps it for the package routes that change something;
+// reads are challenged only where the owner is not visible (challenged).
+func tokenRequired(fn handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+		if a.IsAnonymous() {
+			return errTokenRequired
+		}
+		return fn(w, r, a)
+	}
+}
+
+// challenged serves fn, answering an anonymous caller whose owner is
+// missing or private with a 401 challenge (httpapi.ChallengeAnonymous):
+// public packages stay readable without a token, as on every other route
+// of depot.
+func challenged(fn handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+		err := fn(w, r, a)
+		if c := httpapi.ChallengeAnonymous(a, err); c != err {
+			return errTokenRequired // Gitea's message for the challenge
+		}
+		return err
+	}
+}
+
 // handle registers fn for pattern: it authenticates the request, runs fn,
 // and writes fn's error in Gitea's shape.
 func (h *Handler) handle(pattern string, fn handlerFunc, overrides ...override) {
@@ -245,15 +278,15 @@ func paginate[T any](items []T, page, size int) []T {
 func (h *Handler) routes() {
 	h.handle("GET /api/v1/version", h.version)
 
-	h.handle("GET /api/v1/packages/{owner}", h.listPackages)
-	h.handle("GET /api/v1/packages/{owner}/{type}/{name}", h.listPackageVersions)
-	h.handle("DELETE /api/v1/packages/{owner}/{type}/{name}", h.deleteWholePackage)
-	h.handle("GET /api/v1/packages/{owner}/{type}/{name}/-/latest", h.latestPackage)
-	h.handle("GET /api/v1/packages/{owner}/{type}/{name}/{version}", h.getPackage)
-	h.handle("DELETE /api/v1/packages/{owner}/{type}/{name}/{version}", h.deletePackage)
-	h.handle("GET /api/v1/packages/{owner}/{type}/{name}/{version}/files", h.listPackageFiles)
-	h.handle("POST /api/v1/packages/{owner}/{type}/{name}/-/link/{project}", h.linkPackage)
-	h.handle("POST /api/v1/packages/{owner}/{type}/{name}/-/unlink", h.unlinkPackage)
+	h.handle("GET /api/v1/packages/{owner}", challenged(h.listPackages))
+	h.handle("GET /api/v1/packages/{owner}/{type}/{name}", challenged(h.listPackageVersions))
+	h.handle("DELETE /api/v1/packages/{owner}/{type}/{name}", tokenRequired(h.deleteWholePackage))
+	h.handle("GET /api/v1/packages/{owner}/{type}/{name}/-/latest", challenged(h.latestPackage))
+	h.handle("GET /api/v1/packages/{owner}/{type}/{name}/{version}", challenged(h.getPackage))
+	h.handle("DELETE /api/v1/packages/{owner}/{type}/{name}/{version}", tokenRequired(h.deletePackage))
+	h.handle("GET /api/v1/packages/{owner}/{type}/{name}/{version}/files", challenged(h.listPackageFiles))
+	h.handle("POST /api/v1/packages/{owner}/{type}/{name}/-/link/{project}", tokenRequired(h.linkPackage))
+	h.handle("POST /api/v1/packages/{owner}/{type}/{name}/-/unlink", tokenRequired(h.unlinkPackage))
 
 	h.handle("GET /api/v1/user", h.me)
 	h.handle("GET /api/v1/users/{username}", h.user)

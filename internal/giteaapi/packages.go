@@ -27,7 +27,10 @@ func (h *Handler) listPackages(w http.ResponseWriter, r *http.Request, a *depot.
 	}, size)
 }
 
-// listPackageVersions answers GET /packages/{owner}/{type}/{name}.
+// listPackageVersions answers GET /packages/{owner}/{type}/{name}: 404 for
+// a package that does not exist, as Gitea 1.26 (whose PackageAssignmentAPI
+// looks the package up first; older releases answered 200 []). A package
+// lives while it has a version, so no version at all means no package.
 func (h *Handler) listPackageVersions(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
 	page, size := listOptions(r)
 	return h.writeVersions(w, r, a, depot.PackageQuery{
@@ -41,6 +44,9 @@ func (h *Handler) writeVersions(w http.ResponseWriter, r *http.Request, a *depot
 	res, err := h.svc.ListVersions(r.Context(), a, q)
 	if err != nil {
 		return err
+	}
+	if q.ExactName && res.Total == 0 {
+		return depot.Errorf(depot.ErrNotFound, "package %q does not exist", q.Name)
 	}
 	out := make([]apiPackage, 0, len(res.Versions))
 	for _, v := range res.Versions {

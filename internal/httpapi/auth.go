@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -37,4 +38,18 @@ func Credentials(r *http.Request) (depot.Credentials, error) {
 		return depot.Credentials{Token: rest}, nil
 	}
 	return depot.Credentials{}, depot.Errorf(depot.ErrUnauthenticated, "unsupported authorization scheme %q", scheme)
+}
+
+// ChallengeAnonymous answers an anonymous caller's request for an owner it
+// may not see (missing or private: depot.ErrOwnerNotFound) with
+// ErrUnauthenticated, a 401 with a WWW-Authenticate challenge, the same for
+// a missing and a private owner, so clients that send credentials only when
+// challenged (wget, many HTTP libraries) reach private packages, and nothing
+// tells an anonymous caller which owners exist privately. Signed-in callers
+// keep the not-found. Other errors pass unchanged.
+func ChallengeAnonymous(a *depot.Actor, err error) error {
+	if err != nil && a.IsAnonymous() && errors.Is(err, depot.ErrOwnerNotFound) {
+		return depot.Errorf(depot.ErrUnauthenticated, "authentication required")
+	}
+	return err
 }

@@ -242,8 +242,9 @@ func (fx *fixture) testAuthMatrix(t *testing.T) {
 		{"write member token", tk("carol-write"), pubOrg, 200, 201, 204},
 		{"non-member", basic("dave", pw), pubOrg, 200, 403, 403},
 		{"org admin", basic("alice", pw), pubOrg, 200, 201, 204},
-		// A private organization: invisible to non-members.
-		{"anonymous", anon(), privOrg, 404, 404, 404},
+		// A private organization: invisible to non-members; anonymous
+		// callers are challenged (401), as for a missing owner.
+		{"anonymous", anon(), privOrg, 401, 401, 401},
 		{"non-member", basic("dave", pw), privOrg, 404, 404, 404},
 		{"non-member token", tk("dave-write"), privOrg, 404, 404, 404},
 		{"read member", basic("bob", pw), privOrg, 200, 403, 403},
@@ -279,9 +280,46 @@ func (fx *fixture) testAuthMatrix(t *testing.T) {
 			fx.mustStatus(t, wantLeft, http.MethodGet, target, basic("root", pw), nil)
 		})
 	}
-	// A missing owner looks exactly like a private one.
-	fx.mustStatus(t, 404, http.MethodGet, pkgPath("nosuchowner", "m", "1", "seed"), anon(), nil)
+	// A missing owner looks exactly like a private one: to anonymous
+	// callers the same 401 challenge (status, headers and body), to
+	// signed-in outsiders 404.
+	missResp, missBody := fx.mustStatus(t, 401, http.MethodGet, pkgPath("nosuchowner", "m", "1", "seed"), anon(), nil)
+	privResp, privBody := fx.mustStatus(t, 401, http.MethodGet, pkgPath(privOrg, "m", "1", "seed"), anon(), nil)
+	if !bytes.Equal(missBody, privBody) || missResp.Header.Get("WWW-Authenticate") != privResp.Header.Get("WWW-Authenticate") ||
+		missResp.Header.Get("Content-Type") != privResp.Header.Get("Content-Type") {
+		t.Errorf("anonymous: a missing owner answers %q %v, a private one %q %v", missBody, missResp.Header, privBody, privResp.Header)
+	}
+	fx.mustStatus(t, 401, http.MethodPut, pkgPath("nosuchowner", "m", "1", "seed"), anon(), []byte("x"))
+	fx.mustStatus(t, 401, http.MethodDelete, pkgPath("nosuchowner", "m", "1", ""), anon(), nil)
+	fx.mustStatus(t, 404, http.MethodGet, pkgPath("nosuchowner", "m", "1", "seed"), basic("dave", pw), nil)
 	fx.mustStatus(t, 404, http.MethodPut, pkgPath("nosuchowner", "m", "1", "seed"), basic("alice", pw), []byte("x"))
+	// A client that sends credentials only when challenged (wget, many
+	// libraries) reaches the private package.
+	req, _ := http.NewRequest(http.MethodGet, fx.url(pkgPath(privOrg, "m", "1", "seed")), nil)
+	resp, err := (&http.Client{Transport: challengeRetry{user: "bob", pass: pw}}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(got) != privOrg {
+		t.Errorf("challenged client: %d %q, want 200 %q", resp.StatusCode, got, privOrg)
+	}
+}
+
+// challengeRetry is a client transport that sends Basic credentials only
+// after a 401 challenge, as wget and many HTTP libraries do.
+type challengeRetry struct{ user, pass string }
+
+func (c challengeRetry) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic") || r.Body != nil {
+		return resp, err
+	}
+	resp.Body.Close()
+	again := r.Clone(r.Context())
+	again.SetBasicAuth(c.user, c.pass)
+	return http.DefaultTransport.RoundTrip(again)
 }
 
 func (fx *fixture) testDelete(t *testing.T) {
@@ -316,7 +354,6 @@ func (fx *fixture) testNotFound(t *testing.T) {
 		pkgPath("alice", "nf", "1.0", "missing"),
 		pkgPath("alice", "nf", "9.9", "there"),
 		pkgPath("alice", "nope", "1.0", "there"),
-		pkgPath("ghost-owner", "nf", "1.0", "there"),
 		"/api/packages/alice/npm/nf/1.0/there",
 		"/api/packages/alice/generic/nf",
 		"/api/packages/alice/generic/nf/1.0/there/extra",
@@ -324,6 +361,7 @@ func (fx *fixture) testNotFound(t *testing.T) {
 	} {
 		fx.mustStatus(t, http.StatusNotFound, http.MethodGet, p, anon(), nil)
 	}
+	fx.mustStatus(t, http.StatusNotFound, http.MethodGet, pkgPath("ghost-owner", "nf", "1.0", "there"), basic("alice", pw), nil)
 	fx.mustStatus(t, http.StatusMethodNotAllowed, http.MethodPost, pkgPath("alice", "nf", "1.0", "there"), anon(), []byte("x"))
 	fx.mustStatus(t, http.StatusMethodNotAllowed, http.MethodGet, pkgPath("alice", "nf", "1.0", ""), anon(), nil)
 }
