@@ -49,7 +49,6 @@ func adminCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.C
 		Name:  "admin",
 		Usage: "administer users, organizations, projects and tokens",
 		Commands: append([]*cli.Command{
-			migrateCommand(stdout, stderr, onUsage),
 			gcCommand(stdout, onUsage),
 			migrateCommand(stdout, stderr, onUsage),
 			{Name: "user", Usage: "manage users", Commands: []*cli.Command{

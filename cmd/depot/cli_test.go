@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/urfave/cli/v3"
 )
 
 // runCLI runs the depot command line in-process and returns its exit code,
@@ -179,6 +181,42 @@ func TestCLIProjects(t *testing.T) {
 	} {
 		if code, _, errOut := runCLI(t, env, append([]string{"admin", "project", "create"}, c.args...)...); code != c.code {
 			t.Errorf("%s: exit %d, want %d; stderr %q", c.name, code, c.code, errOut)
+		}
+	}
+}
+
+// TestCLICommandsListedOnce checks that no command has two subcommands of
+// one name (admin --help once listed migrate twice), in the tree and in
+// the help text itself.
+func TestCLICommandsListedOnce(t *testing.T) {
+	var walk func(path string, cmd *cli.Command)
+	walk = func(path string, cmd *cli.Command) {
+		seen := map[string]bool{}
+		for _, sub := range cmd.Commands {
+			for _, name := range append([]string{sub.Name}, sub.Aliases...) {
+				if seen[name] {
+					t.Errorf("%s has two subcommands named %q", path, name)
+				}
+				seen[name] = true
+			}
+			walk(path+" "+sub.Name, sub)
+		}
+	}
+	walk("depot", NewApp(io.Discard, io.Discard))
+
+	code, stdout, stderr := runCLI(t, nil, "admin", "--help")
+	if code != 0 {
+		t.Fatalf("admin --help: exit %d, stderr %q", code, stderr)
+	}
+	for _, name := range []string{"migrate", "gc", "user", "token"} {
+		n := 0
+		for _, line := range strings.Split(stdout, "\n") {
+			if f := strings.Fields(line); len(f) > 0 && f[0] == name {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("admin --help lists %q %d times, want once:\n%s", name, n, stdout)
 		}
 	}
 }
