@@ -248,6 +248,41 @@ func (s *Service) OpenGitLabFile(ctx context.Context, a *Actor, ref GitLabFileRe
 	return f, r, nil
 }
 
+// OpenGitLabPackageFile returns a project's package file by id and its
+// content (GitLab 18.4's GET
+// /projects/:id/packages/package_files/:package_file_id/download), any
+// upload of a name, not only the newest; the caller closes it. It needs read
+// access, as the Packages API; a file of a hidden package is not found, as
+// the package is not. The download is recorded as the package's last.
+// ErrProjectNotFound, ErrPackageFileNotFound, ErrForbidden.
+func (s *Service) OpenGitLabPackageFile(ctx context.Context, a *Actor, project string, fileID int64) (*File, BlobReader, error) {
+	if fileID < 1 {
+		return nil, nil, ErrPackageFileNotFound
+	}
+	if _, _, role, err := s.GitLabProject(ctx, a, project); err != nil {
+		return nil, nil, err
+	} else if err := need(a, role, AccessRead); err != nil {
+		return nil, nil, err
+	}
+	f, err := s.store.FileByID(ctx, fileID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, ErrPackageFileNotFound
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("look up file: %w", err)
+	}
+	if _, _, err := s.gitlabPackage(ctx, a, project, f.VersionID, AccessRead); errors.Is(err, ErrPackageNotFound) {
+		return nil, nil, ErrPackageFileNotFound
+	} else if err != nil {
+		return nil, nil, err
+	}
+	r, err := s.openBlob(ctx, f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open blob %s of file %d: %w", f.Blob.SHA256, f.ID, errors.Join(err, errors.New("blob missing")))
+	}
+	s.noteDownload(f.VersionID)
+	return f, r, nil
+}
+
 // GitLabFileLink is OpenGitLabFile for blob stores that link downloads
 // (see FileLink): the URL is "" when the service does not link.
 func (s *Service) GitLabFileLink(ctx context.Context, a *Actor, ref GitLabFileRef) (*File, string, error) {
@@ -312,6 +347,9 @@ type GitLabPackagePage struct {
 	Owner    *Owner
 	Packages []*GitLabPackage
 	Total    int64
+	// Deletable tells, by project id, whether the actor may delete the
+	// packages of that project (GitLab's _links.delete_api_path).
+	Deletable map[int64]bool
 }
 
 // ListGitLabPackages lists a project's or a group's packages. A group
@@ -367,7 +405,75 @@ func (s *Service) ListGitLabPackages(ctx context.Context, a *Actor, lq GitLabLis
 	if err != nil {
 		return nil, fmt.Errorf("search packages: %w", err)
 	}
-	return &GitLabPackagePage{Owner: owner, Packages: pkgs, Total: total}, nil
+	deletable, err := s.deletableProjects(ctx, a, owner, pkgs)
+	if err != nil {
+		return nil, err
+	}
+	return &GitLabPackagePage{Owner: owner, Packages: pkgs, Total: total, Deletable: deletable}, nil
+}
+
+// deletableProjects tells, for each project of pkgs, whether a may delete
+// its packages (GitLab's can_destroy(:package): Maintainer, with a token
+// that may write).
+func (s *Service) deletableProjects(ctx context.Context, a *Actor, owner *Owner, pkgs []*GitLabPackage) (map[int64]bool, error) {
+	out := map[int64]bool{}
+	for _, gp := range pkgs {
+		p := gp.Project
+		if p == nil {
+			continue
+		}
+		if _, done := out[p.ID]; done {
+			continue
+		}
+		role, err := s.projectRole(ctx, a, p, owner)
+		if err != nil {
+			return nil, err
+		}
+		out[p.ID] = !a.IsAnonymous() && need(a, role, AccessAdmin) == nil
+	}
+	return out, nil
+}
+
+// GitLabPackageDetail is a package as GitLab's GET
+// /projects/:id/packages/:package_id shows it.
+type GitLabPackageDetail struct {
+	*GitLabPackage
+	// Versions are the package's other versions, GitLab's `versions`
+	// (Package#versions: the project's other packages of that name and
+	// type that are not hidden), by version.
+	Versions []*GitLabPackage
+	// CanDelete tells whether the actor may delete it: GitLab shows
+	// _links.delete_api_path only then.
+	CanDelete bool
+}
+
+// GitLabPackageWithVersions returns a project's package with its other
+// versions and whether the actor may delete it. ErrProjectNotFound,
+// ErrPackageNotFound, ErrForbidden.
+func (s *Service) GitLabPackageWithVersions(ctx context.Context, a *Actor, project string, id int64) (*GitLabPackageDetail, error) {
+	gp, owner, err := s.gitlabPackage(ctx, a, project, id, AccessRead)
+	if err != nil {
+		return nil, err
+	}
+	pkgs, _, err := s.store.SearchGitLabPackages(ctx, GitLabPackageQuery{
+		OwnerID: owner.ID, ProjectID: gp.Package.ProjectID, Type: gp.Package.Type, Name: gp.Package.Name, OrderBy: OrderVersion,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("search versions: %w", err)
+	}
+	d := &GitLabPackageDetail{GitLabPackage: gp}
+	for _, v := range pkgs {
+		// The search matches names containing the name.
+		if v.Version.ID != gp.Version.ID && strings.EqualFold(v.Package.Name, gp.Package.Name) {
+			d.Versions = append(d.Versions, v)
+		}
+	}
+	deletable, err := s.deletableProjects(ctx, a, owner, []*GitLabPackage{gp})
+	if err != nil {
+		return nil, err
+	}
+	d.CanDelete = gp.Project != nil && deletable[gp.Project.ID]
+	return d, nil
 }
 
 // GitLabGroup returns the owner a GitLab group id names (its numeric id or

@@ -8,7 +8,8 @@ import (
 // GitLab's generic package rules (Gitlab::Regex): names of ASCII letters,
 // digits, '.', '_', '-' and '+'; versions of word characters, '.', '+' and
 // '-' without ".."; file names of letters, digits, '.', '_', '-', '+', '~'
-// and '@', in directories separated by '/'.
+// and '@', in directories separated by '/', not beginning or ending with
+// '@' or '~'.
 var (
 	gitlabNameRE    = regexp.MustCompile(`\A[A-Za-z0-9._+-]+\z`)
 	gitlabVersionRE = regexp.MustCompile(`\A[A-Za-z0-9_.+-]+\z`)
@@ -39,6 +40,11 @@ func ValidateGitLabVersion(v string) error {
 func GitLabFileName(path string) (string, error) {
 	bad := Errorf(ErrInvalid, "file_name is invalid")
 	if path == "" || len(path) > MaxNameLen || strings.Contains(path, "..") {
+		return "", bad
+	}
+	// GitLab 18 refuses a file name that begins or ends with '@' or '~'
+	// (its generic packages request specs: "@file.tar.gz", "file.tar.gz~").
+	if strings.ContainsAny(path[:1], "@~") || strings.ContainsAny(path[len(path)-1:], "@~") {
 		return "", bad
 	}
 	for _, seg := range strings.Split(path, "/") {

@@ -77,6 +77,7 @@ func (h *Handler) routes() {
 	h.handle("DELETE /api/v4/projects/{id}/packages/{package_id}", h.deletePackage)
 	h.handle("GET /api/v4/projects/{id}/packages/{package_id}/package_files", h.listPackageFiles)
 	h.handle("DELETE /api/v4/projects/{id}/packages/{package_id}/package_files/{file_id}", h.deletePackageFile)
+	h.handle("GET /api/v4/projects/{id}/packages/package_files/{file_id}/download", h.downloadPackageFile)
 	h.handle("/api/v4/", func(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
 		return errNoRoute
 	})

@@ -1,9 +1,11 @@
 package gitlab
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,12 +65,7 @@ func (h *Handler) generic(w http.ResponseWriter, r *http.Request, a *depot.Actor
 			return err
 		}
 		defer content.Close()
-		// GitLab names the download after the file, without directories.
-		shown := *f
-		if i := strings.LastIndex(shown.Name, "%2F"); i >= 0 {
-			shown.Name = shown.Name[i+3:]
-		}
-		httpapi.ServeFile(w, r, &shown, content)
+		serveGitLabFile(w, r, f, content)
 	default:
 		w.Header().Set("Allow", "GET, HEAD, PUT")
 		httpapi.WriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "405 Method Not Allowed"})
@@ -96,6 +93,17 @@ type apiPackage struct {
 	ProjectPath      string     `json:"project_path,omitempty"`
 	Tags             []string   `json:"tags"`
 	Pipelines        []any      `json:"pipelines,omitempty"`
+	// Versions, the package's other versions, appear on a single package
+	// (GitLab: unless opts[:collection]), never in listings.
+	Versions *[]apiPackageVersion `json:"versions,omitempty"`
+}
+
+// apiPackageVersion is GitLab's API::Entities::PackageVersion.
+type apiPackageVersion struct {
+	ID        int64     `json:"id"`
+	Version   string    `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	Tags      []string  `json:"tags"`
 }
 
 // apiPackageFile is GitLab's API::Entities::PackageFile. GitLab leaves
@@ -148,14 +156,18 @@ func toUploadedFile(f *depot.File) apiUploadedFile {
 
 func projectPath(p *depot.Project) string { return p.OwnerName + "/" + p.Name }
 
-func (h *Handler) toPackage(base string, gp *depot.GitLabPackage, withProject bool) apiPackage {
+// toPackage is GitLab's Package entity; delete_api_path only for callers
+// who may delete it (GitLab's can_destroy(:package)).
+func (h *Handler) toPackage(base string, gp *depot.GitLabPackage, withProject, canDelete bool) apiPackage {
 	out := apiPackage{
 		ID: gp.Version.ID, Name: gp.Package.Name, Version: gp.Version.Version, PackageType: string(gp.Package.Type),
 		Status: string(gp.Status), CreatedAt: gp.Version.CreatedAt, LastDownloadedAt: gp.LastDownloadedAt, Tags: []string{},
 	}
 	if p := gp.Project; p != nil {
 		out.Links.WebPath = fmt.Sprintf("/%s/-/packages/%d", projectPath(p), gp.Version.ID)
-		out.Links.DeleteAPIPath = fmt.Sprintf("%s/api/v4/projects/%d/packages/%d", base, p.ID, gp.Version.ID)
+		if canDelete {
+			out.Links.DeleteAPIPath = fmt.Sprintf("%s/api/v4/projects/%d/packages/%d", base, p.ID, gp.Version.ID)
+		}
 		if withProject {
 			out.ProjectID, out.ProjectPath = p.ID, projectPath(p)
 		}
@@ -282,7 +294,7 @@ func listQuery(r *http.Request, group bool) (depot.GitLabPackageQuery, int, int,
 		q.Status = depot.PackageStatus(s)
 	}
 	for _, b := range []string{"include_versionless", "exclude_subgroups"} {
-		if s := v.Get(b); s != "" && s != "true" && s != "false" {
+		if s := v.Get(b); s != "" && !isGrapeBool(s) {
 			return q, 0, 0, invalidParam(b)
 		}
 	}
@@ -313,36 +325,111 @@ func (h *Handler) listPackages(w http.ResponseWriter, r *http.Request, a *depot.
 	}
 	out := make([]apiPackage, 0, len(res.Packages))
 	for _, gp := range res.Packages {
-		out = append(out, h.toPackage(h.baseURL(r), gp, group))
+		out = append(out, h.toPackage(h.baseURL(r), gp, group, gp.Project != nil && res.Deletable[gp.Project.ID]))
 	}
 	h.setPageHeaders(w, r, page, perPage, res.Total)
 	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
-func pathID(r *http.Request, name string) (int64, error) {
+// isGrapeBool reports whether s is a value GitLab's Grape Boolean params
+// take (dry-types' Params::Bool): true, false, 1, 0, t, f, yes, no, y, n,
+// on, off, in any case.
+func isGrapeBool(s string) bool {
+	switch strings.ToLower(s) {
+	case "true", "false", "1", "0", "t", "f", "yes", "no", "y", "n", "on", "off":
+		return true
+	}
+	return false
+}
+
+// pathID reads an integer id from the path: not an integer is 400
+// ("<name> is invalid", Grape's type check); an integer that names nothing,
+// 0 or negative, is notFound, as GitLab's find answers it.
+func pathID(r *http.Request, name string, notFound error) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
-	if err != nil || id < 1 {
+	if err != nil {
 		return 0, invalidParam(name)
+	}
+	if id < 1 {
+		return 0, notFound
 	}
 	return id, nil
 }
 
 func (h *Handler) getPackage(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
-	id, err := pathID(r, "package_id")
+	id, err := pathID(r, "package_id", depot.ErrPackageNotFound)
 	if err != nil {
 		return err
 	}
-	gp, err := h.svc.GitLabPackage(r.Context(), a, r.PathValue("id"), id)
+	d, err := h.svc.GitLabPackageWithVersions(r.Context(), a, r.PathValue("id"), id)
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, h.toPackage(h.baseURL(r), gp, false))
+	out := h.toPackage(h.baseURL(r), d.GitLabPackage, false, d.CanDelete)
+	versions := make([]apiPackageVersion, 0, len(d.Versions))
+	for _, v := range d.Versions {
+		versions = append(versions, apiPackageVersion{ID: v.Version.ID, Version: v.Version.Version, CreatedAt: v.Version.CreatedAt, Tags: []string{}})
+	}
+	out.Versions = &versions
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
+// fileOrder reads the package files listing's order_by (id, file_name,
+// created_at; default id) and sort (asc, desc; default asc), as GitLab's
+// package_files API.
+func fileOrder(r *http.Request) (func(a, b *depot.File) int, error) {
+	v := r.URL.Query()
+	var by func(a, b *depot.File) int
+	switch v.Get("order_by") {
+	case "", "id":
+		by = func(a, b *depot.File) int { return cmp.Compare(a.ID, b.ID) }
+	case "file_name":
+		by = func(a, b *depot.File) int { return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID)) }
+	case "created_at":
+		by = func(a, b *depot.File) int { return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID)) }
+	default:
+		return nil, paramError{"order_by does not have a valid value"}
+	}
+	switch v.Get("sort") {
+	case "", "asc":
+		return by, nil
+	case "desc":
+		return func(a, b *depot.File) int { return by(b, a) }, nil
+	}
+	return nil, paramError{"sort does not have a valid value"}
+}
+
+// downloadPackageFile answers GET
+// /projects/:id/packages/package_files/:package_file_id/download (GitLab
+// 18.4): any upload of a file by its id, as the generic download serves it.
+func (h *Handler) downloadPackageFile(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	id, err := pathID(r, "file_id", depot.ErrPackageFileNotFound)
+	if err != nil {
+		return err
+	}
+	f, content, err := h.svc.OpenGitLabPackageFile(r.Context(), a, r.PathValue("id"), id)
+	if err != nil {
+		return err
+	}
+	defer content.Close()
+	serveGitLabFile(w, r, f, content)
+	return nil
+}
+
+// serveGitLabFile serves a file's bytes, named after the file without its
+// directories, as GitLab names downloads.
+func serveGitLabFile(w http.ResponseWriter, r *http.Request, f *depot.File, content depot.BlobReader) {
+	shown := *f
+	if i := strings.LastIndex(shown.Name, "%2F"); i >= 0 {
+		shown.Name = shown.Name[i+3:]
+	}
+	httpapi.ServeFile(w, r, &shown, content)
+}
+
 func (h *Handler) listPackageFiles(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
-	id, err := pathID(r, "package_id")
+	id, err := pathID(r, "package_id", depot.ErrPackageNotFound)
 	if err != nil {
 		return err
 	}
@@ -350,10 +437,15 @@ func (h *Handler) listPackageFiles(w http.ResponseWriter, r *http.Request, a *de
 	if err != nil {
 		return err
 	}
+	order, err := fileOrder(r)
+	if err != nil {
+		return err
+	}
 	files, err := h.svc.GitLabPackageFiles(r.Context(), a, r.PathValue("id"), id)
 	if err != nil {
 		return err
 	}
+	slices.SortStableFunc(files, order)
 	start := min((page-1)*perPage, len(files))
 	out := make([]apiPackageFile, 0, perPage)
 	for _, f := range files[start:min(start+perPage, len(files))] {
@@ -365,7 +457,7 @@ func (h *Handler) listPackageFiles(w http.ResponseWriter, r *http.Request, a *de
 }
 
 func (h *Handler) deletePackage(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
-	id, err := pathID(r, "package_id")
+	id, err := pathID(r, "package_id", depot.ErrPackageNotFound)
 	if err != nil {
 		return err
 	}
@@ -377,11 +469,11 @@ func (h *Handler) deletePackage(w http.ResponseWriter, r *http.Request, a *depot
 }
 
 func (h *Handler) deletePackageFile(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
-	id, err := pathID(r, "package_id")
+	id, err := pathID(r, "package_id", depot.ErrPackageNotFound)
 	if err != nil {
 		return err
 	}
-	fileID, err := pathID(r, "file_id")
+	fileID, err := pathID(r, "file_id", depot.ErrPackageFileNotFound)
 	if err != nil {
 		return err
 	}
