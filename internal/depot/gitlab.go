@@ -217,11 +217,23 @@ func (s *Service) duplicatesAllowed(ctx context.Context, ownerID int64, name, ve
 	if err != nil {
 		return false, fmt.Errorf("read package settings: %w", err)
 	}
+	allow, err := DuplicatesAllowed(ps, name, version)
+	if err != nil {
+		return false, fmt.Errorf("package settings of owner %d: %w", ownerID, err)
+	}
+	return allow, nil
+}
+
+// DuplicatesAllowed applies an owner's generic duplicate settings to a
+// package name and version: the exception regex (RE2, so matching takes
+// linear time), matched against either, reverses the setting. It fails only
+// for a regex that does not compile, which SetPackageSettings refuses.
+func DuplicatesAllowed(ps *PackageSettings, name, version string) (bool, error) {
 	allow := ps.GenericDuplicatesAllowed
 	if ps.GenericDuplicateExceptionRegex != "" {
 		re, err := regexp.Compile(ps.GenericDuplicateExceptionRegex)
 		if err != nil {
-			return false, fmt.Errorf("package settings of owner %d: %w", ownerID, err)
+			return false, err
 		}
 		if re.MatchString(name) || re.MatchString(version) {
 			allow = !allow

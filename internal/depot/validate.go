@@ -61,8 +61,8 @@ func ValidateFileName(name string) error {
 }
 
 // ValidateVersion applies Gitea's rule (non-empty, no leading or trailing
-// whitespace) and depot's additions: valid UTF-8, no '/', no control
-// characters, at most MaxNameLen bytes.
+// whitespace) and depot's additions: valid UTF-8, no '/', not "." or "..",
+// no control characters, at most MaxNameLen bytes.
 func ValidateVersion(v string) error {
 	switch {
 	case v == "":
@@ -75,6 +75,10 @@ func ValidateVersion(v string) error {
 		return Errorf(ErrInvalid, "package version must be valid UTF-8")
 	case strings.ContainsRune(v, '/'):
 		return Errorf(ErrInvalid, "package version must not contain '/'")
+	case v == "." || v == "..":
+		// Found by FuzzValidateNames: clients and browsers resolve these
+		// path segments away, so such a version could not be addressed.
+		return Errorf(ErrInvalid, "package version must not be %q", v)
 	case strings.IndexFunc(v, unicode.IsControl) >= 0:
 		return Errorf(ErrInvalid, "package version must not contain control characters")
 	}

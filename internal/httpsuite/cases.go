@@ -100,6 +100,8 @@ func (fx *fixture) testValidation(t *testing.T) {
 		{"version trailing tab", "p", "1.0%09", "f"},
 		{"version slash", "p", "1%2F0", "f"},
 		{"version control char", "p", "1%000", "f"},
+		{"version escaped dot dot", "p", "%2E%2E", "f"},
+		{"version escaped dot", "p", "%2E", "f"},
 		{"file dot", "p", "1.0", "."},
 		{"file dot dot", "p", "1.0", ".."},
 		{"file escaped dot dot", "p", "1.0", "%2E%2E"},
