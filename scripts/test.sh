@@ -7,6 +7,10 @@
 # Set DEPOT_TEST_REQUIRE_ALL=1 (CI does) to make tests that need an external
 # service fail instead of skipping when it is missing.
 #
+# Set DEPOT_TEST_FUZZTIME (e.g. 15s; CI does) to run every fuzz target for
+# that long after the tests (scripts/fuzz.sh); the seed corpora run in the
+# tests anyway.
+#
 # The S3 blob store's tests run against a throwaway MinIO that this script
 # starts (scripts/minio.sh) and stops on exit, unless DEPOT_TEST_S3_ENDPOINT
 # (with DEPOT_TEST_S3_ACCESS_KEY and DEPOT_TEST_S3_SECRET_KEY) names an S3
@@ -51,3 +55,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 echo "== go test -race"
 go test -race -count=1 -timeout 30m "$@" ./...
+if [ -n "${DEPOT_TEST_FUZZTIME:-}" ]; then
+  scripts/fuzz.sh "$DEPOT_TEST_FUZZTIME"
+fi

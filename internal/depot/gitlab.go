@@ -252,6 +252,12 @@ func (s *Service) OpenGitLabFile(ctx context.Context, a *Actor, ref GitLabFileRe
 	if err != nil {
 		return nil, nil, err
 	}
+	return s.openGitLabDownload(ctx, f)
+}
+
+// openGitLabDownload opens a file's content for a GitLab download and
+// records the download as its package's last.
+func (s *Service) openGitLabDownload(ctx context.Context, f *File) (*File, BlobReader, error) {
 	r, err := s.openBlob(ctx, f)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open blob %s of file %d: %w", f.Blob.SHA256, f.ID, errors.Join(err, errors.New("blob missing")))
@@ -287,12 +293,7 @@ func (s *Service) OpenGitLabPackageFile(ctx context.Context, a *Actor, project s
 	} else if err != nil {
 		return nil, nil, err
 	}
-	r, err := s.openBlob(ctx, f)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open blob %s of file %d: %w", f.Blob.SHA256, f.ID, errors.Join(err, errors.New("blob missing")))
-	}
-	s.noteDownload(f.VersionID)
-	return f, r, nil
+	return s.openGitLabDownload(ctx, f)
 }
 
 // GitLabFileLink is OpenGitLabFile for blob stores that link downloads

@@ -379,21 +379,31 @@ func (fx *fixture) testTooLarge(t *testing.T) {
 	}
 	// Chunked (length unknown) and too large: refused while streaming.
 	r := io.MultiReader(bytes.NewReader(content("big", int(limit))), strings.NewReader("one byte too many"))
-	req, _ := http.NewRequest(http.MethodPut, fx.url(pkgPath("alice", "big", "1.0", "chunked")), r)
-	a(req)
-	resp, err := http.DefaultClient.Do(req)
-	if err == nil {
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusRequestEntityTooLarge {
-			t.Fatalf("chunked over the limit: status %d, want 413", resp.StatusCode)
-		}
-	} // else the server closed the connection while the client was sending: also a refusal.
-	fx.mustStatus(t, http.StatusNotFound, http.MethodGet, pkgPath("alice", "big", "1.0", "chunked"), a, nil)
+	fx.mustRefuseTooLarge(t, pkgPath("alice", "big", "1.0", "chunked"), a, r)
 	// Exactly the limit is accepted.
 	exact := content("exact", int(limit))
 	fx.mustPut(t, pkgPath("alice", "big", "1.0", "exact"), exact)
 	fx.mustGetBody(t, pkgPath("alice", "big", "1.0", "exact"), a, exact)
 	fx.mustNoTempUploads(t)
+}
+
+// mustRefuseTooLarge uploads body to path, which must be refused as too
+// large (413, or the connection closed while the client was still sending,
+// also a refusal), leaving nothing stored.
+func (fx *fixture) mustRefuseTooLarge(t *testing.T, path string, a auth, body io.Reader, hdr ...string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, fx.url(path), body)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	a(req)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("PUT %s over the limit: status %d, want 413", path, resp.StatusCode)
+		}
+	}
+	fx.mustStatus(t, http.StatusNotFound, http.MethodGet, path, a, nil)
 }
 
 // testDecidedBeforeBody sends requests announcing a 5 GiB body with

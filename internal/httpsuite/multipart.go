@@ -110,17 +110,7 @@ func (fx *fixture) testMultipart(t *testing.T) {
 		// One byte over: 413, nothing stored.
 		body, ct = formBody(t, formPart{field: "file", fileName: "f", body: append(exact, 'x')})
 		over := pkgPath("alice", "form", "1.0", "over.bin")
-		req, _ := http.NewRequest(http.MethodPut, fx.url(over), bytes.NewReader(body))
-		req.Header.Set("Content-Type", ct)
-		a(req)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusRequestEntityTooLarge {
-				t.Fatalf("multipart file over the limit: status %d, want 413", resp.StatusCode)
-			}
-		} // else the server closed the connection while the client was sending: also a refusal.
-		fx.mustStatus(t, http.StatusNotFound, http.MethodGet, over, a, nil)
+		fx.mustRefuseTooLarge(t, over, a, bytes.NewReader(body), "Content-Type", ct)
 	})
 	// A refused envelope is decided before it is read, as any upload.
 	t.Run("conflict before the body", func(t *testing.T) {
