@@ -18,6 +18,11 @@ const (
 	maxFormFieldBytes = 1 << 20
 	// maxFormParts is the most parts a multipart upload may have.
 	maxFormParts = 100
+	// maxEnvelopeBytes is the most bytes of a multipart body that are not
+	// its file (boundaries, part headers, fields, preamble, read-ahead)
+	// read before the upload is refused, so an envelope with no end of
+	// preamble or padding is not read forever.
+	maxEnvelopeBytes = 4 << 20
 )
 
 // UploadBody returns the file an upload request carries and its size (-1
@@ -45,7 +50,26 @@ func UploadBody(r *http.Request) (io.Reader, int64, error) {
 	// The file is smaller than the envelope by an amount only the parsing
 	// tells: its size is unknown, and limits apply to the file's bytes as
 	// they arrive.
-	return &formFile{mr: multipart.NewReader(r.Body, boundary)}, -1, nil
+	f := &formFile{}
+	f.mr = multipart.NewReader(&envelopeReader{r: r.Body, f: f}, boundary)
+	return f, -1, nil
+}
+
+// envelopeReader reads a multipart body, failing once more than
+// maxEnvelopeBytes of it were not file bytes.
+type envelopeReader struct {
+	r    io.Reader
+	f    *formFile
+	read int64
+}
+
+func (e *envelopeReader) Read(p []byte) (int, error) {
+	if e.read-e.f.delivered > maxEnvelopeBytes {
+		return 0, depot.Errorf(depot.ErrInvalid, "multipart/form-data body holds more than %d bytes besides its file", maxEnvelopeBytes)
+	}
+	n, err := e.r.Read(p)
+	e.read += int64(n)
+	return n, err
 }
 
 // formFile reads the one file part of a multipart body.
@@ -54,8 +78,10 @@ type formFile struct {
 	file     *multipart.Part // the file part, once found
 	parts    int
 	discards int64
-	done     bool
-	err      error
+	// delivered counts the file bytes read so far.
+	delivered int64
+	done      bool
+	err       error
 }
 
 func (f *formFile) Read(p []byte) (int, error) {
@@ -75,6 +101,7 @@ func (f *formFile) Read(p []byte) (int, error) {
 		f.file = part
 	}
 	n, err := f.file.Read(p)
+	f.delivered += int64(n)
 	if err == io.EOF {
 		// The file is complete: the rest of the envelope must hold no
 		// other file.

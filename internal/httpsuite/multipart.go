@@ -86,6 +86,7 @@ func (fx *fixture) testMultipart(t *testing.T) {
 		{"no boundary", "multipart/form-data", "without a boundary", []byte("--xyz\r\n\r\nx\r\n--xyz--\r\n")},
 		{"cut short", twoCT, "", twoFiles[:40]},
 		{"form fields too large", tooManyFieldsCT, "fields exceed", tooManyFields},
+		{"endless preamble", "multipart/form-data; boundary=xyz", "besides its file", append(bytes.Repeat([]byte("preamble without a boundary\r\n"), 200_000), "--xyz\r\n"...)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := pkgPath("alice", "form", "1.0", "refused.bin")
