@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -19,6 +20,15 @@ import (
 // Last-Modified.
 func ServeFile(w http.ResponseWriter, r *http.Request, f *depot.File, content depot.BlobReader) {
 	fileHeaders(w, f)
+	if rng, changed := dropEmptySuffixRanges(r.Header.Get("Range")); changed {
+		if rng == "" {
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", f.Blob.Size))
+			http.Error(w, "invalid range: failed to overlap", http.StatusRequestedRangeNotSatisfiable)
+			return
+		}
+		r = r.Clone(r.Context())
+		r.Header.Set("Range", rng)
+	}
 	if small, ok := readSmall(r, f, content); ok {
 		defer small.free()
 		// Through Write, not ReadFrom: the headers and the body leave in one
@@ -31,6 +41,35 @@ func ServeFile(w http.ResponseWriter, r *http.Request, f *depot.File, content de
 		defer corkFile(r)()
 	}
 	http.ServeContent(w, r, "", f.CreatedAt, content)
+}
+
+// dropEmptySuffixRanges removes zero-length suffix ranges ("-0") from a
+// Range header: RFC 9110 makes them unsatisfiable, but net/http's
+// ServeContent answers them with a 206 whose Content-Range is invalid
+// ("bytes 10-9/10"; golang/go#81262, found by FuzzServeFile). It reports
+// whether it changed anything; "" with changed means no range is left
+// (416).
+func dropEmptySuffixRanges(h string) (string, bool) {
+	set, ok := strings.CutPrefix(h, "bytes=")
+	if !ok {
+		return h, false
+	}
+	var kept []string
+	changed := false
+	for _, spec := range strings.Split(set, ",") {
+		if t := strings.TrimSpace(spec); len(t) > 1 && t[0] == '-' && strings.Trim(t[1:], "0") == "" {
+			changed = true
+			continue
+		}
+		kept = append(kept, spec)
+	}
+	if !changed {
+		return h, false
+	}
+	if len(kept) == 0 {
+		return "", true
+	}
+	return "bytes=" + strings.Join(kept, ","), true
 }
 
 // smallFile is the largest file ServeFile reads into memory to answer a

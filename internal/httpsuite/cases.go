@@ -73,6 +73,16 @@ func (fx *fixture) testDownloadHeaders(t *testing.T) {
 			t.Errorf("suffix range body differs")
 		}
 		fx.mustStatus(t, http.StatusRequestedRangeNotSatisfiable, http.MethodGet, p, anon(), nil, "Range", "bytes=999999-")
+		// A zero-length suffix is unsatisfiable (RFC 9110; net/http alone
+		// answers 206 "bytes N-(N-1)/N", found by FuzzServeFile).
+		resp, _ = fx.mustStatus(t, http.StatusRequestedRangeNotSatisfiable, http.MethodGet, p, anon(), nil, "Range", "bytes=-0")
+		if cr := resp.Header.Get("Content-Range"); cr != fmt.Sprintf("bytes */%d", len(body)) {
+			t.Errorf("416 Content-Range = %q", cr)
+		}
+		resp, got = fx.mustStatus(t, http.StatusPartialContent, http.MethodGet, p, anon(), nil, "Range", "bytes=-0,0-9")
+		if !bytes.Equal(got, body[:10]) || resp.Header.Get("Content-Range") != fmt.Sprintf("bytes 0-9/%d", len(body)) {
+			t.Errorf("bytes=-0,0-9: %q, Content-Range %q", got, resp.Header.Get("Content-Range"))
+		}
 	})
 	t.Run("Conditional", func(t *testing.T) {
 		fx.mustStatus(t, http.StatusNotModified, http.MethodGet, p, anon(), nil, "If-None-Match", `"`+sha(body)+`"`)
