@@ -187,5 +187,5 @@ func errString(err error) string {
 // integrityCommands are the admin commands that check and copy what is
 // stored: verify, backup and restore.
 func integrityCommands(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) []*cli.Command {
-	return []*cli.Command{verifyCommand(stdout, onUsage)}
+	return []*cli.Command{verifyCommand(stdout, onUsage), backupCommand(stdout, stderr, onUsage), restoreCommand(stdout, stderr, onUsage)}
 }
