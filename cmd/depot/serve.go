@@ -103,6 +103,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 	m.Service.WatchAuth()
+	m.Service.WatchDamage(damageRefresh)
 	if err := m.Service.ResumeDigests(ctx); err != nil {
 		m.Log.Warn("resuming blob digests", "err", err)
 	}
@@ -111,6 +112,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		opts.Metrics = httpapi.NewMetrics(reg)
+		registerBlobMetrics(reg, m.Service)
 		opts.MetricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 		opts.MetricsToken = m.Config.MetricsToken
 	}
@@ -135,6 +137,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	return nil
 }
+
+// damageRefresh is how often a server reads the damaged blobs recorded by
+// verify on any machine, to refuse their downloads.
+const damageRefresh = 10 * time.Second
 
 // Addr returns the address the server listens on.
 func (m *Main) Addr() string { return m.ln.Addr().String() }

@@ -200,6 +200,7 @@ func (s *Service) UploadGitLabFile(ctx context.Context, a *Actor, ref GitLabFile
 	case err != nil:
 		return nil, fmt.Errorf("record file: %w", err)
 	}
+	s.repaired(ctx, blob.SHA256)
 	if deferRest {
 		s.digestLater(blob.SHA256)
 	}
