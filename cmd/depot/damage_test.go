@@ -198,4 +198,3 @@ func TestVerifiedDownloadsPostgresS3(t *testing.T) {
 	m := MustRunMain(t, c)
 	verifiedDownloadCheck(t, m, newS3Damager(t, c.StorageURL))
 }
-
