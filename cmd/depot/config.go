@@ -44,6 +44,10 @@ type Config struct {
 	// VerifyRate, when positive, runs the verifier continuously at this
 	// many bytes per second.
 	VerifyRate int64
+	// VerifyPause is the least time between the starts of two passes of
+	// the continuous verifier; 0 means a minute. Not a flag: tests
+	// shorten it.
+	VerifyPause time.Duration
 	// BcryptCost is the password hashing cost; 0 means bcrypt's default.
 	// Tests lower it.
 	BcryptCost int

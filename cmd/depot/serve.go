@@ -66,6 +66,8 @@ type Main struct {
 	ln   net.Listener
 	srv  *http.Server
 	prof *http.Server
+	// verifier runs when Config.VerifyRate is set.
+	verifier *backgroundVerifier
 }
 
 // NewMain returns an unopened Main.
@@ -108,13 +110,20 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		m.Log.Warn("resuming blob digests", "err", err)
 	}
 	opts := server.Options{Version: version, BaseURL: m.Config.BaseURL}
+	var vm *verifyMetrics
 	if m.Config.Metrics {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		opts.Metrics = httpapi.NewMetrics(reg)
 		registerBlobMetrics(reg, m.Service)
+		if m.Config.VerifyRate > 0 {
+			vm = newVerifyMetrics(reg)
+		}
 		opts.MetricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 		opts.MetricsToken = m.Config.MetricsToken
+	}
+	if m.Config.VerifyRate > 0 {
+		m.verifier = m.startVerifier(vm)
 	}
 	m.srv = &http.Server{
 		Handler:           server.New(m.Service, m.Log, opts),
@@ -175,6 +184,7 @@ func (m *Main) Close() error {
 	} else if m.ln != nil {
 		err = errors.Join(err, m.ln.Close())
 	}
+	m.verifier.stop()
 	if m.Service != nil {
 		// Download times gathered in memory, written before the store closes.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

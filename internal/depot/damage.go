@@ -134,6 +134,9 @@ func (s *Service) stopDamageWatch() {
 // (the in-process verifier calls it beside recording the damage), or serve
 // them again when problem is "".
 func (s *Service) NoteBlobDamage(sha string, problem BlobProblem) {
+	if p, _ := s.damage.get(sha); p == problem {
+		return
+	}
 	s.damage.edit(func(m map[string]BlobProblem) {
 		if problem == "" {
 			delete(m, sha)

@@ -384,3 +384,25 @@ func (v *Verifier) produce(ctx context.Context, out chan<- depot.Blob) error {
 		after = page[len(page)-1].SHA256
 	}
 }
+
+// RunEvery runs passes until ctx ends, each starting at least interval
+// after the one before it started (so a small registry is not read round
+// and round), and calls done after each pass with what Run returned. It
+// returns when ctx ends.
+func (v *Verifier) RunEvery(ctx context.Context, interval time.Duration, done func(Summary, error)) {
+	for ctx.Err() == nil {
+		start := time.Now()
+		sum, err := v.Run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if done != nil {
+			done(sum, err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(start.Add(interval))):
+		}
+	}
+}

@@ -334,3 +334,43 @@ func TestWorkersAndRate(t *testing.T) {
 		t.Errorf("1 MiB without a limit took %v", elapsed)
 	}
 }
+
+func TestRunEvery(t *testing.T) {
+	r := newRegistry(t)
+	b := r.put(t, "alice", "app", "1", "a", "aaaa")
+	r.put(t, "alice", "app", "1", "b", "bbbb")
+	ctx, cancel := context.WithCancel(context.Background())
+	passes := make(chan verify.Summary, 10)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		verify.New(r.store, r.blobs, &verify.Options{Record: true}).RunEvery(ctx, 20*time.Millisecond, func(s verify.Summary, err error) {
+			if err != nil {
+				t.Errorf("pass: %v", err)
+			}
+			select {
+			case passes <- s:
+			default:
+			}
+		})
+	}()
+	first := <-passes
+	if first.Intact != 2 {
+		t.Errorf("first pass %+v, want 2 intact", first)
+	}
+	os.Remove(r.path(b.SHA256))
+	deadline := time.After(10 * time.Second)
+	for found := false; !found; {
+		select {
+		case s := <-passes:
+			found = s.Missing == 1
+		case <-deadline:
+			t.Fatal("no later pass found the missing blob")
+		}
+	}
+	cancel()
+	<-done
+	if d, _ := r.store.DamagedBlobs(context.Background()); len(d) != 1 || d[0].SHA256 != b.SHA256 {
+		t.Errorf("recorded %+v, want the missing blob", d)
+	}
+}
