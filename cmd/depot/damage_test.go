@@ -198,3 +198,37 @@ func TestVerifiedDownloadsPostgresS3(t *testing.T) {
 	m := MustRunMain(t, c)
 	verifiedDownloadCheck(t, m, newS3Damager(t, c.StorageURL))
 }
+
+// TestRedirectRefusesDamaged: with --storage-redirect a damaged blob gets
+// no presigned URL either.
+func TestRedirectRefusesDamaged(t *testing.T) {
+	c := scaleOutConfig(t)
+	c.StorageRedirect = true
+	m := MustRunMain(t, c)
+	fx := newDamageFixture(t, m)
+	d := newS3Damager(t, c.StorageURL)
+	gone, short := randomBytes(20<<10, 5), randomBytes(20<<10, 6)
+	fx.put(t, "r/1/gone.bin", gone)
+	fx.put(t, "r/1/short.bin", short)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	status := func(path string) int {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+m.Addr()+"/api/packages/dmg/generic/"+path, nil)
+		req.Header.Set("Authorization", "token "+fx.token)
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := status("r/1/gone.bin"); code != http.StatusTemporaryRedirect {
+		t.Fatalf("intact: %d, want 307", code)
+	}
+	d.remove(t, digestOf(gone))
+	d.overwrite(t, digestOf(short), short[:10])
+	for _, p := range []string{"r/1/gone.bin", "r/1/short.bin", "r/1/gone.bin"} {
+		if code := status(p); code != http.StatusInternalServerError {
+			t.Errorf("GET %s of a damaged blob with redirects: %d, want 500", p, code)
+		}
+	}
+}

@@ -221,6 +221,17 @@ func (s *Service) checkedBlob(ctx context.Context, f *File) (BlobReader, error) 
 	return r, nil
 }
 
+// checkLinked refuses to hand out a URL to f's blob, as checkedBlob
+// refuses to stream it, when the blob is known damaged, missing or of the
+// wrong size (one Stat: a HEAD on S3).
+func (s *Service) checkLinked(ctx context.Context, f *File) error {
+	r, err := s.checkedBlob(ctx, f)
+	if err != nil {
+		return err
+	}
+	return r.Close()
+}
+
 // checkSmall checks the sha256 of a small blob read whole.
 func (s *Service) checkSmall(f *File, b []byte) error {
 	sum := sha256.Sum256(b)
