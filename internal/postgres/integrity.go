@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strings"
+	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/sqlrow"
@@ -68,4 +70,34 @@ func (s *Store) DamagedBlobs(ctx context.Context) ([]depot.BlobDamage, error) {
 		return nil, err
 	}
 	return sqlrow.All(rows, sqlrow.BlobDamage)
+}
+
+// TryLease takes the session advisory lock named name (per schema) on a
+// connection of its own, if no other session holds it, and returns the
+// function that releases it. Replicas take it to run a pass of a job
+// (the continuous verifier) one at a time; a replica that dies releases it
+// with its connection.
+func (s *Store) TryLease(ctx context.Context, name string) (release func(), ok bool, err error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	var schema string
+	if err := conn.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		conn.Close()
+		return nil, false, err
+	}
+	h := fnv.New64a()
+	h.Write([]byte("depot lease\x00" + schema + "\x00" + name))
+	key := int64(h.Sum64())
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil || !ok {
+		conn.Close()
+		return nil, false, err
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, key)
+		conn.Close()
+	}, true, nil
 }

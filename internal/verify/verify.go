@@ -35,6 +35,13 @@ type Store interface {
 	DamagedBlobs(ctx context.Context) ([]depot.BlobDamage, error)
 }
 
+// Leaser is a Store shared by several servers (PostgreSQL) that lets one
+// of them at a time run a pass: RunEvery takes the lease for each pass and
+// skips the pass when another server holds it.
+type Leaser interface {
+	TryLease(ctx context.Context, name string) (release func(), ok bool, err error)
+}
+
 // Blobs is what the verifier needs of blob storage.
 type Blobs interface {
 	Open(ctx context.Context, sha256 string) (depot.BlobReader, error)
@@ -387,16 +394,19 @@ func (v *Verifier) produce(ctx context.Context, out chan<- depot.Blob) error {
 
 // RunEvery runs passes until ctx ends, each starting at least interval
 // after the one before it started (so a small registry is not read round
-// and round), and calls done after each pass with what Run returned. It
-// returns when ctx ends.
+// and round), and calls done after each pass with what Run returned. Over
+// a Leaser it runs a pass only while it holds the lease, so of several
+// servers one at a time verifies (the others try again an interval
+// later). It returns when ctx ends.
 func (v *Verifier) RunEvery(ctx context.Context, interval time.Duration, done func(Summary, error)) {
+	leaser, _ := v.store.(Leaser)
 	for ctx.Err() == nil {
 		start := time.Now()
-		sum, err := v.Run(ctx)
+		ran, sum, err := v.runLeased(ctx, leaser)
 		if ctx.Err() != nil {
 			return
 		}
-		if done != nil {
+		if ran && done != nil {
 			done(sum, err)
 		}
 		select {
@@ -405,4 +415,22 @@ func (v *Verifier) RunEvery(ctx context.Context, interval time.Duration, done fu
 		case <-time.After(time.Until(start.Add(interval))):
 		}
 	}
+}
+
+// leaseName names the continuous verifier's lease.
+const leaseName = "verify"
+
+func (v *Verifier) runLeased(ctx context.Context, l Leaser) (bool, Summary, error) {
+	if l != nil {
+		release, ok, err := l.TryLease(ctx, leaseName)
+		if err != nil {
+			return true, Summary{}, fmt.Errorf("take the verify lease: %w", err)
+		}
+		if !ok {
+			return false, Summary{}, nil // another server verifies
+		}
+		defer release()
+	}
+	sum, err := v.Run(ctx)
+	return true, sum, err
 }

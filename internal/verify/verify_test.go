@@ -374,3 +374,47 @@ func TestRunEvery(t *testing.T) {
 		t.Errorf("recorded %+v, want the missing blob", d)
 	}
 }
+
+// leasedStore is a real store with a lease another server may hold.
+type leasedStore struct {
+	depot.Store
+	held atomic.Bool
+}
+
+func (s *leasedStore) TryLease(ctx context.Context, name string) (func(), bool, error) {
+	if name != "verify" || !s.held.CompareAndSwap(false, true) {
+		return nil, false, nil
+	}
+	return func() { s.held.Store(false) }, true, nil
+}
+
+func TestRunEveryLeased(t *testing.T) {
+	r := newRegistry(t)
+	r.put(t, "alice", "app", "1", "a", "aaaa")
+	ls := &leasedStore{Store: r.store}
+	ls.held.Store(true) // another server verifies
+	ctx, cancel := context.WithCancel(context.Background())
+	var passes atomic.Int32
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		verify.New(ls, r.blobs, nil).RunEvery(ctx, 10*time.Millisecond, func(verify.Summary, error) { passes.Add(1) })
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if n := passes.Load(); n != 0 {
+		t.Errorf("%d passes while another server held the lease", n)
+	}
+	ls.held.Store(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for passes.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if passes.Load() == 0 {
+		t.Error("no pass once the lease was free")
+	}
+	if ls.held.Load() {
+		t.Error("the lease was not released")
+	}
+}
