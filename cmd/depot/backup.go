@@ -160,11 +160,8 @@ func backupCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.
 		),
 		OnUsageError: onUsage,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			c, err := dataConfig(cmd)
+			c, err := storesConfig(cmd)
 			if err != nil {
-				return err
-			}
-			if c, err = storageConfig(cmd, c); err != nil {
 				return err
 			}
 			to := cmd.String("to")
@@ -173,15 +170,11 @@ func backupCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.
 					return usageError("--to: %v", err)
 				}
 			}
-			store, err := openStore(ctx, c)
+			store, blobs, err := openStores(ctx, c)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			blobs, err := openBlobs(ctx, c)
-			if err != nil {
-				return err
-			}
 			target, err := openBackupTarget(ctx, to, c, true)
 			if err != nil {
 				return fmt.Errorf("--to: %w", err)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -143,16 +142,9 @@ func downloadFaultCheck(t *testing.T, m *Main, d damager) {
 	}
 }
 
-func TestDownloadFaultsFilesystem(t *testing.T) {
-	m := MustRunMain(t, Config{})
-	downloadFaultCheck(t, m, diskDamager{filepath.Join(m.Config.DataDir, "blobs")})
-}
+func TestDownloadFaultsFilesystem(t *testing.T) { onDisk(t, nil, downloadFaultCheck) }
 
-func TestDownloadFaultsPostgresS3(t *testing.T) {
-	c := scaleOutConfig(t)
-	m := MustRunMain(t, c)
-	downloadFaultCheck(t, m, newS3Damager(t, c.StorageURL))
-}
+func TestDownloadFaultsPostgresS3(t *testing.T) { onS3(t, nil, downloadFaultCheck) }
 
 // verifiedDownloadCheck runs with --verify-downloads: a whole download of a
 // blob damaged in place (not yet known) is cut short before its last bytes,
@@ -187,16 +179,14 @@ func verifiedDownloadCheck(t *testing.T, m *Main, d damager) {
 	}
 }
 
+func verifyDownloads(c *Config) { c.VerifyDownloads = true }
+
 func TestVerifiedDownloadsFilesystem(t *testing.T) {
-	m := MustRunMain(t, Config{VerifyDownloads: true})
-	verifiedDownloadCheck(t, m, diskDamager{filepath.Join(m.Config.DataDir, "blobs")})
+	onDisk(t, verifyDownloads, verifiedDownloadCheck)
 }
 
 func TestVerifiedDownloadsPostgresS3(t *testing.T) {
-	c := scaleOutConfig(t)
-	c.VerifyDownloads = true
-	m := MustRunMain(t, c)
-	verifiedDownloadCheck(t, m, newS3Damager(t, c.StorageURL))
+	onS3(t, verifyDownloads, verifiedDownloadCheck)
 }
 
 // TestRedirectRefusesDamaged: with --storage-redirect a damaged blob gets

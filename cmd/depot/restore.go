@@ -33,11 +33,8 @@ func restoreCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli
 		),
 		OnUsageError: onUsage,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			c, err := dataConfig(cmd)
+			c, err := storesConfig(cmd)
 			if err != nil {
-				return err
-			}
-			if c, err = storageConfig(cmd, c); err != nil {
 				return err
 			}
 			from := cmd.String("from")

@@ -43,11 +43,8 @@ func verifyCommand(stdout io.Writer, onUsage cli.OnUsageErrorFunc) *cli.Command 
 		),
 		OnUsageError: onUsage,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			c, err := dataConfig(cmd)
+			c, err := storesConfig(cmd)
 			if err != nil {
-				return err
-			}
-			if c, err = storageConfig(cmd, c); err != nil {
 				return err
 			}
 			opts := verify.Options{Workers: int(cmd.Int("workers")), Record: cmd.Bool("record")}
@@ -62,7 +59,7 @@ func verifyCommand(stdout io.Writer, onUsage cli.OnUsageErrorFunc) *cli.Command 
 					return usageError("--sample: %v", err)
 				}
 			}
-			store, err := openStore(ctx, c)
+			store, blobs, err := openStores(ctx, c)
 			if err != nil {
 				return err
 			}
@@ -75,10 +72,6 @@ func verifyCommand(stdout io.Writer, onUsage cli.OnUsageErrorFunc) *cli.Command 
 					return err
 				}
 				opts.OwnerID = o.ID
-			}
-			blobs, err := openBlobs(ctx, c)
-			if err != nil {
-				return err
 			}
 			return runVerify(ctx, store, blobs, opts, cmd.Bool("json"), stdout)
 		},

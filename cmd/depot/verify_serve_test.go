@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"io"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -33,9 +32,7 @@ func metric(t *testing.T, m *Main, series string) float64 {
 // serveVerifyCheck runs a server with the continuous verifier, damages a
 // blob, and waits until the verifier has found it: the metrics count it,
 // the server refuses its download at once, and the damage is recorded.
-func serveVerifyCheck(t *testing.T, c Config, damage func(m *Main) damager) {
-	c.VerifyRate, c.VerifyPause, c.Metrics = 50<<20, 50*time.Millisecond, true
-	m := MustRunMain(t, c)
+func serveVerifyCheck(t *testing.T, m *Main, d damager) {
 	fx := fillRegistry(t, m)
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
@@ -57,7 +54,7 @@ func serveVerifyCheck(t *testing.T, c Config, damage func(m *Main) damager) {
 	fw := fx.files["migorg/generic/fw/v3/fw.bin"]
 	rotten := bytes.Clone(fw)
 	rotten[0] ^= 1
-	damage(m).overwrite(t, digestOf(fw), rotten)
+	d.overwrite(t, digestOf(fw), rotten)
 	waitFor("the damaged gauge", func() bool { return metric(t, m, "depot_verify_damaged_blobs") == 1 })
 	if v := metric(t, m, "depot_verify_blobs_total{result=\"corrupt\"}"); v < 1 {
 		t.Errorf("corrupt blobs counted: %v", v)
@@ -76,21 +73,20 @@ func serveVerifyCheck(t *testing.T, c Config, damage func(m *Main) damager) {
 		t.Errorf("known faults counted: %v, want 1", v)
 	}
 	// Repaired behind depot's back, a later pass clears it.
-	damage(m).overwrite(t, digestOf(fw), fw)
+	d.overwrite(t, digestOf(fw), fw)
 	waitFor("the gauge to clear", func() bool { return metric(t, m, "depot_verify_damaged_blobs") == 0 })
 	if damaged, _ := m.Store.DamagedBlobs(t.Context()); len(damaged) != 0 {
 		t.Errorf("still recorded: %+v", damaged)
 	}
 }
 
-func TestServeVerifiesFilesystem(t *testing.T) {
-	serveVerifyCheck(t, Config{}, func(m *Main) damager { return diskDamager{filepath.Join(m.Config.DataDir, "blobs")} })
+func verifyContinuously(c *Config) {
+	c.VerifyRate, c.VerifyPause, c.Metrics = 50<<20, 50*time.Millisecond, true
 }
 
-func TestServeVerifiesPostgresS3(t *testing.T) {
-	c := scaleOutConfig(t)
-	serveVerifyCheck(t, c, func(m *Main) damager { return newS3Damager(t, c.StorageURL) })
-}
+func TestServeVerifiesFilesystem(t *testing.T) { onDisk(t, verifyContinuously, serveVerifyCheck) }
+
+func TestServeVerifiesPostgresS3(t *testing.T) { onS3(t, verifyContinuously, serveVerifyCheck) }
 
 func TestServeVerifyRateSetting(t *testing.T) {
 	code, _, stderr := runCLI(t, nil, "serve", "--data-dir", t.TempDir(), "--verify-rate", "quickly")

@@ -190,16 +190,28 @@ func verifyCheck(t *testing.T, m *Main, d damager) {
 	}
 }
 
-func TestVerifyFilesystem(t *testing.T) {
-	m := MustRunMain(t, Config{})
-	verifyCheck(t, m, diskDamager{filepath.Join(m.Config.DataDir, "blobs")})
+// onDisk runs check on a server on SQLite and disk configured by edit.
+func onDisk(t *testing.T, edit func(*Config), check func(*testing.T, *Main, damager)) {
+	var c Config
+	if edit != nil {
+		edit(&c)
+	}
+	m := MustRunMain(t, c)
+	check(t, m, diskDamager{filepath.Join(m.Config.DataDir, "blobs")})
 }
 
-func TestVerifyPostgresS3(t *testing.T) {
+// onS3 runs check on a server on PostgreSQL and MinIO configured by edit.
+func onS3(t *testing.T, edit func(*Config), check func(*testing.T, *Main, damager)) {
 	c := scaleOutConfig(t)
-	m := MustRunMain(t, c)
-	verifyCheck(t, m, newS3Damager(t, c.StorageURL))
+	if edit != nil {
+		edit(&c)
+	}
+	check(t, MustRunMain(t, c), newS3Damager(t, c.StorageURL))
 }
+
+func TestVerifyFilesystem(t *testing.T) { onDisk(t, nil, verifyCheck) }
+
+func TestVerifyPostgresS3(t *testing.T) { onS3(t, nil, verifyCheck) }
 
 func TestVerifyBadSettings(t *testing.T) {
 	dir := t.TempDir()
