@@ -48,6 +48,9 @@ type Config struct {
 	// the continuous verifier; 0 means a minute. Not a flag: tests
 	// shorten it.
 	VerifyPause time.Duration
+	// DamageRefresh is how often the server reads the damaged blobs
+	// recorded on any machine; 0 means 10 s. Not a flag: tests shorten it.
+	DamageRefresh time.Duration
 	// BcryptCost is the password hashing cost; 0 means bcrypt's default.
 	// Tests lower it.
 	BcryptCost int

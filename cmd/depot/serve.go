@@ -105,7 +105,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 	m.Service.WatchAuth()
-	m.Service.WatchDamage(damageRefresh)
+	refresh := m.Config.DamageRefresh
+	if refresh <= 0 {
+		refresh = damageRefresh
+	}
+	m.Service.WatchDamage(refresh)
 	if err := m.Service.ResumeDigests(ctx); err != nil {
 		m.Log.Warn("resuming blob digests", "err", err)
 	}

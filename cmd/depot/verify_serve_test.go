@@ -98,3 +98,42 @@ func TestServeVerifyRateSetting(t *testing.T) {
 		t.Errorf("DEPOT_VERIFY_RATE=-1: exit %d, %q; want 2 naming it", code, stderr)
 	}
 }
+
+// TestDamageReachesReplicas: what `admin verify` records on one machine,
+// a second replica on the same PostgreSQL and bucket refuses to serve
+// within its refresh interval, with no call from the test.
+func TestDamageReachesReplicas(t *testing.T) {
+	c := scaleOutConfig(t)
+	c.DamageRefresh = 100 * time.Millisecond
+	a := MustRunMain(t, c)
+	fx := fillRegistry(t, a)
+	b := MustRunMain(t, c)
+	// Over 16 KiB, damaged in place: only the record tells a server.
+	big := randomBytes(100<<10, 7)
+	svcUpload(t, a, fx.token, "mig/generic/big/1/big.bin", big)
+	rotten := bytes.Clone(big)
+	rotten[0] ^= 1
+	newS3Damager(t, c.StorageURL).overwrite(t, digestOf(big), rotten)
+	if code, out, _ := runCLI(t, nil, verifyArgs(a)...); code != exitDamaged {
+		t.Fatalf("verify: exit %d, %s", code, out)
+	}
+	get := func(m *Main) int {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+m.Addr()+"/api/packages/mig/generic/big/1/big.bin", nil)
+		req.Header.Set("Authorization", "token "+fx.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, m := range []*Main{a, b} {
+		for get(m) != http.StatusInternalServerError {
+			if time.Now().After(deadline) {
+				t.Fatalf("replica %s still serves the damaged file", m.Addr())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
