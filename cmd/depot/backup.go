@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
@@ -23,6 +24,7 @@ import (
 	"github.com/depot-registry/depot/internal/sqlcopy"
 	"github.com/depot-registry/depot/internal/sqlite"
 	"github.com/urfave/cli/v3"
+	"golang.org/x/sync/errgroup"
 )
 
 // A backup is a directory or an S3 prefix holding
@@ -157,6 +159,7 @@ func backupCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.
 			"The manifest is written last: a backup without one is incomplete.",
 		Flags: append(append(dataFlags(), storageFlags()...),
 			&cli.StringFlag{Name: "to", Required: true, Usage: "backup directory, or s3://BUCKET[/PREFIX]?endpoint=... as --storage-url"},
+			copyWorkersFlag(),
 		),
 		OnUsageError: onUsage,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -179,7 +182,7 @@ func backupCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.
 			if err != nil {
 				return fmt.Errorf("--to: %w", err)
 			}
-			m, err := backup(ctx, store, blobs, target, backupSource{Database: redactURL(c.DatabaseURL), Storage: c.StorageURL}, stderr)
+			m, err := backup(ctx, store, blobs, target, backupSource{Database: redactURL(c.DatabaseURL), Storage: c.StorageURL}, int(cmd.Int("workers")), stderr)
 			if err != nil {
 				return err
 			}
@@ -201,7 +204,7 @@ func redactURL(raw string) string {
 // backup takes a snapshot and copies it with its blobs to target. A blob
 // deleted between the snapshot and its copy makes the snapshot stale; a new
 // one is taken then (the blobs copied so far are not copied again).
-func backup(ctx context.Context, store depot.Store, blobs depot.BlobStore, target *backupTarget, src backupSource, stderr io.Writer) (*backupManifest, error) {
+func backup(ctx context.Context, store depot.Store, blobs depot.BlobStore, target *backupTarget, src backupSource, workers int, stderr io.Writer) (*backupManifest, error) {
 	tmp, err := os.MkdirTemp("", "depot-backup-")
 	if err != nil {
 		return nil, err
@@ -213,7 +216,7 @@ func backup(ctx context.Context, store depot.Store, blobs depot.BlobStore, targe
 		if err := snapshot(ctx, store, dump); err != nil {
 			return nil, fmt.Errorf("snapshot metadata: %w", err)
 		}
-		vanished, damaged, err := backupBlobsOf(ctx, dump, m, store, blobs, target.blobs)
+		vanished, damaged, err := backupBlobsOf(ctx, dump, m, store, blobs, target.blobs, workers)
 		if err != nil {
 			return nil, err
 		}
@@ -298,11 +301,12 @@ func knownTables(ctx context.Context, db sqlcopy.DB) error {
 	return nil
 }
 
-// backupBlobsOf copies the blobs the dump references from blobs to dst and
-// fills m's blob counts and the dump's row counts. vanished counts blobs
-// that were deleted from the source after the snapshot; damaged names
-// those whose bytes are missing or wrong although their record exists.
-func backupBlobsOf(ctx context.Context, dumpPath string, m *backupManifest, store depot.Store, blobs, dst depot.BlobStore) (vanished int, damaged []string, err error) {
+// backupBlobsOf copies the blobs the dump references from blobs to dst,
+// workers at a time, and fills m's blob counts and the dump's row counts.
+// vanished counts blobs that were deleted from the source after the
+// snapshot; damaged names those whose bytes are missing or wrong although
+// their record exists.
+func backupBlobsOf(ctx context.Context, dumpPath string, m *backupManifest, store depot.Store, blobs, dst depot.BlobStore, workers int) (vanished int, damaged []string, err error) {
 	dump, err := sqlite.Open(ctx, dumpPath)
 	if err != nil {
 		return 0, nil, fmt.Errorf("open metadata snapshot: %w", err)
@@ -315,49 +319,76 @@ func backupBlobsOf(ctx context.Context, dumpPath string, m *backupManifest, stor
 		return 0, nil, fmt.Errorf("schema version: %w", err)
 	}
 	list := sha256.New()
-	err = eachBlob(ctx, dump, func(b depot.Blob) error {
+	var mu sync.Mutex
+	err = eachBlob(ctx, dump, workers, func(b depot.Blob) {
 		m.Blobs.Count++
 		m.Blobs.Bytes += b.Size
 		fmt.Fprintf(list, "%s\n", b.SHA256)
-		if size, err := dst.Stat(ctx, b.SHA256); err == nil && size == b.Size {
+	}, func(ctx context.Context, b depot.Blob) error {
+		outcome, err := backupBlob(ctx, b, store, blobs, dst)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		switch outcome {
+		case blobPresent:
 			m.Blobs.Present++
-			return nil
-		} else if err == nil {
-			// A wrong copy in the backup: replace it.
-			if err := dst.Delete(ctx, b.SHA256); err != nil {
-				return err
-			}
-		}
-		err := copyBlob(ctx, blobs, dst, b.SHA256)
-		switch {
-		case err == nil:
+		case blobCopied:
 			m.Blobs.Copied++
-			return nil
-		case errors.Is(err, depot.ErrNotFound):
-			gone, err := blobGone(ctx, store, blobs, b.SHA256)
-			if err != nil {
-				return err
-			}
-			if gone {
-				vanished++
-			} else if err := copyBlob(ctx, blobs, dst, b.SHA256); errors.Is(err, depot.ErrNotFound) {
-				damaged = append(damaged, b.SHA256+" (missing)")
-			} else if errors.Is(err, errDamagedBlob) {
-				damaged = append(damaged, b.SHA256)
-			} else if err != nil {
-				return err
-			} else {
-				m.Blobs.Copied++
-			}
-			return nil
-		case errors.Is(err, errDamagedBlob):
+		case blobVanished:
+			vanished++
+		case blobMissing:
+			damaged = append(damaged, b.SHA256+" (missing)")
+		case blobDamaged:
 			damaged = append(damaged, b.SHA256)
-			return nil
 		}
-		return fmt.Errorf("copy blob %s: %w", b.SHA256, err)
+		return nil
 	})
 	m.Blobs.ListSHA256 = hex.EncodeToString(list.Sum(nil))
+	slices.Sort(damaged)
 	return vanished, damaged, err
+}
+
+// What backing up a blob did.
+const (
+	blobPresent  = iota // already in the backup
+	blobCopied          // copied, its sha256 checked
+	blobVanished        // deleted from the source after the snapshot
+	blobMissing         // its record exists, its bytes do not
+	blobDamaged         // its bytes do not hash to its digest
+)
+
+// backupBlob copies one blob unless the backup has it.
+func backupBlob(ctx context.Context, b depot.Blob, store depot.Store, blobs, dst depot.BlobStore) (int, error) {
+	if size, err := dst.Stat(ctx, b.SHA256); err == nil && size == b.Size {
+		return blobPresent, nil
+	} else if err == nil {
+		// A wrong copy in the backup: replace it.
+		if err := dst.Delete(ctx, b.SHA256); err != nil {
+			return 0, err
+		}
+	}
+	err := copyBlob(ctx, blobs, dst, b.SHA256)
+	if errors.Is(err, depot.ErrNotFound) {
+		gone, gerr := blobGone(ctx, store, blobs, b.SHA256)
+		if gerr != nil {
+			return 0, gerr
+		}
+		if gone {
+			return blobVanished, nil
+		}
+		err = copyBlob(ctx, blobs, dst, b.SHA256) // there again
+	}
+	switch {
+	case err == nil:
+		return blobCopied, nil
+	case errors.Is(err, depot.ErrNotFound):
+		return blobMissing, nil
+	case errors.Is(err, errDamagedBlob):
+		return blobDamaged, nil
+	}
+	return 0, fmt.Errorf("copy blob %s: %w", b.SHA256, err)
 }
 
 // blobGone tells, for a blob the snapshot references but blob storage
@@ -383,25 +414,34 @@ func blobGone(ctx context.Context, store depot.Store, blobs depot.BlobStore, dig
 	return false, nil
 }
 
-// eachBlob calls fn with every blob record of store, a page at a time.
-func eachBlob(ctx context.Context, store depot.IntegrityStore, fn func(depot.Blob) error) error {
+// eachBlob calls inOrder with every blob record of store, a page at a
+// time in digest order, and fn with each, workers at a time; it returns
+// fn's first error.
+func eachBlob(ctx context.Context, store depot.IntegrityStore, workers int, inOrder func(depot.Blob), fn func(context.Context, depot.Blob) error) error {
 	const page = 500
-	after := ""
-	for {
-		blobs, err := store.BlobPage(ctx, after, page, 0)
-		if err != nil {
-			return fmt.Errorf("list blobs: %w", err)
-		}
-		for _, b := range blobs {
-			if err := fn(b); err != nil {
-				return err
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, workers))
+	err := func() error {
+		after := ""
+		for {
+			blobs, err := store.BlobPage(gctx, after, page, 0)
+			if err != nil {
+				return fmt.Errorf("list blobs: %w", err)
 			}
+			for _, b := range blobs {
+				inOrder(b)
+				g.Go(func() error { return fn(gctx, b) })
+			}
+			if len(blobs) < page {
+				return nil
+			}
+			after = blobs[len(blobs)-1].SHA256
 		}
-		if len(blobs) < page {
-			return nil
-		}
-		after = blobs[len(blobs)-1].SHA256
+	}()
+	if werr := g.Wait(); werr != nil {
+		return werr
 	}
+	return err
 }
 
 // tableRows counts the rows of each of migrateTables.
@@ -450,4 +490,9 @@ func storeDump(ctx context.Context, path string, md *backupMetadata, dst depot.B
 		return fmt.Errorf("store metadata snapshot: %w", err)
 	}
 	return nil
+}
+
+// copyWorkersFlag is how many blobs backup and restore copy at once.
+func copyWorkersFlag() cli.Flag {
+	return &cli.IntFlag{Name: "workers", Value: 4, Usage: "blobs copied at once"}
 }

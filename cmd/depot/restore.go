@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/s3blob"
@@ -30,6 +31,7 @@ func restoreCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli
 		Flags: append(append(dataFlags(), storageFlags()...),
 			&cli.StringFlag{Name: "from", Required: true, Usage: "backup directory, or s3://BUCKET[/PREFIX]?endpoint=..."},
 			&cli.StringFlag{Name: "snapshot", Usage: "restore this snapshot (a name under snapshots/, without .json) instead of the latest"},
+			copyWorkersFlag(),
 		),
 		OnUsageError: onUsage,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -66,7 +68,7 @@ func restoreCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli
 				return err
 			}
 			defer to.store.Close()
-			if err := restore(ctx, src, m, to, stderr); err != nil {
+			if err := restore(ctx, src, m, to, int(cmd.Int("workers")), stderr); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "restored the backup of %s: %d blobs (%d bytes) copied and verified, %d owners, %d packages, %d files; now run depot admin verify\n",
@@ -94,7 +96,7 @@ func readManifest(ctx context.Context, src *backupTarget, name string) (*backupM
 // restore copies the snapshot m describes from src into the empty target to:
 // blobs first, then metadata, so no file record ever exists without its
 // bytes.
-func restore(ctx context.Context, src *backupTarget, m *backupManifest, to *side, stderr io.Writer) error {
+func restore(ctx context.Context, src *backupTarget, m *backupManifest, to *side, workers int, stderr io.Writer) error {
 	if err := mustBeEmpty(ctx, to); err != nil {
 		return err
 	}
@@ -112,26 +114,29 @@ func restore(ctx context.Context, src *backupTarget, m *backupManifest, to *side
 		return fmt.Errorf("open the metadata snapshot: %w", err)
 	}
 	defer dump.Close()
-	var copied int64
+	var copied atomic.Int64
 	list := sha256.New()
-	err = eachBlob(ctx, dump, func(b depot.Blob) error {
+	var listed int64
+	err = eachBlob(ctx, dump, workers, func(b depot.Blob) {
+		listed++
 		fmt.Fprintf(list, "%s\n", b.SHA256)
+	}, func(ctx context.Context, b depot.Blob) error {
 		if err := copyBlob(ctx, src.blobs, to.blobs, b.SHA256); err != nil {
 			if errors.Is(err, depot.ErrNotFound) {
 				return fmt.Errorf("blob %s is missing from the backup", b.SHA256)
 			}
 			return fmt.Errorf("copy blob %s: %w", b.SHA256, err)
 		}
-		if copied++; copied%100 == 0 {
-			fmt.Fprintf(stderr, "blobs: %d/%d copied\n", copied, m.Blobs.Count)
+		if n := copied.Add(1); n%100 == 0 {
+			fmt.Fprintf(stderr, "blobs: %d/%d copied\n", n, m.Blobs.Count)
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if got := hex.EncodeToString(list.Sum(nil)); copied != m.Blobs.Count || got != m.Blobs.ListSHA256 {
-		return fmt.Errorf("the snapshot lists %d blobs (list sha256 %s), the manifest %d (%s)", copied, got, m.Blobs.Count, m.Blobs.ListSHA256)
+	if got := hex.EncodeToString(list.Sum(nil)); listed != m.Blobs.Count || got != m.Blobs.ListSHA256 {
+		return fmt.Errorf("the snapshot lists %d blobs (list sha256 %s), the manifest %d (%s)", listed, got, m.Blobs.Count, m.Blobs.ListSHA256)
 	}
 	from := sqlcopy.DB{DB: dump.DB(), Dialect: sqlcopy.SQLite}
 	if err := knownTables(ctx, from); err != nil {
