@@ -105,3 +105,18 @@ func openBlobs(ctx context.Context, c Config) (blobBackend, error) {
 	}
 	return fsblob.New(p)
 }
+
+// openStores opens the metadata store and the blob storage the
+// configuration names; the caller closes the store.
+func openStores(ctx context.Context, c Config) (depot.Store, blobBackend, error) {
+	store, err := openStore(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	blobs, err := openBlobs(ctx, c)
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return store, blobs, nil
+}

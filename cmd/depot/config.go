@@ -38,6 +38,19 @@ type Config struct {
 	// set, is the bearer token a scrape must send.
 	Metrics      bool
 	MetricsToken string
+	// VerifyDownloads hashes whole downloads on the way and cuts a
+	// mismatching one short (depot.Options.VerifyDownloads).
+	VerifyDownloads bool
+	// VerifyRate, when positive, runs the verifier continuously at this
+	// many bytes per second.
+	VerifyRate int64
+	// VerifyPause is the least time between the starts of two passes of
+	// the continuous verifier; 0 means a minute. Not a flag: tests
+	// shorten it.
+	VerifyPause time.Duration
+	// DamageRefresh is how often the server reads the damaged blobs
+	// recorded on any machine; 0 means 10 s. Not a flag: tests shorten it.
+	DamageRefresh time.Duration
 	// BcryptCost is the password hashing cost; 0 means bcrypt's default.
 	// Tests lower it.
 	BcryptCost int
@@ -68,6 +81,8 @@ func serveFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "token-cache-ttl", Value: depot.DefaultTokenCacheTTL, Usage: "how long a verified token, and an owner looked up by name, are trusted before the database is asked again; on PostgreSQL revocations reach every replica at once (LISTEN/NOTIFY); on SQLite a revocation by the admin CLI takes up to this long; 0 disables the caches", Sources: cli.EnvVars("DEPOT_TOKEN_CACHE_TTL")},
 		&cli.BoolFlag{Name: "metrics", Usage: "serve Prometheus metrics at /metrics", Sources: cli.EnvVars("DEPOT_METRICS")},
 		&cli.StringFlag{Name: "metrics-token", Usage: "bearer token a /metrics scrape must send (recommended when --metrics is on)", Sources: cli.EnvVars("DEPOT_METRICS_TOKEN")},
+		&cli.BoolFlag{Name: "verify-downloads", Usage: "hash every whole download of a file over 16 KiB on the way and cut it short when it does not match its sha256 (costs the sendfile path)", Sources: cli.EnvVars("DEPOT_VERIFY_DOWNLOADS")},
+		&cli.StringFlag{Name: "verify-rate", Value: "0", Usage: "verify stored blobs continuously, reading at most this many bytes per second, e.g. 10MiB; 0 means off", Sources: cli.EnvVars("DEPOT_VERIFY_RATE")},
 	)
 }
 
@@ -102,6 +117,16 @@ func storageConfig(cmd *cli.Command, c Config) (Config, error) {
 		return c, usageError("--s3-access-key-id and --s3-secret-access-key (DEPOT_S3_*) must be set together")
 	}
 	return c, nil
+}
+
+// storesConfig reads and checks the flags of a command that opens the
+// metadata and the blob storage.
+func storesConfig(cmd *cli.Command) (Config, error) {
+	c, err := dataConfig(cmd)
+	if err != nil {
+		return c, err
+	}
+	return storageConfig(cmd, c)
 }
 
 // serveConfig reads and checks the flags of serve.
@@ -140,6 +165,10 @@ func serveConfig(cmd *cli.Command) (Config, error) {
 		c.TokenCacheTTL = -1
 	default:
 		c.TokenCacheTTL = ttl
+	}
+	c.VerifyDownloads = cmd.Bool("verify-downloads")
+	if c.VerifyRate, err = parseSize(cmd.String("verify-rate")); err != nil {
+		return c, usageError("--verify-rate (DEPOT_VERIFY_RATE): %v", err)
 	}
 	c.Metrics, c.MetricsToken = cmd.Bool("metrics"), cmd.String("metrics-token")
 	if c.MetricsToken != "" && !c.Metrics {
@@ -194,7 +223,7 @@ func newService(c Config, store depot.Store, blobs depot.BlobStore, log *slog.Lo
 	opts := &depot.Options{MaxUploadSize: c.MaxUploadSize, Logger: log, TokenCacheTTL: c.TokenCacheTTL,
 		// A local blob reads back from the page cache; an S3 object would be
 		// downloaded again.
-		DeferDigests: strings.HasPrefix(c.StorageURL, "file://")}
+		DeferDigests: strings.HasPrefix(c.StorageURL, "file://"), VerifyDownloads: c.VerifyDownloads}
 	if c.StorageRedirect {
 		opts.LinkExpiry = linkExpiry
 	}

@@ -33,15 +33,11 @@ func gcCommand(stdout io.Writer, onUsage cli.OnUsageErrorFunc) *cli.Command {
 			if cmd.Duration("temp-age") < time.Minute {
 				return usageError("--temp-age must be at least 1m: younger temporary uploads may belong to live uploads")
 			}
-			store, err := openStore(ctx, c)
+			store, blobs, err := openStores(ctx, c)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			blobs, err := openBlobs(ctx, c)
-			if err != nil {
-				return err
-			}
 			return collectGarbage(ctx, store, blobs, cmd.Bool("apply"), cmd.Duration("temp-age"), stdout)
 		},
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/postgres"
@@ -18,7 +17,7 @@ import (
 
 // migrateTables are the metadata tables in the order migrate copies them:
 // every table after the tables it references.
-var migrateTables = []string{"owners", "org_members", "tokens", "sessions", "projects", "packages", "versions", "blobs", "files", "package_settings", "project_tokens"}
+var migrateTables = []string{"owners", "org_members", "tokens", "sessions", "projects", "packages", "versions", "blobs", "files", "package_settings", "project_tokens", "damaged_blobs"}
 
 // side is one end of a migration.
 type side struct {
@@ -97,17 +96,11 @@ func openSide(ctx context.Context, c Config) (*side, error) {
 // migrate copies blobs first, then metadata, so that no file record ever
 // exists in the destination without its bytes.
 func migrate(ctx context.Context, from, to *side, stdout, stderr io.Writer) error {
-	tables, err := sqlcopy.Tables(ctx, from.db)
-	if err != nil {
-		return fmt.Errorf("list source tables: %w", err)
-	}
-	for _, t := range tables {
-		if !slices.Contains(migrateTables, t) {
-			return fmt.Errorf("the source has a table migrate does not know: %s", t)
-		}
+	if err := knownTables(ctx, from.db); err != nil {
+		return fmt.Errorf("source: %w", err)
 	}
 	var copied, present, orphans int
-	err = from.blobs.Walk(ctx, func(digest string) error {
+	err := from.blobs.Walk(ctx, func(digest string) error {
 		ok, err := from.store.BlobExists(ctx, digest)
 		if err != nil {
 			return err
@@ -145,6 +138,9 @@ func migrate(ctx context.Context, from, to *side, stdout, stderr io.Writer) erro
 	return nil
 }
 
+// errDamagedBlob marks a blob whose bytes do not hash to its digest.
+var errDamagedBlob = errors.New("damaged blob")
+
 // copyBlob streams one blob across, checking its sha256 before committing it.
 func copyBlob(ctx context.Context, from, to depot.BlobStore, digest string) error {
 	size, err := from.Stat(ctx, digest)
@@ -167,7 +163,7 @@ func copyBlob(ctx context.Context, from, to depot.BlobStore, digest string) erro
 		return fmt.Errorf("blob %s: %w", digest, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != digest || n != size {
-		return fmt.Errorf("blob %s is damaged in the source: its content hashes to %s (%d bytes, %d expected)", digest, got, n, size)
+		return fmt.Errorf("blob %s is damaged in the source: its content hashes to %s (%d bytes, %d expected): %w", digest, got, n, size, errDamagedBlob)
 	}
 	return up.Commit(ctx, digest)
 }

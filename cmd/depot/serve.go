@@ -66,6 +66,8 @@ type Main struct {
 	ln   net.Listener
 	srv  *http.Server
 	prof *http.Server
+	// verifier runs when Config.VerifyRate is set.
+	verifier *backgroundVerifier
 }
 
 // NewMain returns an unopened Main.
@@ -103,16 +105,29 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 	m.Service.WatchAuth()
+	refresh := m.Config.DamageRefresh
+	if refresh <= 0 {
+		refresh = damageRefresh
+	}
+	m.Service.WatchDamage(refresh)
 	if err := m.Service.ResumeDigests(ctx); err != nil {
 		m.Log.Warn("resuming blob digests", "err", err)
 	}
 	opts := server.Options{Version: version, BaseURL: m.Config.BaseURL}
+	var vm *verifyMetrics
 	if m.Config.Metrics {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		opts.Metrics = httpapi.NewMetrics(reg)
+		registerBlobMetrics(reg, m.Service)
+		if m.Config.VerifyRate > 0 {
+			vm = newVerifyMetrics(reg)
+		}
 		opts.MetricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 		opts.MetricsToken = m.Config.MetricsToken
+	}
+	if m.Config.VerifyRate > 0 {
+		m.verifier = m.startVerifier(vm)
 	}
 	m.srv = &http.Server{
 		Handler:           server.New(m.Service, m.Log, opts),
@@ -135,6 +150,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	return nil
 }
+
+// damageRefresh is how often a server reads the damaged blobs recorded by
+// verify on any machine, to refuse their downloads.
+const damageRefresh = 10 * time.Second
 
 // Addr returns the address the server listens on.
 func (m *Main) Addr() string { return m.ln.Addr().String() }
@@ -169,6 +188,7 @@ func (m *Main) Close() error {
 	} else if m.ln != nil {
 		err = errors.Join(err, m.ln.Close())
 	}
+	m.verifier.stop()
 	if m.Service != nil {
 		// Download times gathered in memory, written before the store closes.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

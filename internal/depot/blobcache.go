@@ -64,16 +64,24 @@ type memBlob struct{ *bytes.Reader }
 
 func (memBlob) Close() error { return nil }
 
-// openBlob opens a file's blob, from memory when it is small.
+// openBlob opens a file's blob for a download, from memory when it is
+// small, refusing a damaged one (see checkedBlob); a small blob is hashed
+// when it is read, a large one on the way with Options.VerifyDownloads.
 func (s *Service) openBlob(ctx context.Context, f *File) (BlobReader, error) {
 	sha, size := f.Blob.SHA256, f.Blob.Size
 	if size > smallBlobMax {
-		return s.blobs.Open(ctx, sha)
+		r, err := s.checkedBlob(ctx, f)
+		if err != nil || !s.opts.VerifyDownloads {
+			return r, err
+		}
+		return s.verifying(f, r), nil
 	}
-	if b, ok := s.smallBlobs.get(sha); ok {
-		return memBlob{bytes.NewReader(b)}, nil
+	if _, damaged := s.damage.get(sha); !damaged {
+		if b, ok := s.smallBlobs.get(sha); ok {
+			return memBlob{bytes.NewReader(b)}, nil
+		}
 	}
-	r, err := s.blobs.Open(ctx, sha)
+	r, err := s.checkedBlob(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +89,9 @@ func (s *Service) openBlob(ctx context.Context, f *File) (BlobReader, error) {
 	b := make([]byte, size)
 	if _, err := io.ReadFull(r, b); err != nil {
 		return nil, fmt.Errorf("read blob: %w", err)
+	}
+	if err := s.checkSmall(f, b); err != nil {
+		return nil, err
 	}
 	s.smallBlobs.put(sha, b)
 	return memBlob{bytes.NewReader(b)}, nil

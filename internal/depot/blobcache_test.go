@@ -3,8 +3,9 @@ package depot
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
-	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -21,6 +22,19 @@ func (s *fileStore) FileByName(ctx context.Context, ownerID int64, typ PackageTy
 	}
 	f := *s.file
 	return &f, nil
+}
+
+// BlobExists answers for the one file's blob.
+func (s *fileStore) BlobExists(ctx context.Context, sha256 string) (bool, error) {
+	return s.file != nil && s.file.Blob.SHA256 == sha256, nil
+}
+
+// MarkBlobDamaged records nothing.
+func (s *fileStore) MarkBlobDamaged(ctx context.Context, d BlobDamage) error { return nil }
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // countingBlobs holds blobs in memory and counts opens.
@@ -41,7 +55,7 @@ func (b *countingBlobs) Open(ctx context.Context, sha256 string) (BlobReader, er
 
 func TestSmallBlobCache(t *testing.T) {
 	small, large := []byte("small content"), bytes.Repeat([]byte{'x'}, smallBlobMax+1)
-	shaSmall, shaLarge := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	shaSmall, shaLarge := sha256Hex(small), sha256Hex(large)
 	blobs := &countingBlobs{data: map[string][]byte{shaSmall: small, shaLarge: large}}
 	st := &fileStore{ownerStore: ownerStore{tokenStore: tokenStore{user: &User{Owner: Owner{ID: 7, Name: "alice", Kind: KindUser, Visibility: Public}}}}}
 	s := NewService(st, blobs, nil, nil)

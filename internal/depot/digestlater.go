@@ -167,6 +167,7 @@ func (s *Service) ResumeDigests(ctx context.Context) error {
 // next ResumeDigests) and waits for it to end.
 func (s *Service) Close() error {
 	s.authWatch.close()
+	s.stopDamageWatch()
 	if s.later == nil {
 		return nil
 	}

@@ -36,6 +36,9 @@ func (s *Service) FileLink(ctx context.Context, a *Actor, ref FileRef) (*File, s
 	if !s.LinksDownloads() {
 		return f, "", nil
 	}
+	if err := s.checkLinked(ctx, f); err != nil {
+		return nil, "", err
+	}
 	url, err := s.blobs.(BlobLinker).PresignGet(ctx, f.Blob.SHA256, s.opts.LinkExpiry, f.Name)
 	if err != nil {
 		return nil, "", fmt.Errorf("link blob %s: %w", f.Blob.SHA256, err)

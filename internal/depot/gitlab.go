@@ -203,6 +203,7 @@ func (s *Service) UploadGitLabFile(ctx context.Context, a *Actor, ref GitLabFile
 	case err != nil:
 		return nil, fmt.Errorf("record file: %w", err)
 	}
+	s.repaired(ctx, blob.SHA256)
 	if deferRest {
 		s.digestLater(blob.SHA256)
 	}
@@ -305,6 +306,9 @@ func (s *Service) GitLabFileLink(ctx context.Context, a *Actor, ref GitLabFileRe
 	}
 	if !s.LinksDownloads() {
 		return f, "", nil
+	}
+	if err := s.checkLinked(ctx, f); err != nil {
+		return nil, "", err
 	}
 	url, err := s.blobs.(BlobLinker).PresignGet(ctx, f.Blob.SHA256, s.opts.LinkExpiry, f.Name)
 	if err != nil {

@@ -117,6 +117,8 @@ type Store interface {
 
 	// GitLabStore holds the GitLab dialect's methods.
 	GitLabStore
+	// IntegrityStore holds what checking stored blobs needs.
+	IntegrityStore
 
 	// Close releases the store's resources.
 	Close() error

@@ -25,6 +25,23 @@ const (
 type DB struct {
 	DB      *sql.DB
 	Dialect Dialect
+	// Snapshot, when set on a source, is a transaction of DB that every
+	// read goes through, so that all tables are read from one snapshot
+	// (PostgreSQL REPEATABLE READ) while other clients write.
+	Snapshot *sql.Tx
+}
+
+// querier is what a source is read through: the database or a snapshot.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (db DB) reader() querier {
+	if db.Snapshot != nil {
+		return db.Snapshot
+	}
+	return db.DB
 }
 
 // Progress is told how many rows of a table were copied so far.
@@ -102,10 +119,10 @@ func copyTable(ctx context.Context, from, to DB, table string, progress Progress
 		marks[i] = placeholder(to.Dialect, i)
 	}
 	var total int64
-	if err := from.DB.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&total); err != nil {
+	if err := from.reader().QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&total); err != nil {
 		return err
 	}
-	rows, err := from.DB.QueryContext(ctx, "SELECT "+strings.Join(names, ", ")+" FROM "+table+" ORDER BY 1")
+	rows, err := from.reader().QueryContext(ctx, "SELECT "+strings.Join(names, ", ")+" FROM "+table+" ORDER BY 1")
 	if err != nil {
 		return err
 	}
@@ -282,7 +299,7 @@ func Tables(ctx context.Context, db DB) ([]string, error) {
 		q = `SELECT table_name FROM information_schema.tables
 			WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND table_name <> 'goose_db_version' ORDER BY table_name`
 	}
-	rows, err := db.DB.QueryContext(ctx, q)
+	rows, err := db.reader().QueryContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,12 @@
+-- +goose Up
+-- Blobs whose stored bytes were found not to match their record (by
+-- `depot admin verify` or serve's continuous verifier), so that every
+-- replica refuses to serve them. A record goes with its blob's.
+CREATE TABLE damaged_blobs (
+    sha256   TEXT    PRIMARY KEY REFERENCES blobs (sha256) ON DELETE CASCADE,
+    problem  TEXT    NOT NULL,
+    found_at INTEGER NOT NULL
+);
+
+-- +goose Down
+DROP TABLE damaged_blobs;
