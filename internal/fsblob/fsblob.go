@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
@@ -49,6 +50,18 @@ func translate(err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %v", depot.ErrNotFound, err)
 	}
+	return full(err)
+}
+
+// errFull is what a write to a full blob directory answers.
+var errFull = &depot.Error{Kind: depot.ErrInsufficientStorage, Message: "insufficient storage: the blob storage is full"}
+
+// full gives a write that failed for want of space (ENOSPC, or EDQUOT for a
+// user's quota) the kind ErrInsufficientStorage, keeping err for the log.
+func full(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("%w: %w", errFull, err)
+	}
 	return err
 }
 
@@ -56,7 +69,7 @@ func translate(err error) error {
 func (s *Store) NewUpload(ctx context.Context, size int64) (depot.BlobUpload, error) {
 	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "upload-*")
 	if err != nil {
-		return nil, fmt.Errorf("create temporary file: %w", err)
+		return nil, full(fmt.Errorf("create temporary file: %w", err))
 	}
 	return &upload{s: s, f: f}, nil
 }
@@ -86,7 +99,7 @@ func (u *upload) Write(p []byte) (int, error) {
 		startWriteback(u.f, u.flushed, u.written-u.flushed)
 		u.flushed = u.written
 	}
-	return n, err
+	return n, full(err)
 }
 
 func (u *upload) Complete(ctx context.Context) error {
@@ -94,7 +107,7 @@ func (u *upload) Complete(ctx context.Context) error {
 		return nil
 	}
 	if err := u.f.Sync(); err != nil {
-		return fmt.Errorf("sync upload: %w", err)
+		return full(fmt.Errorf("sync upload: %w", err))
 	}
 	u.completed = true
 	return nil
@@ -113,7 +126,7 @@ func (u *upload) Commit(ctx context.Context, digest string) error {
 	}
 	dir := filepath.Dir(dst)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("create blob directory: %w", err)
+		return full(fmt.Errorf("create blob directory: %w", err))
 	}
 	if _, err := os.Stat(dst); err == nil {
 		// Same digest, same bytes: keep the existing blob.
@@ -121,10 +134,10 @@ func (u *upload) Commit(ctx context.Context, digest string) error {
 		return nil
 	}
 	if err := os.Rename(u.f.Name(), dst); err != nil {
-		return fmt.Errorf("move blob into place: %w", err)
+		return full(fmt.Errorf("move blob into place: %w", err))
 	}
 	u.committed, u.renamed = true, true
-	return syncDir(dir)
+	return full(syncDir(dir))
 }
 
 func (u *upload) Close() error {
