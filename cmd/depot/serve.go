@@ -89,9 +89,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Blobs, err = openBlobs(ctx, m.Config); err != nil {
 		return err
 	}
-	// A local blob directory belongs to this server alone, so what a crash
-	// left there can go now. A shared object store is cleaned by `admin gc`
-	// only: another replica's long upload may still be writing.
+	// What a crash left in a local blob directory can go now: temporary
+	// files whose owning process is gone (its flock on owners/<id>.lock is
+	// released), and unowned ones older than an hour. A shared object store
+	// is cleaned by `admin gc` only: another replica's long upload may still
+	// be writing, and nothing there tells a live replica from a dead one.
 	if scheme(m.Config.StorageURL) == "file" {
 		if n, err := m.Blobs.CleanTemp(time.Now().Add(-staleTemp)); err != nil {
 			m.Log.Warn("cleaning temporary uploads", "err", err)
@@ -178,6 +180,9 @@ func (m *Main) Close() error {
 	}
 	if m.Store != nil {
 		err = errors.Join(err, m.Store.Close())
+	}
+	if m.Blobs != nil {
+		err = errors.Join(err, closeBlobs(m.Blobs))
 	}
 	return err
 }

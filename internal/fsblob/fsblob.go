@@ -4,8 +4,10 @@
 // uploads in progress live in <root>/tmp with random names. An upload is
 // written to its temporary file, fsynced, then renamed into place (same file
 // system, so the rename is atomic and no byte is copied twice) and the
-// directory is fsynced. Temporary files older than a day are garbage that a
-// crashed process left; Walk does not report them and CleanTemp removes them.
+// directory is fsynced. Temporary files of a Store whose process is gone
+// (see "Owners" in owner.go), and temporary files without an owner older than
+// a cutoff, are garbage that a crashed process left; Walk does not report
+// them and CleanTemp removes them.
 package fsblob
 
 import (
@@ -25,6 +27,10 @@ import (
 // Store is a depot.BlobStore on a directory.
 type Store struct {
 	root string
+	// owner is this Store's owner id and lock its locked lock file; ""
+	// and nil where flock is missing (temporary files then have no owner).
+	owner string
+	lock  *os.File
 }
 
 var _ depot.BlobStore = (*Store)(nil)
@@ -36,7 +42,25 @@ func New(dir string) (*Store, error) {
 			return nil, fmt.Errorf("create blob directory: %w", err)
 		}
 	}
-	return &Store{root: dir}, nil
+	s := &Store{root: dir}
+	if id, f, err := claimOwner(dir); err == nil {
+		s.owner, s.lock = id, f
+	} else if tryLockWorks {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the Store's owner id: its lock file is removed. Uploads
+// must have ended.
+func (s *Store) Close() error {
+	if s.lock == nil {
+		return nil
+	}
+	err := os.Remove(filepath.Join(s.root, "owners", s.owner+".lock"))
+	err = errors.Join(err, s.lock.Close())
+	s.lock = nil
+	return err
 }
 
 func (s *Store) path(digest string) (string, error) {
@@ -67,7 +91,11 @@ func full(err error) error {
 
 // NewUpload implements depot.BlobStore.
 func (s *Store) NewUpload(ctx context.Context, size int64) (depot.BlobUpload, error) {
-	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "upload-*")
+	pattern := "upload-*"
+	if s.owner != "" {
+		pattern = "upload-" + s.owner + "-*"
+	}
+	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), pattern)
 	if err != nil {
 		return nil, full(fmt.Errorf("create temporary file: %w", err))
 	}
@@ -217,27 +245,35 @@ func (s *Store) Walk(ctx context.Context, fn func(string) error) error {
 	})
 }
 
-// CleanTemp removes temporary upload files last modified before cutoff, which
-// only a crashed process can leave behind, and returns how many it removed.
+// CleanTemp removes the temporary upload files whose owner is gone (a
+// process that died: see "Owners" in owner.go), whatever their age, and
+// those without an owner last modified before cutoff, and returns how many
+// it removed. Only a crash leaves either behind.
 func (s *Store) CleanTemp(cutoff time.Time) (int, error) {
 	dir := filepath.Join(s.root, "tmp")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return 0, err
 	}
+	stale := func(e fs.DirEntry) bool {
+		fi, err := e.Info()
+		return err == nil && fi.ModTime().Before(cutoff)
+	}
+	o := s.owners()
+	defer o.release()
 	n := 0
 	for _, e := range entries {
 		if !strings.HasPrefix(e.Name(), "upload-") {
 			continue
 		}
-		fi, err := e.Info()
-		if err != nil || !fi.ModTime().Before(cutoff) {
+		if id := ownerOf(e.Name()); id != "" && !o.gone(id) || id == "" && !stale(e) {
 			continue
 		}
 		if err := os.Remove(filepath.Join(dir, e.Name())); err == nil {
 			n++
 		}
 	}
+	o.sweepLocks(stale)
 	return n, nil
 }
 
