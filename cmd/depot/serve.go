@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -108,7 +109,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := m.Service.ResumeDigests(ctx); err != nil {
 		m.Log.Warn("resuming blob digests", "err", err)
 	}
-	opts := server.Options{Version: version, BaseURL: m.Config.BaseURL}
+	opts := server.Options{Version: version, BaseURL: m.Config.BaseURL,
+		Uploads: httpapi.NewUploadLimiter(m.Config.MaxUploadsPerClient, m.Config.MaxUploads)}
 	if m.Config.Metrics {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -118,8 +120,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.srv = &http.Server{
 		Handler:           server.New(m.Service, m.Log, opts),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: cmp.Or(m.Config.ReadHeaderTimeout, defaultReadHeaderTimeout),
+		IdleTimeout:       cmp.Or(m.Config.IdleTimeout, defaultIdleTimeout),
+		MaxHeaderBytes:    m.Config.MaxHeaderBytes, // 0: Go's default, 1 MB
 		ConnContext:       httpapi.ConnContext,
 		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
 	}

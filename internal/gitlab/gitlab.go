@@ -37,6 +37,8 @@ type Options struct {
 	BaseURL string
 	// Version is depot's version, reported as the revision.
 	Version string
+	// Uploads, when not nil, bounds the uploads in progress.
+	Uploads *httpapi.UploadLimiter
 }
 
 // Handler serves /api/v4.
