@@ -33,26 +33,25 @@ func TestHeaderTimeouts(t *testing.T) {
 		return time.Since(start)
 	}
 
-	c, err := net.Dial("tcp", m.Addr())
-	if err != nil {
-		t.Fatal(err)
+	send := func(text string) net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", m.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := io.WriteString(c, text); err != nil {
+			t.Fatal(err)
+		}
+		return c
 	}
-	defer c.Close()
-	if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: depot\r\n"); err != nil {
-		t.Fatal(err)
-	}
+
+	c := send("GET /healthz HTTP/1.1\r\nHost: depot\r\n")
 	if d := closedAfter(c); d < timeout-50*time.Millisecond || d > 3*time.Second {
 		t.Errorf("unfinished headers: connection closed after %v, want about %v", d, timeout)
 	}
 
-	c2, err := net.Dial("tcp", m.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
-	if _, err := io.WriteString(c2, "GET /healthz HTTP/1.1\r\nHost: depot\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
+	c2 := send("GET /healthz HTTP/1.1\r\nHost: depot\r\n\r\n")
 	resp, err := http.ReadResponse(bufio.NewReader(c2), nil)
 	if err != nil {
 		t.Fatal(err)
