@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -85,6 +86,15 @@ func openStore(ctx context.Context, c Config) (depot.Store, error) {
 		return nil, fmt.Errorf("create database directory: %w", err)
 	}
 	return sqlite.Open(ctx, p)
+}
+
+// closeBlobs releases what a blob store holds (a local store's owner lock,
+// so that its temporary files count as orphans only after a crash).
+func closeBlobs(b blobBackend) error {
+	if c, ok := b.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }
 
 // openBlobs opens the blob store the configuration names.

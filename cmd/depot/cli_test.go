@@ -47,6 +47,11 @@ func TestCLIBadSettingsExitTwo(t *testing.T) {
 		{"addr", map[string]string{"DEPOT_ADDR": "nocolon"}, []string{"serve", "--data-dir", dir}, "DEPOT_ADDR"},
 		{"unknown flag", nil, []string{"serve", "--no-such-flag"}, "no-such-flag"},
 		{"metrics token without metrics", map[string]string{"DEPOT_METRICS_TOKEN": "t"}, []string{"serve", "--data-dir", dir}, "DEPOT_METRICS_TOKEN"},
+		{"header timeout", nil, []string{"serve", "--data-dir", dir, "--read-header-timeout", "0s"}, "--read-header-timeout"},
+		{"idle timeout env", map[string]string{"DEPOT_IDLE_TIMEOUT": "-1s"}, []string{"serve", "--data-dir", dir}, "DEPOT_IDLE_TIMEOUT"},
+		{"max header bytes", nil, []string{"serve", "--data-dir", dir, "--max-header-bytes", "12"}, "--max-header-bytes"},
+		{"max uploads per client", nil, []string{"serve", "--data-dir", dir, "--max-uploads-per-client", "-1"}, "--max-uploads-per-client"},
+		{"max uploads env", map[string]string{"DEPOT_MAX_UPLOADS": "-5"}, []string{"serve", "--data-dir", dir}, "DEPOT_MAX_UPLOADS"},
 		{"bad role", nil, []string{"admin", "org", "add-member", "--data-dir", dir, "--org", "o", "--username", "u", "--role", "owner"}, "--role"},
 		{"bad scope", nil, []string{"admin", "token", "create", "--data-dir", dir, "--username", "u", "--name", "n", "--scopes", "write:everything"}, "--scopes"},
 	} {

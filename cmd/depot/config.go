@@ -51,6 +51,17 @@ type Config struct {
 	// DamageRefresh is how often the server reads the damaged blobs
 	// recorded on any machine; 0 means 10 s. Not a flag: tests shorten it.
 	DamageRefresh time.Duration
+	// Server limits: how long a client may take to send a request's
+	// headers, how long an idle keep-alive connection stays open, the
+	// largest header block (beyond it Go's server answers 431 itself), and
+	// the most uploads in progress per client address and in all (beyond
+	// them 429 and 503, with Retry-After; 0 is no bound). Counted per
+	// process.
+	ReadHeaderTimeout   time.Duration
+	IdleTimeout         time.Duration
+	MaxHeaderBytes      int
+	MaxUploadsPerClient int
+	MaxUploads          int
 	// BcryptCost is the password hashing cost; 0 means bcrypt's default.
 	// Tests lower it.
 	BcryptCost int
@@ -83,6 +94,11 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "metrics-token", Usage: "bearer token a /metrics scrape must send (recommended when --metrics is on)", Sources: cli.EnvVars("DEPOT_METRICS_TOKEN")},
 		&cli.BoolFlag{Name: "verify-downloads", Usage: "hash every whole download of a file over 16 KiB on the way and cut it short when it does not match its sha256 (costs the sendfile path)", Sources: cli.EnvVars("DEPOT_VERIFY_DOWNLOADS")},
 		&cli.StringFlag{Name: "verify-rate", Value: "0", Usage: "verify stored blobs continuously, reading at most this many bytes per second, e.g. 10MiB; 0 means off", Sources: cli.EnvVars("DEPOT_VERIFY_RATE")},
+		&cli.DurationFlag{Name: "read-header-timeout", Value: defaultReadHeaderTimeout, Usage: "longest time a client may take to send a request's headers", Sources: cli.EnvVars("DEPOT_READ_HEADER_TIMEOUT")},
+		&cli.DurationFlag{Name: "idle-timeout", Value: defaultIdleTimeout, Usage: "how long an idle keep-alive connection stays open", Sources: cli.EnvVars("DEPOT_IDLE_TIMEOUT")},
+		&cli.StringFlag{Name: "max-header-bytes", Value: defaultMaxHeaderBytes, Usage: "largest request header block, e.g. 64KiB; beyond it the answer is 431", Sources: cli.EnvVars("DEPOT_MAX_HEADER_BYTES")},
+		&cli.IntFlag{Name: "max-uploads-per-client", Value: defaultMaxUploadsPerClient, Usage: "most uploads in progress from one client address, per server process (beyond: 429 with Retry-After); 0 is no bound", Sources: cli.EnvVars("DEPOT_MAX_UPLOADS_PER_CLIENT")},
+		&cli.IntFlag{Name: "max-uploads", Value: defaultMaxUploads, Usage: "most uploads in progress in all, per server process (beyond: 503 with Retry-After); 0 is no bound", Sources: cli.EnvVars("DEPOT_MAX_UPLOADS")},
 	)
 }
 
@@ -170,9 +186,45 @@ func serveConfig(cmd *cli.Command) (Config, error) {
 	if c.VerifyRate, err = parseSize(cmd.String("verify-rate")); err != nil {
 		return c, usageError("--verify-rate (DEPOT_VERIFY_RATE): %v", err)
 	}
+	if c, err = limitsConfig(cmd, c); err != nil {
+		return c, err
+	}
 	c.Metrics, c.MetricsToken = cmd.Bool("metrics"), cmd.String("metrics-token")
 	if c.MetricsToken != "" && !c.Metrics {
 		return c, usageError("--metrics-token (DEPOT_METRICS_TOKEN) is set but --metrics (DEPOT_METRICS) is off")
+	}
+	return c, nil
+}
+
+// Server limits' defaults.
+const (
+	defaultReadHeaderTimeout   = 10 * time.Second
+	defaultIdleTimeout         = 2 * time.Minute
+	defaultMaxHeaderBytes      = "64KiB"
+	defaultMaxUploadsPerClient = 64
+	defaultMaxUploads          = 512
+)
+
+// limitsConfig reads and checks the server limits into c.
+func limitsConfig(cmd *cli.Command, c Config) (Config, error) {
+	c.ReadHeaderTimeout, c.IdleTimeout = cmd.Duration("read-header-timeout"), cmd.Duration("idle-timeout")
+	if c.ReadHeaderTimeout <= 0 {
+		return c, usageError("--read-header-timeout (DEPOT_READ_HEADER_TIMEOUT): %v is not positive", c.ReadHeaderTimeout)
+	}
+	if c.IdleTimeout <= 0 {
+		return c, usageError("--idle-timeout (DEPOT_IDLE_TIMEOUT): %v is not positive", c.IdleTimeout)
+	}
+	n, err := parseSize(cmd.String("max-header-bytes"))
+	if err != nil || n < 1024 || n > 64<<20 {
+		return c, usageError("--max-header-bytes (DEPOT_MAX_HEADER_BYTES): %q is not a size from 1KiB to 64MiB", cmd.String("max-header-bytes"))
+	}
+	c.MaxHeaderBytes = int(n)
+	c.MaxUploadsPerClient, c.MaxUploads = int(cmd.Int("max-uploads-per-client")), int(cmd.Int("max-uploads"))
+	if c.MaxUploadsPerClient < 0 {
+		return c, usageError("--max-uploads-per-client (DEPOT_MAX_UPLOADS_PER_CLIENT): %d is negative", c.MaxUploadsPerClient)
+	}
+	if c.MaxUploads < 0 {
+		return c, usageError("--max-uploads (DEPOT_MAX_UPLOADS): %d is negative", c.MaxUploads)
 	}
 	return c, nil
 }

@@ -38,13 +38,15 @@ func gcCommand(stdout io.Writer, onUsage cli.OnUsageErrorFunc) *cli.Command {
 				return err
 			}
 			defer store.Close()
+			defer closeBlobs(blobs)
 			return collectGarbage(ctx, store, blobs, cmd.Bool("apply"), cmd.Duration("temp-age"), stdout)
 		},
 	}
 }
 
 // collectGarbage reports, and with apply removes, blobs without a record and
-// temporary uploads older than tempAge.
+// temporary uploads older than tempAge (on local storage also younger ones
+// whose process is gone).
 func collectGarbage(ctx context.Context, store depot.Store, blobs blobBackend, apply bool, tempAge time.Duration, stdout io.Writer) error {
 	var orphans []string
 	var orphanBytes int64
@@ -75,7 +77,7 @@ func collectGarbage(ctx context.Context, store depot.Store, blobs blobBackend, a
 		for _, d := range orphans {
 			fmt.Fprintf(stdout, "  sha256:%s\n", d)
 		}
-		fmt.Fprintf(stdout, "temporary uploads: %d (those older than %s would be removed)\n", len(temps), tempAge)
+		fmt.Fprintf(stdout, "temporary uploads: %d (those older than %s, and on local storage those of processes that are gone, would be removed)\n", len(temps), tempAge)
 		fmt.Fprintln(stdout, "dry run: nothing removed; run again with --apply to remove")
 		return nil
 	}

@@ -18,6 +18,12 @@ import (
 // stops it when the test ends.
 func MustRunMain(tb testing.TB, c Config) *Main {
 	tb.Helper()
+	return mustRunMainLog(tb, c, io.Discard)
+}
+
+// mustRunMainLog is MustRunMain writing the server's log to logOut.
+func mustRunMainLog(tb testing.TB, c Config, logOut io.Writer) *Main {
+	tb.Helper()
 	if c.DataDir == "" {
 		c.DataDir = tb.TempDir()
 	}
@@ -33,7 +39,7 @@ func MustRunMain(tb testing.TB, c Config) *Main {
 	if c.BcryptCost == 0 {
 		c.BcryptCost = bcrypt.MinCost
 	}
-	m := NewMain(c, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m := NewMain(c, slog.New(slog.NewTextHandler(logOut, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {
 		cancel()

@@ -65,11 +65,13 @@ func migrateCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli
 				return fmt.Errorf("source: %w", err)
 			}
 			defer from.store.Close()
+			defer closeBlobs(from.blobs)
 			to, err := openSide(ctx, ends[1])
 			if err != nil {
 				return fmt.Errorf("destination: %w", err)
 			}
 			defer to.store.Close()
+			defer closeBlobs(to.blobs)
 			return migrate(ctx, from, to, stdout, stderr)
 		},
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -91,9 +92,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Blobs, err = openBlobs(ctx, m.Config); err != nil {
 		return err
 	}
-	// A local blob directory belongs to this server alone, so what a crash
-	// left there can go now. A shared object store is cleaned by `admin gc`
-	// only: another replica's long upload may still be writing.
+	// What a crash left in a local blob directory can go now: temporary
+	// files whose owning process is gone (its flock on owners/<id>.lock is
+	// released), and unowned ones older than an hour. A shared object store
+	// is cleaned by `admin gc` only: another replica's long upload may still
+	// be writing, and nothing there tells a live replica from a dead one.
 	if scheme(m.Config.StorageURL) == "file" {
 		if n, err := m.Blobs.CleanTemp(time.Now().Add(-staleTemp)); err != nil {
 			m.Log.Warn("cleaning temporary uploads", "err", err)
@@ -113,7 +116,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := m.Service.ResumeDigests(ctx); err != nil {
 		m.Log.Warn("resuming blob digests", "err", err)
 	}
-	opts := server.Options{Version: version, BaseURL: m.Config.BaseURL}
+	opts := server.Options{Version: version, BaseURL: m.Config.BaseURL,
+		Uploads: httpapi.NewUploadLimiter(m.Config.MaxUploadsPerClient, m.Config.MaxUploads)}
 	var vm *verifyMetrics
 	if m.Config.Metrics {
 		reg := prometheus.NewRegistry()
@@ -131,8 +135,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.srv = &http.Server{
 		Handler:           server.New(m.Service, m.Log, opts),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: cmp.Or(m.Config.ReadHeaderTimeout, defaultReadHeaderTimeout),
+		IdleTimeout:       cmp.Or(m.Config.IdleTimeout, defaultIdleTimeout),
+		MaxHeaderBytes:    m.Config.MaxHeaderBytes, // 0: Go's default, 1 MB
 		ConnContext:       httpapi.ConnContext,
 		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
 	}
@@ -198,6 +203,9 @@ func (m *Main) Close() error {
 	}
 	if m.Store != nil {
 		err = errors.Join(err, m.Store.Close())
+	}
+	if m.Blobs != nil {
+		err = errors.Join(err, closeBlobs(m.Blobs))
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package depot
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error kinds. Every error the service returns wraps exactly one of these (or
@@ -16,6 +17,16 @@ var (
 	ErrUnauthenticated = errors.New("unauthenticated")
 	ErrForbidden       = errors.New("forbidden")
 	ErrTooLarge        = errors.New("too large")
+	// ErrInsufficientStorage is a write refused because the disk or the
+	// object store holding blobs or metadata is full (ENOSPC, EDQUOT,
+	// SQLITE_FULL, SQLSTATE 53100, S3's StorageFull); HTTP 507. Nothing
+	// stored before is affected, and writes succeed again once space is
+	// freed.
+	ErrInsufficientStorage = errors.New("insufficient storage")
+	// ErrUnavailable is a request the server cannot take now (too many
+	// uploads in progress in all); HTTP 503, with a Retry-After when the
+	// *Error carries one.
+	ErrUnavailable = errors.New("service unavailable")
 )
 
 // Error is a domain error: a kind and a message that is safe to show to a
@@ -23,6 +34,10 @@ var (
 type Error struct {
 	Kind    error
 	Message string
+	// RetryAfter, when positive, is how long the client should wait before
+	// trying again (HTTP's Retry-After), for ErrRateLimited and
+	// ErrUnavailable.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -44,10 +59,20 @@ func ErrorMessage(err error) string {
 	if errors.As(err, &de) {
 		return de.Message
 	}
-	for _, k := range []error{ErrNotFound, ErrConflict, ErrInvalid, ErrUnauthenticated, ErrForbidden, ErrTooLarge} {
+	for _, k := range []error{ErrNotFound, ErrConflict, ErrInvalid, ErrUnauthenticated, ErrForbidden, ErrTooLarge, ErrInsufficientStorage, ErrUnavailable, ErrRateLimited} {
 		if errors.Is(err, k) {
 			return k.Error()
 		}
 	}
 	return ""
+}
+
+// RetryAfter returns how long err asks the client to wait before trying
+// again: the RetryAfter of the outermost *Error in its chain, or 0.
+func RetryAfter(err error) time.Duration {
+	var de *Error
+	if errors.As(err, &de) {
+		return de.RetryAfter
+	}
+	return 0
 }

@@ -4,8 +4,10 @@
 // uploads in progress live in <root>/tmp with random names. An upload is
 // written to its temporary file, fsynced, then renamed into place (same file
 // system, so the rename is atomic and no byte is copied twice) and the
-// directory is fsynced. Temporary files older than a day are garbage that a
-// crashed process left; Walk does not report them and CleanTemp removes them.
+// directory is fsynced. Temporary files of a Store whose process is gone
+// (see "Owners" in owner.go), and temporary files without an owner older than
+// a cutoff, are garbage that a crashed process left; Walk does not report
+// them and CleanTemp removes them.
 package fsblob
 
 import (
@@ -16,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
@@ -24,6 +27,10 @@ import (
 // Store is a depot.BlobStore on a directory.
 type Store struct {
 	root string
+	// owner is this Store's owner id and lock its locked lock file; ""
+	// and nil where flock is missing (temporary files then have no owner).
+	owner string
+	lock  *os.File
 }
 
 var _ depot.BlobStore = (*Store)(nil)
@@ -35,7 +42,25 @@ func New(dir string) (*Store, error) {
 			return nil, fmt.Errorf("create blob directory: %w", err)
 		}
 	}
-	return &Store{root: dir}, nil
+	s := &Store{root: dir}
+	if id, f, err := claimOwner(dir); err == nil {
+		s.owner, s.lock = id, f
+	} else if tryLockWorks {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the Store's owner id: its lock file is removed. Uploads
+// must have ended.
+func (s *Store) Close() error {
+	if s.lock == nil {
+		return nil
+	}
+	err := os.Remove(filepath.Join(s.root, "owners", s.owner+".lock"))
+	err = errors.Join(err, s.lock.Close())
+	s.lock = nil
+	return err
 }
 
 func (s *Store) path(digest string) (string, error) {
@@ -49,14 +74,30 @@ func translate(err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %v", depot.ErrNotFound, err)
 	}
+	return full(err)
+}
+
+// errFull is what a write to a full blob directory answers.
+var errFull = &depot.Error{Kind: depot.ErrInsufficientStorage, Message: "insufficient storage: the blob storage is full"}
+
+// full gives a write that failed for want of space (ENOSPC, or EDQUOT for a
+// user's quota) the kind ErrInsufficientStorage, keeping err for the log.
+func full(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("%w: %w", errFull, err)
+	}
 	return err
 }
 
 // NewUpload implements depot.BlobStore.
 func (s *Store) NewUpload(ctx context.Context, size int64) (depot.BlobUpload, error) {
-	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "upload-*")
+	pattern := "upload-*"
+	if s.owner != "" {
+		pattern = "upload-" + s.owner + "-*"
+	}
+	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), pattern)
 	if err != nil {
-		return nil, fmt.Errorf("create temporary file: %w", err)
+		return nil, full(fmt.Errorf("create temporary file: %w", err))
 	}
 	return &upload{s: s, f: f}, nil
 }
@@ -86,7 +127,7 @@ func (u *upload) Write(p []byte) (int, error) {
 		startWriteback(u.f, u.flushed, u.written-u.flushed)
 		u.flushed = u.written
 	}
-	return n, err
+	return n, full(err)
 }
 
 func (u *upload) Complete(ctx context.Context) error {
@@ -94,7 +135,7 @@ func (u *upload) Complete(ctx context.Context) error {
 		return nil
 	}
 	if err := u.f.Sync(); err != nil {
-		return fmt.Errorf("sync upload: %w", err)
+		return full(fmt.Errorf("sync upload: %w", err))
 	}
 	u.completed = true
 	return nil
@@ -113,7 +154,7 @@ func (u *upload) Commit(ctx context.Context, digest string) error {
 	}
 	dir := filepath.Dir(dst)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("create blob directory: %w", err)
+		return full(fmt.Errorf("create blob directory: %w", err))
 	}
 	if _, err := os.Stat(dst); err == nil {
 		// Same digest, same bytes: keep the existing blob.
@@ -121,10 +162,10 @@ func (u *upload) Commit(ctx context.Context, digest string) error {
 		return nil
 	}
 	if err := os.Rename(u.f.Name(), dst); err != nil {
-		return fmt.Errorf("move blob into place: %w", err)
+		return full(fmt.Errorf("move blob into place: %w", err))
 	}
 	u.committed, u.renamed = true, true
-	return syncDir(dir)
+	return full(syncDir(dir))
 }
 
 func (u *upload) Close() error {
@@ -204,27 +245,35 @@ func (s *Store) Walk(ctx context.Context, fn func(string) error) error {
 	})
 }
 
-// CleanTemp removes temporary upload files last modified before cutoff, which
-// only a crashed process can leave behind, and returns how many it removed.
+// CleanTemp removes the temporary upload files whose owner is gone (a
+// process that died: see "Owners" in owner.go), whatever their age, and
+// those without an owner last modified before cutoff, and returns how many
+// it removed. Only a crash leaves either behind.
 func (s *Store) CleanTemp(cutoff time.Time) (int, error) {
 	dir := filepath.Join(s.root, "tmp")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return 0, err
 	}
+	stale := func(e fs.DirEntry) bool {
+		fi, err := e.Info()
+		return err == nil && fi.ModTime().Before(cutoff)
+	}
+	o := s.owners()
+	defer o.release()
 	n := 0
 	for _, e := range entries {
 		if !strings.HasPrefix(e.Name(), "upload-") {
 			continue
 		}
-		fi, err := e.Info()
-		if err != nil || !fi.ModTime().Before(cutoff) {
+		if id := ownerOf(e.Name()); id != "" && !o.gone(id) || id == "" && !stale(e) {
 			continue
 		}
 		if err := os.Remove(filepath.Join(dir, e.Name())); err == nil {
 			n++
 		}
 	}
+	o.sweepLocks(stale)
 	return n, nil
 }
 

@@ -25,15 +25,22 @@ import (
 // Prefix is the path prefix this package serves.
 const Prefix = "/api/packages/"
 
+// Options configure a Handler.
+type Options struct {
+	// Uploads, when not nil, bounds the uploads in progress.
+	Uploads *httpapi.UploadLimiter
+}
+
 // Handler serves the Gitea generic packages routes.
 type Handler struct {
-	svc *depot.Service
-	log *slog.Logger
+	svc  *depot.Service
+	log  *slog.Logger
+	opts Options
 }
 
 // New returns a Handler.
-func New(svc *depot.Service, log *slog.Logger) *Handler {
-	return &Handler{svc: svc, log: log}
+func New(svc *depot.Service, log *slog.Logger, opts Options) *Handler {
+	return &Handler{svc: svc, log: log, opts: opts}
 }
 
 var errNoRoute = depot.Errorf(depot.ErrNotFound, "no such route")
@@ -113,6 +120,11 @@ func (h *Handler) act(w http.ResponseWriter, r *http.Request, p Path, actor *dep
 	var err error
 	switch r.Method {
 	case http.MethodPut:
+		release, err := h.opts.Uploads.Acquire(r)
+		if err != nil {
+			return err
+		}
+		defer release()
 		body, size, err := httpapi.UploadBody(r)
 		if err != nil {
 			return err

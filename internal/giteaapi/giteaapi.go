@@ -163,6 +163,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error, 
 			break
 		}
 	}
+	httpapi.ErrorHeaders(w, err)
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", httpapi.Realm)
 	}

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/depot-registry/depot/internal/depot"
@@ -36,6 +37,8 @@ type Options struct {
 	BaseURL string
 	// Version is depot's version, reported as the revision.
 	Version string
+	// Uploads, when not nil, bounds the uploads in progress.
+	Uploads *httpapi.UploadLimiter
 }
 
 // Handler serves /api/v4.
@@ -184,7 +187,10 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, a *depot.Ac
 		msg = "409 Conflict - " + msg
 	case status == http.StatusInternalServerError:
 		msg = "500 Internal Server Error"
+	case status == http.StatusInsufficientStorage, status == http.StatusTooManyRequests, status == http.StatusServiceUnavailable:
+		msg = strconv.Itoa(status) + " " + http.StatusText(status) + " - " + msg
 	}
+	httpapi.ErrorHeaders(w, err)
 	hdr := w.Header()
 	if status == http.StatusUnauthorized {
 		hdr.Set("WWW-Authenticate", httpapi.Realm)

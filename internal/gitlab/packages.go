@@ -37,6 +37,11 @@ func (h *Handler) generic(w http.ResponseWriter, r *http.Request, a *depot.Actor
 		if q.Has("select") && sel != "package_file" {
 			return paramError{"select does not have a valid value"}
 		}
+		release, err := h.opts.Uploads.Acquire(r)
+		if err != nil {
+			return err
+		}
+		defer release()
 		f, err := h.svc.UploadGitLabFile(r.Context(), a, ref, depot.GitLabUpload{Size: r.ContentLength, Status: status}, r.Body)
 		if err != nil {
 			return err

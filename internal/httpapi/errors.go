@@ -9,7 +9,9 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
 )
@@ -27,6 +29,8 @@ var statusTable = []struct {
 	{depot.ErrForbidden, http.StatusForbidden},
 	{depot.ErrTooLarge, http.StatusRequestEntityTooLarge},
 	{depot.ErrRateLimited, http.StatusTooManyRequests},
+	{depot.ErrInsufficientStorage, http.StatusInsufficientStorage},
+	{depot.ErrUnavailable, http.StatusServiceUnavailable},
 }
 
 // Status returns the HTTP status for err.
@@ -59,6 +63,7 @@ const Realm = `Basic realm="depot"`
 // answered with a generic message, so their details never reach clients.
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, format Format, err error) {
 	status, msg := Problem(r, log, err)
+	ErrorHeaders(w, err)
 	h := w.Header()
 	if status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", Realm)
@@ -84,6 +89,27 @@ func Problem(r *http.Request, log *slog.Logger, err error) (status int, msg stri
 		msg = strings.ToLower(http.StatusText(status))
 	}
 	return status, msg
+}
+
+// ErrorHeaders sets the headers an error answer carries whatever the
+// dialect (Retry-After, in whole seconds, when err asks the client to wait)
+// and lets Logged see err, which it needs to log a full disk once per
+// episode. Every dialect's error writer calls it.
+func ErrorHeaders(w http.ResponseWriter, err error) {
+	if d := depot.RetryAfter(err); d > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
+	}
+	for {
+		switch v := w.(type) {
+		case *statusWriter:
+			v.err = err
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = v.Unwrap()
+		default:
+			return
+		}
+	}
 }
 
 // MethodNotAllowed answers 405 with the allowed methods.

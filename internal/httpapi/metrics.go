@@ -19,6 +19,9 @@ type Metrics struct {
 	received *prometheus.CounterVec
 	sent     *prometheus.CounterVec
 	inFlight prometheus.Gauge
+
+	storageFull        prometheus.Gauge
+	storageFullAnswers prometheus.Counter
 }
 
 // NewMetrics creates the request metrics and registers them with reg.
@@ -45,8 +48,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "depot_http_requests_in_flight",
 			Help: "Requests being answered now.",
 		}),
+		storageFull: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "depot_storage_full",
+			Help: "1 while blob or metadata storage is full (writes answer 507), from the first 507 to the next successful upload.",
+		}),
+		storageFullAnswers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "depot_storage_full_responses_total",
+			Help: "Requests answered 507 Insufficient Storage because blob or metadata storage was full.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.received, m.sent, m.inFlight)
+	reg.MustRegister(m.requests, m.duration, m.received, m.sent, m.inFlight, m.storageFull, m.storageFullAnswers)
 	return m
 }
 

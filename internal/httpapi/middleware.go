@@ -14,6 +14,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	n      int64
+	err    error // the error answered, when ErrorHeaders saw it
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -44,8 +45,10 @@ func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Logged logs one line per request, counts it in m (when not nil), and
-// turns a panic in next into a 500 that is logged, not shown.
+// turns a panic in next into a 500 that is logged, not shown. A full disk
+// (507) is logged once per episode, with its cause (see storageEpisodes).
 func Logged(log *slog.Logger, m *Metrics, next http.Handler) http.Handler {
+	storage := &storageEpisodes{now: time.Now}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -71,6 +74,7 @@ func Logged(log *slog.Logger, m *Metrics, next http.Handler) http.Handler {
 				}
 			}
 			elapsed := time.Since(start)
+			storage.observe(log, m, r, sw.status, sw.err)
 			if m != nil {
 				m.inFlight.Dec()
 				var in int64

@@ -46,12 +46,16 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// errFull is what a write to a database whose disk is full answers.
+var errFull = &depot.Error{Kind: depot.ErrInsufficientStorage, Message: "insufficient storage: the metadata database's disk is full"}
+
 // SQLSTATE codes (https://www.postgresql.org/docs/current/errcodes-appendix.html).
 const (
 	codeForeignKeyViolation  = "23503"
 	codeUniqueViolation      = "23505"
 	codeSerializationFailure = "40001"
 	codeDeadlockDetected     = "40P01"
+	codeDiskFull             = "53100"
 )
 
 const (
@@ -202,6 +206,8 @@ func translate(err error) error {
 	case codeForeignKeyViolation:
 		// A missing parent: the owner of a package, the user of a token.
 		return fmt.Errorf("%w: %v", depot.ErrNotFound, err)
+	case codeDiskFull:
+		return fmt.Errorf("%w: %w", errFull, err)
 	}
 	return err
 }

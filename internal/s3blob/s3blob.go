@@ -127,10 +127,18 @@ func errCode(err error) string {
 	return ""
 }
 
-// translate gives S3 errors that mean a missing object the depot kind.
+// errFull is what a write to a full object store answers.
+var errFull = &depot.Error{Kind: depot.ErrInsufficientStorage, Message: "insufficient storage: the object store is full"}
+
+// translate gives S3 errors that mean a missing object, or a full store
+// (MinIO's XMinioStorageFull, below its free-space threshold, and its bucket
+// quota; StorageFull of other S3 servers), their depot kinds, by error code.
 func translate(err error) error {
-	if errCode(err) == minio.NoSuchKey {
+	switch errCode(err) {
+	case minio.NoSuchKey:
 		return fmt.Errorf("%w: %v", depot.ErrNotFound, err)
+	case "XMinioStorageFull", "StorageFull", "XMinioAdminBucketQuotaExceeded":
+		return fmt.Errorf("%w: %w", errFull, err)
 	}
 	return err
 }

@@ -39,7 +39,7 @@ func (s *Store) NewUpload(ctx context.Context, size int64) (depot.BlobUpload, er
 	}
 	key := s.tmpPrefix() + rand.Text()
 	if _, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(nil), 0, minio.PutObjectOptions{}); err != nil {
-		return nil, fmt.Errorf("create staging object: %w", err)
+		return nil, fmt.Errorf("create staging object: %w", translate(err))
 	}
 	if s.trackKey != nil {
 		s.trackKey(key)
@@ -55,6 +55,7 @@ func (s *Store) NewUpload(ctx context.Context, size int64) (depot.BlobUpload, er
 	go func() {
 		defer close(u.done)
 		_, err := s.client.PutObject(putCtx, s.bucket, key, pr, size, opts)
+		err = translate(err)
 		u.putErr = err
 		if err == nil {
 			err = errors.New("s3blob: upload already complete")
@@ -196,7 +197,7 @@ func (u *upload) Commit(ctx context.Context, digest string) error {
 		// Same digest, same bytes: keep the existing blob.
 	case errCode(err) == minio.NoSuchKey:
 		if err := u.copyTo(ctx, dst, digest); err != nil {
-			return fmt.Errorf("commit blob %s: %w", digest, err)
+			return fmt.Errorf("commit blob %s: %w", digest, translate(err))
 		}
 	default:
 		return fmt.Errorf("commit blob %s: %w", digest, err)

@@ -32,12 +32,15 @@ type Options struct {
 	// <MetricsToken>", as Gitea's [metrics] TOKEN.
 	MetricsHandler http.Handler
 	MetricsToken   string
+	// Uploads, when not nil, bounds the uploads in progress in both
+	// dialects together.
+	Uploads *httpapi.UploadLimiter
 }
 
 // New returns depot's HTTP handler.
 func New(svc *depot.Service, log *slog.Logger, opts Options) http.Handler {
-	giteaAPI := gitea.New(svc, log)
-	gitlabAPI := gitlab.New(svc, log, gitlab.Options{BaseURL: opts.BaseURL, Version: opts.Version})
+	giteaAPI := gitea.New(svc, log, gitea.Options{Uploads: opts.Uploads})
+	gitlabAPI := gitlab.New(svc, log, gitlab.Options{BaseURL: opts.BaseURL, Version: opts.Version, Uploads: opts.Uploads})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": opts.Version})

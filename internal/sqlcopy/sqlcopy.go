@@ -169,7 +169,7 @@ func copyTable(ctx context.Context, from, to DB, table string, progress Progress
 		return err
 	}
 	if hasID(cols) {
-		used, err := highestID(ctx, from.DB, from.Dialect, table)
+		used, err := highestID(ctx, from.reader(), from.Dialect, table)
 		if err != nil {
 			return err
 		}
@@ -214,9 +214,8 @@ func hasID(cols []column) bool {
 	return false
 }
 
-// querier is what highestID and raiseIDCounter need of a database or a
-// transaction.
-type querier interface {
+// execer is what raiseIDCounter needs of a database or a transaction.
+type execer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
@@ -257,7 +256,7 @@ func highestID(ctx context.Context, db querier, d Dialect, table string) (int64,
 
 // raiseIDCounter moves table's id counter so that the next id is above
 // used and above every id the table holds.
-func raiseIDCounter(ctx context.Context, tx querier, d Dialect, table string, used int64) error {
+func raiseIDCounter(ctx context.Context, tx execer, d Dialect, table string, used int64) error {
 	switch d {
 	case Postgres:
 		var seq sql.NullString

@@ -32,7 +32,13 @@ const (
 	codeConstraintForeignKey = 787
 	codeConstraintPrimaryKey = 1555
 	codeConstraintUnique     = 2067
+	// codeFull is the primary code SQLITE_FULL (the disk is full); its
+	// extended codes share the low byte.
+	codeFull = 13
 )
+
+// errFull is what a write to a full database answers.
+var errFull = &depot.Error{Kind: depot.ErrInsufficientStorage, Message: "insufficient storage: the metadata database's disk is full"}
 
 // Store is a depot.Store on one SQLite database file.
 type Store struct {
@@ -144,6 +150,9 @@ func translate(err error) error {
 		case codeConstraintForeignKey:
 			return fmt.Errorf("%w: %v", depot.ErrNotFound, err)
 		}
+		if se.Code()&0xff == codeFull {
+			return fmt.Errorf("%w: %w", errFull, err)
+		}
 	}
 	return err
 }
@@ -157,7 +166,7 @@ func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return translate(fmt.Errorf("begin: %w", err))
 	}
 	defer s.cache.invalidate()
 	if err := fn(tx); err != nil {

@@ -307,6 +307,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, req *request, err
 	if errors.Is(err, depot.ErrRateLimited) {
 		status = http.StatusTooManyRequests
 	}
+	httpapi.ErrorHeaders(w, err)
 	d := errorData{Status: status, Message: msg}
 	switch status {
 	case http.StatusNotFound:
@@ -320,6 +321,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, req *request, err
 	case http.StatusInternalServerError:
 		d.Heading = "Something went wrong"
 		d.Message = "The server could not answer. Try again later."
+	case http.StatusInsufficientStorage:
+		d.Heading = "Storage full"
 	default:
 		d.Heading = http.StatusText(status)
 	}
