@@ -22,6 +22,10 @@ type Actor struct {
 	// ProjectToken is set when a deploy token or job token authenticated
 	// the request; User is then a stand-in with no account (ID 0).
 	ProjectToken *ProjectToken
+	// Publisher is set when a trusted publisher's minted token, or a CI
+	// job's ID token itself, authenticated the request; User is then a
+	// stand-in with no account (ID 0).
+	Publisher *PublisherGrant
 }
 
 // IsAnonymous reports whether a is nobody in particular.
@@ -61,7 +65,7 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Actor, erro
 	case c.Password == "" || c.Password == "x-oauth-basic":
 		return s.authenticateToken(ctx, c.Username)
 	}
-	if looksLikeToken(c.Password) {
+	if looksLikeToken(c.Password) || strings.HasPrefix(c.Password, publisherTokenPrefix) || looksLikeJWT(c.Password) {
 		if a, err := s.authenticateToken(ctx, c.Password); err == nil {
 			return a, nil
 		} else if !errors.Is(err, ErrUnauthenticated) {
@@ -97,6 +101,12 @@ func hashToken(secret string) string {
 }
 
 func (s *Service) authenticateToken(ctx context.Context, secret string) (*Actor, error) {
+	switch {
+	case strings.HasPrefix(secret, publisherTokenPrefix):
+		return s.authenticatePublisherToken(ctx, secret)
+	case looksLikeJWT(secret) && s.opts.Verifier != nil:
+		return s.authenticateIDToken(ctx, secret)
+	}
 	if !looksLikeToken(secret) {
 		return nil, errBadCredentials
 	}
