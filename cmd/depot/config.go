@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/oidc"
 	"github.com/depot-registry/depot/internal/password"
 	"github.com/dustin/go-humanize"
 	"github.com/urfave/cli/v3"
@@ -41,6 +42,12 @@ type Config struct {
 	// BcryptCost is the password hashing cost; 0 means bcrypt's default.
 	// Tests lower it.
 	BcryptCost int
+	// PublisherTokenTTL is how long a token minted for a trusted publisher
+	// lasts; 0 means depot.DefaultPublisherTokenTTL.
+	PublisherTokenTTL time.Duration
+	// Now is the clock of the service and of ID token verification; nil
+	// means time.Now. Tests set it.
+	Now func() time.Time
 }
 
 func dataFlags() []cli.Flag {
@@ -68,6 +75,7 @@ func serveFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "token-cache-ttl", Value: depot.DefaultTokenCacheTTL, Usage: "how long a verified token, and an owner looked up by name, are trusted before the database is asked again; on PostgreSQL revocations reach every replica at once (LISTEN/NOTIFY); on SQLite a revocation by the admin CLI takes up to this long; 0 disables the caches", Sources: cli.EnvVars("DEPOT_TOKEN_CACHE_TTL")},
 		&cli.BoolFlag{Name: "metrics", Usage: "serve Prometheus metrics at /metrics", Sources: cli.EnvVars("DEPOT_METRICS")},
 		&cli.StringFlag{Name: "metrics-token", Usage: "bearer token a /metrics scrape must send (recommended when --metrics is on)", Sources: cli.EnvVars("DEPOT_METRICS_TOKEN")},
+		&cli.DurationFlag{Name: "trusted-publisher-token-ttl", Value: depot.DefaultPublisherTokenTTL, Usage: "lifetime of the token a CI job gets for its OIDC ID token (POST /api/depot/oidc/token), at most 6h", Sources: cli.EnvVars("DEPOT_TRUSTED_PUBLISHER_TOKEN_TTL")},
 	)
 }
 
@@ -141,6 +149,12 @@ func serveConfig(cmd *cli.Command) (Config, error) {
 	default:
 		c.TokenCacheTTL = ttl
 	}
+	switch ttl := cmd.Duration("trusted-publisher-token-ttl"); {
+	case ttl < time.Minute || ttl > depot.MaxPublisherTokenTTL:
+		return c, usageError("--trusted-publisher-token-ttl (DEPOT_TRUSTED_PUBLISHER_TOKEN_TTL): %v is not between 1m and 6h", ttl)
+	default:
+		c.PublisherTokenTTL = ttl
+	}
 	c.Metrics, c.MetricsToken = cmd.Bool("metrics"), cmd.String("metrics-token")
 	if c.MetricsToken != "" && !c.Metrics {
 		return c, usageError("--metrics-token (DEPOT_METRICS_TOKEN) is set but --metrics (DEPOT_METRICS) is off")
@@ -191,7 +205,12 @@ func newService(c Config, store depot.Store, blobs depot.BlobStore, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
+	if c.PublisherTokenTTL > depot.MaxPublisherTokenTTL {
+		return nil, fmt.Errorf("trusted publisher token TTL %v is over %v", c.PublisherTokenTTL, depot.MaxPublisherTokenTTL)
+	}
 	opts := &depot.Options{MaxUploadSize: c.MaxUploadSize, Logger: log, TokenCacheTTL: c.TokenCacheTTL,
+		Now: c.Now, BaseURL: c.BaseURL, PublisherTokenTTL: c.PublisherTokenTTL,
+		Verifier: oidc.New(&oidc.Options{Now: c.Now}),
 		// A local blob reads back from the page cache; an S3 object would be
 		// downloaded again.
 		DeferDigests: strings.HasPrefix(c.StorageURL, "file://")}
