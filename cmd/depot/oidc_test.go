@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -339,6 +340,68 @@ func runTrustedPublishing(t *testing.T, e *publishingEnv) {
 			t.Errorf("PUT after expiry: %d %s, want 401", code, body)
 		}
 		e.wantAbsent(pkg + "app/4.0.0/late.bin")
+	})
+	t.Run("publishers managed through the JSON API and the CLI", func(t *testing.T) {
+		api := "/api/depot/owners/acme/trusted-publishers"
+		alice := basic("alice", "alice-password")
+		alice["Content-Type"] = "application/json"
+		for _, c := range []struct{ body, want string }{
+			{`{"issuer": "` + e.github.URL + `", "claims": {}}`, "at least one claim"},
+			{`{"issuer": "` + e.github.URL + `", "claims": {"repository": "*"}}`, "does not match everything"},
+			{`{"issuer": "http://ci.example", "claims": {"repository": "acme/x"}}`, "https"},
+			{`{"issuer": "` + e.github.URL + `", "claims": {"exp": "1"}}`, "depot itself"},
+			{`{"issuer": "` + e.github.URL + `", "claims": {"repository": "a"}, "extra": 1}`, "unknown field"},
+		} {
+			if code, body := e.do(http.MethodPost, api, alice, c.body); code != http.StatusBadRequest || !strings.Contains(body, c.want) {
+				t.Errorf("POST %s: %d %s, want 400 holding %q", c.body, code, body, c.want)
+			}
+		}
+		body := `{"issuer": "` + e.github.URL + `", "claims": {"repository": "acme/api", "repository_id": "101"}, "packages": ["api"]}`
+		if code, _ := e.do(http.MethodPost, api, basic("bob", "bob-password"), body); code != http.StatusForbidden {
+			t.Errorf("POST by bob (not an admin of acme): %d, want 403", code)
+		}
+		if code, _ := e.do(http.MethodPost, api, nil, body); code != http.StatusUnauthorized {
+			t.Errorf("POST anonymous: %d, want 401", code)
+		}
+		code, resp := e.do(http.MethodPost, api, alice, body)
+		var created struct {
+			ID     int64             `json:"id"`
+			Claims map[string]string `json:"claims"`
+		}
+		if code != http.StatusCreated || json.Unmarshal([]byte(resp), &created) != nil || created.ID == 0 || created.Claims["repository_id"] != "101" {
+			t.Fatalf("POST by alice: %d %s", code, resp)
+		}
+		if code, resp := e.do(http.MethodGet, api, alice, ""); code != http.StatusOK || !strings.Contains(resp, `"acme/api"`) {
+			t.Errorf("GET: %d %s", code, resp)
+		}
+		if code, resp := e.do(http.MethodGet, api+"/-/exchanges", alice, ""); code != http.StatusOK || !strings.Contains(resp, `"run_id":"5301"`) {
+			t.Errorf("GET exchanges: %d %s", code, resp)
+		}
+		if list := e.cli("admin", "trusted-publisher", "list", "--owner", "acme"); !strings.Contains(list, "repository=acme/api,repository_id=101") {
+			t.Errorf("CLI list:\n%s", list)
+		}
+		claims := issuertest.GitHub(e.github.URL, depotAudience, "acme/api", e.clock.now())
+		claims["repository_id"] = "101"
+		tok := e.mint(e.github.Sign(t, claims))
+		h := map[string]string{"Authorization": "token " + tok}
+		if code, _ := e.do(http.MethodPut, pkg+"api/1.0/a.bin", h, "a"); code != http.StatusCreated {
+			t.Errorf("PUT with the new publisher's token: %d", code)
+		}
+		if code, _ := e.do(http.MethodDelete, api+"/"+strconv.FormatInt(created.ID, 10), basic("bob", "bob-password"), ""); code != http.StatusForbidden {
+			t.Errorf("DELETE by bob: %d, want 403", code)
+		}
+		if code, _ := e.do(http.MethodDelete, api+"/"+strconv.FormatInt(created.ID, 10), alice, ""); code != http.StatusNoContent {
+			t.Errorf("DELETE by alice: %d, want 204", code)
+		}
+		if code, _ := e.do(http.MethodPut, pkg+"api/1.0/b.bin", h, "b"); code != http.StatusUnauthorized {
+			t.Errorf("PUT with the deleted publisher's token: %d, want 401", code)
+		}
+		// The CLI deletes too.
+		id := e.cli("admin", "trusted-publisher", "create", "--owner", "acme", "--issuer", e.github.URL, "--claim", "repository=acme/tmp")
+		e.cli("admin", "trusted-publisher", "delete", "--id", id)
+		if list := e.cli("admin", "trusted-publisher", "list"); strings.Contains(list, "acme/tmp") || !strings.Contains(list, "bob/tool") {
+			t.Errorf("CLI list after delete:\n%s", list)
+		}
 	})
 	t.Run("exchanges and uploads record the CI identity", func(t *testing.T) {
 		o, _ := e.m.Store.OwnerByName(context.Background(), "acme")
