@@ -228,6 +228,15 @@ func runTrustedPublishing(t *testing.T, e *publishingEnv) {
 			t.Errorf("second use of the ID token: %d %s, want 401 naming jti", code, body)
 		}
 		e.wantAbsent(pkg + "tool/1.0.0/again.bin")
+		// As a Basic password (curl --user ci:$ID_TOKEN).
+		raw = e.fj.Sign(t, issuertest.Forgejo(e.fj.URL, depotAudience, "acme/app", e.clock.now()))
+		if code, body := e.do(http.MethodPut, pkg+"tool/1.0.0/basic.bin", basic("ci", raw), "basic"); code != http.StatusCreated {
+			t.Errorf("PUT with the ID token as Basic password: %d %s", code, body)
+		}
+		code, body = e.do(http.MethodPut, pkg+"tool/1.0.0/basic2.bin", basic("ci", raw), "basic")
+		if code != http.StatusUnauthorized || !strings.Contains(body, "jti") {
+			t.Errorf("Basic replay: %d %s, want 401 naming jti", code, body)
+		}
 	})
 	t.Run("keys rotated mid-test", func(t *testing.T) {
 		old := e.githubToken(nil)
@@ -402,6 +411,31 @@ func runTrustedPublishing(t *testing.T, e *publishingEnv) {
 		if list := e.cli("admin", "trusted-publisher", "list"); strings.Contains(list, "acme/tmp") || !strings.Contains(list, "bob/tool") {
 			t.Errorf("CLI list after delete:\n%s", list)
 		}
+	})
+	t.Run("publishers of two owners match: the exchange names one", func(t *testing.T) {
+		id := e.cli("admin", "trusted-publisher", "create", "--owner", "bob", "--issuer", e.github.URL, "--claim", "repository=acme/app")
+		defer e.cli("admin", "trusted-publisher", "delete", "--id", id)
+		n := e.exchanges()
+		code, out := e.exchange(e.githubToken(nil), "")
+		if code != http.StatusBadRequest || !strings.Contains(out["message"], `"owner"`) || e.exchanges() != n {
+			t.Errorf("exchange matching two owners: %d %v, want 400 asking for an owner, nothing recorded", code, out)
+		}
+		code, out = e.exchange(e.githubToken(nil), "bob")
+		if code != http.StatusOK {
+			t.Fatalf("exchange for bob: %d %v", code, out)
+		}
+		h := map[string]string{"Authorization": "token " + out["token"]}
+		if code, _ := e.do(http.MethodPut, pkg+"app/5.0.0/x.bin", h, "x"); code != http.StatusForbidden {
+			t.Errorf("bob's token on acme: %d, want 403", code)
+		}
+		if code, _ := e.do(http.MethodPut, "/api/packages/bob/generic/mirror/1.0/x.bin", h, "x"); code != http.StatusCreated {
+			t.Errorf("bob's token on bob: %d, want 201", code)
+		}
+		// A direct ID token cannot name the owner: refused.
+		if code, body := e.do(http.MethodPut, pkg+"app/5.0.0/y.bin", map[string]string{"Authorization": "Bearer " + e.githubToken(nil)}, "y"); code != http.StatusBadRequest {
+			t.Errorf("direct ID token matching two owners: %d %s, want 400", code, body)
+		}
+		e.wantAbsent(pkg + "app/5.0.0/y.bin")
 	})
 	t.Run("exchanges and uploads record the CI identity", func(t *testing.T) {
 		o, _ := e.m.Store.OwnerByName(context.Background(), "acme")

@@ -65,7 +65,12 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Actor, erro
 	case c.Password == "" || c.Password == "x-oauth-basic":
 		return s.authenticateToken(ctx, c.Username)
 	}
-	if looksLikeToken(c.Password) || strings.HasPrefix(c.Password, publisherTokenPrefix) || looksLikeJWT(c.Password) {
+	if strings.HasPrefix(c.Password, publisherTokenPrefix) || looksLikeJWT(c.Password) && s.opts.Verifier != nil {
+		// A trusted publisher's token, or a CI job's ID token, as the
+		// password: its own reason if refused.
+		return s.authenticateToken(ctx, c.Password)
+	}
+	if looksLikeToken(c.Password) {
 		if a, err := s.authenticateToken(ctx, c.Password); err == nil {
 			return a, nil
 		} else if !errors.Is(err, ErrUnauthenticated) {
