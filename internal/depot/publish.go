@@ -2,8 +2,6 @@ package depot
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -575,22 +573,16 @@ func (s *Service) authenticatePublisherToken(ctx context.Context, secret string)
 	if !looksLikeToken(rest) {
 		return nil, errBadCredentials
 	}
-	sum := sha256.Sum256([]byte(secret))
-	now := s.opts.Now()
-	cached, gen, ok := s.tokens.get(sum, now)
-	if ok {
-		if !now.Before(*cached.expires) {
-			return nil, &Error{Kind: ErrUnauthenticated, Message: "token has expired"}
-		}
-		return cached.actor, nil
+	l, a, err := s.cachedToken(secret)
+	if a != nil || err != nil {
+		return a, err
 	}
 	candidates, err := s.store.PublisherTokensByLastEight(ctx, rest[tokenLen-8:])
 	if err != nil {
 		return nil, fmt.Errorf("look up token: %w", err)
 	}
-	want := hex.EncodeToString(sum[:])
 	for _, e := range candidates {
-		if subtle.ConstantTimeCompare([]byte(e.Hash), []byte(want)) != 1 {
+		if !l.matches(e.Hash) {
 			continue
 		}
 		if !s.now().Before(e.ExpiresAt) {
@@ -607,7 +599,7 @@ func (s *Service) authenticatePublisherToken(ctx context.Context, secret string)
 		}
 		a := publisherActor(e, p)
 		exp := e.ExpiresAt
-		s.tokens.put(sum, a, &exp, now, gen)
+		s.tokens.put(l.key, a, &exp, l.now, l.gen)
 		return a, nil
 	}
 	return nil, errBadCredentials

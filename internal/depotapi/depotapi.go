@@ -123,15 +123,23 @@ func toPublisher(p *depot.TrustedPublisher) Publisher {
 	return out
 }
 
-func (h *handler) listPublishers(w http.ResponseWriter, r *http.Request) {
+// settings returns the owner's publisher settings for the request's actor,
+// or writes the error and returns false.
+func (h *handler) settings(w http.ResponseWriter, r *http.Request) (*depot.PublisherSettings, bool) {
 	a, err := h.actor(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
+	if err == nil {
+		var ps *depot.PublisherSettings
+		if ps, err = h.svc.PublisherSettingsAs(r.Context(), a, r.PathValue("owner")); err == nil {
+			return ps, true
+		}
 	}
-	ps, err := h.svc.PublisherSettingsAs(r.Context(), a, r.PathValue("owner"))
-	if err != nil {
-		h.fail(w, r, err)
+	h.fail(w, r, err)
+	return nil, false
+}
+
+func (h *handler) listPublishers(w http.ResponseWriter, r *http.Request) {
+	ps, ok := h.settings(w, r)
+	if !ok {
 		return
 	}
 	out := make([]Publisher, len(ps.Publishers))
@@ -207,14 +215,8 @@ type Exchange struct {
 }
 
 func (h *handler) listExchanges(w http.ResponseWriter, r *http.Request) {
-	a, err := h.actor(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	ps, err := h.svc.PublisherSettingsAs(r.Context(), a, r.PathValue("owner"))
-	if err != nil {
-		h.fail(w, r, err)
+	ps, ok := h.settings(w, r)
+	if !ok {
 		return
 	}
 	out := make([]Exchange, len(ps.Exchanges))

@@ -17,8 +17,7 @@ import (
 
 type clock struct{ offset atomic.Int64 }
 
-func (c *clock) now() time.Time      { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *clock) add(d time.Duration) { c.offset.Add(int64(d)) }
+func (c *clock) now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
 func verify(v *oidc.Verifier, raw string) (*depot.IDToken, error) {
 	iss, err := v.Issuer(raw)
 	if err != nil {
