@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"path"
 	"regexp"
 	"slices"
@@ -251,7 +252,7 @@ func ValidateIssuerURL(raw string) error {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	host, _, _ := strings.Cut(rest, "/")
 	switch {
-	case !ok || host == "" || strings.ContainsAny(raw, "?# \t\r\n") || len(raw) > 255:
+	case !ok || host == "" || strings.ContainsAny(raw, "?#@ \t\r\n") || len(raw) > 255:
 	case scheme == "https":
 		return nil
 	case scheme == "http" && isLoopbackHost(host):
@@ -267,7 +268,8 @@ func isLoopbackHost(hostport string) bool {
 	} else if i := strings.LastIndexByte(h, ':'); i >= 0 {
 		h = h[:i]
 	}
-	return h == "localhost" || h == "::1" || strings.HasPrefix(h, "127.")
+	ip := net.ParseIP(h)
+	return h == "localhost" || ip != nil && ip.IsLoopback()
 }
 
 // ownerAdmin returns the owner if a administers it. ErrNotFound for owners
