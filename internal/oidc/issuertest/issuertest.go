@@ -224,7 +224,7 @@ func times(now time.Time, claims map[string]any) map[string]any {
 
 // GitHub returns the claims of a GitHub Actions ID token for a tag push of
 // repo ("owner/name") running .github/workflows/release.yml, as
-// https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect
+// https://docs.github.com/en/actions/reference/security/oidc
 // lists them.
 func GitHub(iss, aud, repo string, now time.Time) map[string]any {
 	owner, _, _ := strings.Cut(repo, "/")
