@@ -190,6 +190,6 @@ func adminCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.C
 						return err
 					}),
 			}},
-		}, append(gitlabAdminCommands(stdout, sub), integrityCommands(stdout, stderr, onUsage)...)...),
+		}, append(append(gitlabAdminCommands(stdout, sub), integrityCommands(stdout, stderr, onUsage)...), trustedPublisherCommand(stdout, sub))...),
 	}
 }

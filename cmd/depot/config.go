@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/oidc"
 	"github.com/depot-registry/depot/internal/password"
 	"github.com/dustin/go-humanize"
 	"github.com/urfave/cli/v3"
@@ -65,6 +66,12 @@ type Config struct {
 	// BcryptCost is the password hashing cost; 0 means bcrypt's default.
 	// Tests lower it.
 	BcryptCost int
+	// PublisherTokenTTL is how long a token minted for a trusted publisher
+	// lasts; 0 means depot.DefaultPublisherTokenTTL.
+	PublisherTokenTTL time.Duration
+	// Now is the clock of the service and of ID token verification; nil
+	// means time.Now. Tests set it.
+	Now func() time.Time
 }
 
 func dataFlags() []cli.Flag {
@@ -99,6 +106,7 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "max-header-bytes", Value: defaultMaxHeaderBytes, Usage: "largest request header block, e.g. 64KiB; beyond it the answer is 431", Sources: cli.EnvVars("DEPOT_MAX_HEADER_BYTES")},
 		&cli.IntFlag{Name: "max-uploads-per-client", Value: defaultMaxUploadsPerClient, Usage: "most uploads in progress from one client address, per server process (beyond: 429 with Retry-After); 0 is no bound", Sources: cli.EnvVars("DEPOT_MAX_UPLOADS_PER_CLIENT")},
 		&cli.IntFlag{Name: "max-uploads", Value: defaultMaxUploads, Usage: "most uploads in progress in all, per server process (beyond: 503 with Retry-After); 0 is no bound", Sources: cli.EnvVars("DEPOT_MAX_UPLOADS")},
+		&cli.DurationFlag{Name: "trusted-publisher-token-ttl", Value: depot.DefaultPublisherTokenTTL, Usage: "lifetime of the token a CI job gets for its OIDC ID token (POST /api/depot/oidc/token), at most 6h", Sources: cli.EnvVars("DEPOT_TRUSTED_PUBLISHER_TOKEN_TTL")},
 	)
 }
 
@@ -189,6 +197,12 @@ func serveConfig(cmd *cli.Command) (Config, error) {
 	if c, err = limitsConfig(cmd, c); err != nil {
 		return c, err
 	}
+	switch ttl := cmd.Duration("trusted-publisher-token-ttl"); {
+	case ttl < time.Minute || ttl > depot.MaxPublisherTokenTTL:
+		return c, usageError("--trusted-publisher-token-ttl (DEPOT_TRUSTED_PUBLISHER_TOKEN_TTL): %v is not between 1m and 6h", ttl)
+	default:
+		c.PublisherTokenTTL = ttl
+	}
 	c.Metrics, c.MetricsToken = cmd.Bool("metrics"), cmd.String("metrics-token")
 	if c.MetricsToken != "" && !c.Metrics {
 		return c, usageError("--metrics-token (DEPOT_METRICS_TOKEN) is set but --metrics (DEPOT_METRICS) is off")
@@ -272,7 +286,12 @@ func newService(c Config, store depot.Store, blobs depot.BlobStore, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
+	if c.PublisherTokenTTL > depot.MaxPublisherTokenTTL {
+		return nil, fmt.Errorf("trusted publisher token TTL %v is over %v", c.PublisherTokenTTL, depot.MaxPublisherTokenTTL)
+	}
 	opts := &depot.Options{MaxUploadSize: c.MaxUploadSize, Logger: log, TokenCacheTTL: c.TokenCacheTTL,
+		Now: c.Now, BaseURL: c.BaseURL, PublisherTokenTTL: c.PublisherTokenTTL,
+		Verifier: oidc.New(&oidc.Options{Now: c.Now}),
 		// A local blob reads back from the page cache; an S3 object would be
 		// downloaded again.
 		DeferDigests: strings.HasPrefix(c.StorageURL, "file://"), VerifyDownloads: c.VerifyDownloads}

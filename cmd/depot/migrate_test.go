@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/oidc/issuertest"
 )
 
 // migrateFixture is a registry filled through the service: a user with a
@@ -24,6 +25,9 @@ type migrateFixture struct {
 	files map[string][]byte // path under /api/packages/ -> content
 	// deployToken reads the GitLab package fillGitLab publishes.
 	deployToken string
+	// publisherToken was minted for a trusted publisher of issuer, whose
+	// ID token jti was exchanged; it uploaded mig/app 3.0.0.
+	publisherToken, issuer, jti string
 }
 
 func fillRegistry(t *testing.T, m *Main) migrateFixture {
@@ -70,7 +74,66 @@ func fillRegistry(t *testing.T, m *Main) migrateFixture {
 		t.Fatal(err)
 	}
 	fx.deployToken = fillGitLab(t, m, actor, shared, fx.files["mig/generic/app/2.0.0/app.tar.gz"])
+	fillTrustedPublishing(t, m, &fx)
 	return fx
+}
+
+// fillTrustedPublishing adds a trusted publisher, an exchange and a file
+// uploaded with the minted token.
+func fillTrustedPublishing(t *testing.T, m *Main, fx *migrateFixture) {
+	t.Helper()
+	ctx := context.Background()
+	is := issuertest.New(t)
+	if _, err := m.Service.CreateTrustedPublisher(ctx, depot.NewTrustedPublisher{Owner: "mig", Issuer: is.URL, Audience: "migrate",
+		Claims: []string{"repository=mig/app"}, Packages: []string{"app"}}); err != nil {
+		t.Fatal(err)
+	}
+	claims := issuertest.GitHub(is.URL, "migrate", "mig/app", time.Now())
+	minted, err := m.Service.ExchangeIDToken(ctx, is.Sign(t, claims), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.publisherToken, fx.issuer, fx.jti = minted.Token, is.URL, claims["jti"].(string)
+	a, err := m.Service.Authenticate(ctx, depot.Credentials{Token: minted.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The bytes of a file already stored: the blob counts stay.
+	content := fx.files["mig/generic/app/2.0.0/app.tar.gz"]
+	ref := depot.FileRef{Owner: "mig", Type: depot.TypeGeneric, Package: "app", Version: "3.0.0", File: "ci.bin"}
+	if _, err := m.Service.UploadFile(ctx, a, ref, int64(len(content)), bytes.NewReader(content)); err != nil {
+		t.Fatal(err)
+	}
+	fx.files["mig/generic/app/3.0.0/ci.bin"] = content
+}
+
+// checkTrustedPublishing checks what fillTrustedPublishing stored.
+func checkTrustedPublishing(t *testing.T, m *Main, fx migrateFixture) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := m.Service.Authenticate(ctx, depot.Credentials{Token: fx.publisherToken}); err != nil {
+		t.Errorf("the minted token after migration: %v", err)
+	}
+	if fresh, err := m.Store.UseTokenID(ctx, fx.issuer, fx.jti, time.Now().Add(time.Hour), time.Now()); err != nil || fresh {
+		t.Errorf("the exchanged jti after migration: fresh %v, %v; want used", fresh, err)
+	}
+	o, err := m.Store.OwnerByName(ctx, "mig")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := m.Store.VersionByName(ctx, o.ID, depot.TypeGeneric, "app", "3.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubs, err := m.Store.FilePublications(ctx, v.Version.ID)
+	if err != nil || len(pubs) != 1 {
+		t.Fatalf("publications after migration: %v, %v", pubs, err)
+	}
+	for _, p := range pubs {
+		if p.Repository != "mig/app" || p.RunID != "5301" || p.PublisherID == 0 {
+			t.Errorf("publication after migration: %+v", p)
+		}
+	}
 }
 
 // checkRegistry downloads every file of fx from a running server with fx's
@@ -123,6 +186,7 @@ func checkRegistry(t *testing.T, m *Main, fx migrateFixture) {
 		t.Fatalf("create token after migration: %v", err)
 	}
 	checkGitLab(t, m, fx.deployToken, fx.files["mig/generic/app/2.0.0/app.tar.gz"])
+	checkTrustedPublishing(t, m, fx)
 }
 
 // migrateRoundTrip migrates a filled SQLite + disk registry to dst, checks

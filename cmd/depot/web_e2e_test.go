@@ -395,6 +395,13 @@ func TestWebUIInChromium(t *testing.T) {
 	b.open("/secret-team/-/members", http.StatusOK)
 	b.check("members")
 	b.screenshot("members")
+	if _, err := m.Service.CreateTrustedPublisher(ctx, depot.NewTrustedPublisher{Owner: "secret-team", Issuer: "https://token.actions.githubusercontent.com",
+		Audience: "https://depot.example", Claims: []string{"repository_id=74", "workflow_ref=secret-team/app/.github/workflows/release.yml@refs/tags/v*"}, Packages: []string{"app"}}); err != nil {
+		t.Fatal(err)
+	}
+	b.open("/secret-team/-/settings/trusted-publishers", http.StatusOK)
+	b.check("trusted publishers")
+	b.screenshot("trusted-publishers")
 
 	// Delete the version, behind a confirmation.
 	b.open("/alice/-/packages/generic/e2e-tool/1.2.0", http.StatusOK)

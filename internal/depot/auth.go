@@ -22,6 +22,10 @@ type Actor struct {
 	// ProjectToken is set when a deploy token or job token authenticated
 	// the request; User is then a stand-in with no account (ID 0).
 	ProjectToken *ProjectToken
+	// Publisher is set when a trusted publisher's minted token, or a CI
+	// job's ID token itself, authenticated the request; User is then a
+	// stand-in with no account (ID 0).
+	Publisher *PublisherGrant
 }
 
 // IsAnonymous reports whether a is nobody in particular.
@@ -61,6 +65,11 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Actor, erro
 	case c.Password == "" || c.Password == "x-oauth-basic":
 		return s.authenticateToken(ctx, c.Username)
 	}
+	if strings.HasPrefix(c.Password, publisherTokenPrefix) || looksLikeJWT(c.Password) && s.opts.Verifier != nil {
+		// A trusted publisher's token, or a CI job's ID token, as the
+		// password: its own reason if refused.
+		return s.authenticateToken(ctx, c.Password)
+	}
 	if looksLikeToken(c.Password) {
 		if a, err := s.authenticateToken(ctx, c.Password); err == nil {
 			return a, nil
@@ -97,25 +106,25 @@ func hashToken(secret string) string {
 }
 
 func (s *Service) authenticateToken(ctx context.Context, secret string) (*Actor, error) {
+	switch {
+	case strings.HasPrefix(secret, publisherTokenPrefix):
+		return s.authenticatePublisherToken(ctx, secret)
+	case looksLikeJWT(secret) && s.opts.Verifier != nil:
+		return s.authenticateIDToken(ctx, secret)
+	}
 	if !looksLikeToken(secret) {
 		return nil, errBadCredentials
 	}
-	sum := sha256.Sum256([]byte(secret))
-	now := s.opts.Now()
-	cached, gen, ok := s.tokens.get(sum, now)
-	if ok {
-		if cached.expires != nil && !now.Before(*cached.expires) {
-			return nil, &Error{Kind: ErrUnauthenticated, Message: "token has expired"}
-		}
-		return cached.actor, nil
+	l, a, err := s.cachedToken(secret)
+	if a != nil || err != nil {
+		return a, err
 	}
 	candidates, err := s.store.TokensByLastEight(ctx, secret[tokenLen-8:])
 	if err != nil {
 		return nil, fmt.Errorf("look up token: %w", err)
 	}
-	want := hex.EncodeToString(sum[:])
 	for _, t := range candidates {
-		if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(want)) != 1 {
+		if !l.matches(t.Hash) {
 			continue
 		}
 		if t.ExpiresAt != nil && !s.now().Before(*t.ExpiresAt) {
@@ -129,10 +138,41 @@ func (s *Service) authenticateToken(ctx context.Context, secret string) (*Actor,
 			return nil, errBadCredentials
 		}
 		a := &Actor{User: u, Scopes: t.Scopes}
-		s.tokens.put(sum, a, t.ExpiresAt, now, gen)
+		s.tokens.put(l.key, a, t.ExpiresAt, l.now, l.gen)
 		return a, nil
 	}
 	return nil, errBadCredentials
+}
+
+// tokenLookup is a token secret being verified: its cache key, the cache
+// generation and time of the lookup, and its hash as stored.
+type tokenLookup struct {
+	key  [sha256.Size]byte
+	gen  uint64
+	now  time.Time
+	hash string
+}
+
+// matches compares a stored hash with the secret's in constant time.
+func (l tokenLookup) matches(hash string) bool {
+	return subtle.ConstantTimeCompare([]byte(hash), []byte(l.hash)) == 1
+}
+
+// cachedToken answers from the token cache when it can: the cached actor,
+// or ErrUnauthenticated for a cached token that has expired since. On a
+// miss both are nil, and the lookup is what to put the verified actor with.
+func (s *Service) cachedToken(secret string) (tokenLookup, *Actor, error) {
+	sum := sha256.Sum256([]byte(secret))
+	l := tokenLookup{key: sum, now: s.opts.Now(), hash: hex.EncodeToString(sum[:])}
+	cached, gen, ok := s.tokens.get(sum, l.now)
+	l.gen = gen
+	if !ok {
+		return l, nil, nil
+	}
+	if cached.expires != nil && !l.now.Before(*cached.expires) {
+		return l, nil, &Error{Kind: ErrUnauthenticated, Message: "token has expired"}
+	}
+	return l, cached.actor, nil
 }
 
 // NewUser is what CreateUser needs.

@@ -117,6 +117,9 @@ func need(a *Actor, role, want Role) error {
 		if a.IsAnonymous() {
 			return Errorf(ErrUnauthenticated, "authentication required")
 		}
+		if a.Publisher != nil {
+			return errPublisherUploadOnly
+		}
 		return Errorf(ErrForbidden, "%s access to the project is required", want)
 	}
 	return nil
@@ -153,7 +156,12 @@ func (s *Service) UploadGitLabFile(ctx context.Context, a *Actor, ref GitLabFile
 	if err != nil {
 		return nil, err
 	}
-	if err := need(a, role, AccessWrite); err != nil {
+	if a != nil && a.Publisher != nil && role >= AccessRead {
+		err = publisherUpload(a, owner, ref.Package)
+	} else {
+		err = need(a, role, AccessWrite)
+	}
+	if err != nil {
 		return nil, err
 	}
 	limit := int64(GitLabMaxFileSize)
@@ -192,7 +200,7 @@ func (s *Service) UploadGitLabFile(ctx context.Context, a *Actor, ref GitLabFile
 	}
 	f, err := s.store.CreateGitLabFile(ctx, NewFile{
 		OwnerID: owner.ID, Type: TypeGeneric, Package: ref.Package, Version: ref.Version, File: name,
-		Blob: blob, CreatorID: creator, CreatedAt: blob.CreatedAt,
+		Blob: blob, CreatorID: creator, CreatedAt: blob.CreatedAt, ExchangeID: exchangeID(a),
 	}, GitLabFileOptions{ProjectID: p.ID, Status: up.Status, AllowDuplicate: allow},
 		func(ctx context.Context) error { return bu.Commit(ctx, blob.SHA256) })
 	switch {

@@ -73,6 +73,10 @@ func (s *Service) anyToken(ctx context.Context, secret string) (*Actor, error) {
 }
 
 func (s *Service) authenticateProjectToken(ctx context.Context, secret string, kind TokenKind) (*Actor, error) {
+	if kind == KindJobToken && (strings.HasPrefix(secret, publisherTokenPrefix) || looksLikeJWT(secret)) {
+		// A CI job's trusted-publisher token in GitLab's JOB-TOKEN header.
+		return s.authenticateToken(ctx, secret)
+	}
 	prefix := deployTokenPrefix
 	if kind == KindJobToken {
 		prefix = jobTokenPrefix

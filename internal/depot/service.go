@@ -71,6 +71,16 @@ type Options struct {
 	// through depot. Off, a download is refused only when its blob is known
 	// damaged, missing or of the wrong size; small files are always hashed.
 	VerifyDownloads bool
+	// Verifier verifies CI systems' ID tokens for trusted publishing; nil
+	// turns trusted publishing off.
+	Verifier IDTokenVerifier
+	// PublisherTokenTTL is how long a token minted for a trusted publisher
+	// lasts: zero means DefaultPublisherTokenTTL, at most
+	// MaxPublisherTokenTTL.
+	PublisherTokenTTL time.Duration
+	// BaseURL is the server's public URL: the audience a trusted
+	// publisher without one expects.
+	BaseURL string
 }
 
 // NewService returns a Service over the given stores. opts may be nil.
@@ -132,6 +142,9 @@ func (s *Service) ownerFor(ctx context.Context, a *Actor, name string, need Role
 		if a.IsAnonymous() {
 			return nil, Errorf(ErrUnauthenticated, "authentication required")
 		}
+		if a.Publisher != nil {
+			return nil, errPublisherUploadOnly
+		}
 		return nil, Errorf(ErrForbidden, "user %q has no %s access to %q", a.User.Name, need, owner.Name)
 	}
 	return owner, nil
@@ -182,6 +195,13 @@ func (s *Service) Access(ctx context.Context, a *Actor, owner *Owner) (Role, err
 	if a.IsAnonymous() {
 		return role, nil
 	}
+	if a.Publisher != nil {
+		// Reads of its own owner; writes only through publisherUpload.
+		if a.Publisher.Exchange.OwnerID == owner.ID {
+			role = AccessRead
+		}
+		return role, nil
+	}
 	if a.User.IsAdmin || a.User.ID == owner.ID {
 		return AccessAdmin, nil
 	}
@@ -207,7 +227,7 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 	if err := ValidateFileRef(ref); err != nil {
 		return nil, err
 	}
-	owner, err := s.ownerFor(ctx, a, ref.Owner, AccessWrite)
+	owner, err := s.uploadOwner(ctx, a, ref.Owner, ref.Package)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +248,7 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 	defer up.Close()
 	f, err := s.store.CreateFile(ctx, NewFile{
 		OwnerID: owner.ID, Type: ref.Type, Package: ref.Package, Version: ref.Version, File: ref.File,
-		Blob: blob, CreatorID: a.User.ID, CreatedAt: blob.CreatedAt,
+		Blob: blob, CreatorID: a.User.ID, CreatedAt: blob.CreatedAt, ExchangeID: exchangeID(a),
 	}, func(ctx context.Context) error { return up.Commit(ctx, blob.SHA256) })
 	if errors.Is(err, ErrConflict) {
 		return nil, Errorf(ErrConflict, "file %q already exists in version %q", ref.File, ref.Version)
@@ -240,6 +260,30 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 		s.digestLater(blob.SHA256)
 	}
 	return f, nil
+}
+
+// uploadOwner returns the owner the actor may upload pkg to: with write
+// access, or as a trusted publisher of the owner whose patterns allow pkg.
+func (s *Service) uploadOwner(ctx context.Context, a *Actor, name, pkg string) (*Owner, error) {
+	if a == nil || a.Publisher == nil {
+		return s.ownerFor(ctx, a, name, AccessWrite)
+	}
+	owner, err := s.ownerFor(ctx, a, name, AccessRead)
+	if err != nil {
+		return nil, err
+	}
+	if err := publisherUpload(a, owner, pkg); err != nil {
+		return nil, err
+	}
+	return owner, nil
+}
+
+// exchangeID is the trusted publisher exchange behind a, 0 for none.
+func exchangeID(a *Actor) int64 {
+	if a == nil || a.Publisher == nil {
+		return 0
+	}
+	return a.Publisher.Exchange.ID
 }
 
 // receiveBlob streams body into a new blob upload while computing its

@@ -119,6 +119,8 @@ type Store interface {
 	GitLabStore
 	// IntegrityStore holds what checking stored blobs needs.
 	IntegrityStore
+	// PublisherStore holds trusted publishing's.
+	PublisherStore
 
 	// Close releases the store's resources.
 	Close() error
@@ -134,6 +136,9 @@ type NewFile struct {
 	Blob      Blob
 	CreatorID int64
 	CreatedAt time.Time
+	// ExchangeID, when not 0, is the trusted publisher exchange whose token
+	// uploaded the file (PublisherStore.FilePublications).
+	ExchangeID int64
 }
 
 // BlobStore keeps content addressed by sha256. Implementations must be safe

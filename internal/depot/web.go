@@ -320,6 +320,11 @@ type VersionDetail struct {
 	Latest  bool
 	// CanDelete says whether the viewer may delete files and the version.
 	CanDelete bool
+	// Publications are the trusted publisher exchanges files were
+	// uploaded with, by file id; PublishedBy is the first file's, when it
+	// was uploaded so.
+	Publications map[int64]*PublisherExchange
+	PublishedBy  *PublisherExchange
 }
 
 // VersionFilesDetail returns a version with its files and whether a may
@@ -348,6 +353,12 @@ func (s *Service) VersionFilesDetail(ctx context.Context, a *Actor, ref VersionR
 		return nil, err
 	}
 	d := &VersionDetail{Owner: owner, Version: pv, Files: files, CanDelete: role >= AccessWrite && requireScope(a, ScopeWritePackage) == nil}
+	if d.Publications, err = s.filePublications(ctx, pv.Version.ID); err != nil {
+		return nil, fmt.Errorf("file publications: %w", err)
+	}
+	if len(files) > 0 {
+		d.PublishedBy = d.Publications[files[0].ID]
+	}
 	if _, latest, err := s.LatestPackageVersion(ctx, a, owner.Name, pv.Package.Type, pv.Package.Name); err == nil {
 		d.Latest = latest.Version.ID == pv.Version.ID
 	}

@@ -91,6 +91,9 @@ func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.
 			if err != nil {
 				return fmt.Errorf("insert file: %w", err)
 			}
+			if err := recordPublication(ctx, tx, f.ID, nf.ExchangeID); err != nil {
+				return err
+			}
 			return commitBlob(ctx)
 		}
 		for range maxLockOrInsert {
@@ -106,6 +109,9 @@ func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.
 			}
 			if err != nil {
 				return fmt.Errorf("insert file: %w", err)
+			}
+			if err := recordPublication(ctx, tx, f.ID, nf.ExchangeID); err != nil {
+				return err
 			}
 			return commitBlob(ctx)
 		}

@@ -523,6 +523,9 @@ func (s *Store) CreateFile(ctx context.Context, nf depot.NewFile, commitBlob fun
 		if err != nil {
 			return fmt.Errorf("insert file: %w", err)
 		}
+		if err := recordPublication(ctx, tx, f.ID, nf.ExchangeID); err != nil {
+			return err
+		}
 		if err := commitBlob(ctx); err != nil {
 			return err
 		}

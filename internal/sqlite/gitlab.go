@@ -76,6 +76,9 @@ func insertGitLabFile(ctx context.Context, tx *sql.Tx, nf depot.NewFile, o depot
 	if err != nil {
 		return nil, fmt.Errorf("insert file: %w", err)
 	}
+	if err := recordPublication(ctx, tx, f.ID, nf.ExchangeID); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
 

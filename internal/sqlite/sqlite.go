@@ -406,6 +406,9 @@ func (s *Store) insertFile(ctx context.Context, tx *sql.Tx, nf depot.NewFile) (*
 	if err != nil {
 		return nil, fmt.Errorf("insert file: %w", err)
 	}
+	if err := recordPublication(ctx, tx, f.ID, nf.ExchangeID); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
 
