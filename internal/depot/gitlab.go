@@ -153,12 +153,20 @@ func (s *Service) UploadGitLabFile(ctx context.Context, a *Actor, ref GitLabFile
 	if err := need(a, role, AccessWrite); err != nil {
 		return nil, err
 	}
-	limit := int64(GitLabMaxFileSize)
-	if m := s.opts.MaxUploadSize; m > 0 && m < limit {
-		limit = m
+	hard := int64(GitLabMaxFileSize)
+	if m := s.opts.MaxUploadSize; m > 0 && m < hard {
+		hard = m
 	}
-	if up.Size > limit {
+	if up.Size > hard {
 		return nil, Errorf(ErrTooLarge, "File is too large")
+	}
+	quota, err := s.quotaFor(ctx, a, owner)
+	if err != nil {
+		return nil, err
+	}
+	lim, err := s.limitUpload(ctx, quota, owner.ID, VersionRef{Owner: owner.Name, Type: TypeGeneric, Package: ref.Package, Version: ref.Version}, up.Size, hard)
+	if err != nil {
+		return nil, err
 	}
 	if pkg, err := s.store.PackageByName(ctx, owner.ID, TypeGeneric, ref.Package); err == nil && pkg.ProjectID != 0 && pkg.ProjectID != p.ID {
 		return nil, Errorf(ErrInvalid, "package %q belongs to another project of %s", ref.Package, owner.Name)
@@ -176,7 +184,7 @@ func (s *Service) UploadGitLabFile(ctx context.Context, a *Actor, ref GitLabFile
 			return nil, fmt.Errorf("look up file: %w", err)
 		}
 	}
-	bu, blob, deferRest, err := s.receiveBlob(ctx, up.Size, body, limit)
+	bu, blob, deferRest, err := s.receiveBlob(ctx, up.Size, body, lim)
 	if errors.Is(err, ErrTooLarge) {
 		return nil, Errorf(ErrTooLarge, "File is too large")
 	} else if err != nil {
@@ -189,10 +197,12 @@ func (s *Service) UploadGitLabFile(ctx context.Context, a *Actor, ref GitLabFile
 	}
 	f, err := s.store.CreateGitLabFile(ctx, NewFile{
 		OwnerID: owner.ID, Type: TypeGeneric, Package: ref.Package, Version: ref.Version, File: name,
-		Blob: blob, CreatorID: creator, CreatedAt: blob.CreatedAt,
+		Blob: blob, CreatorID: creator, CreatedAt: blob.CreatedAt, Quota: quota,
 	}, GitLabFileOptions{ProjectID: p.ID, Status: up.Status, AllowDuplicate: allow},
 		func(ctx context.Context) error { return bu.Commit(ctx, blob.SHA256) })
 	switch {
+	case errors.Is(err, ErrQuotaTotalSize) || errors.Is(err, ErrQuotaTotalCount):
+		return nil, err
 	case errors.Is(err, ErrConflict):
 		return nil, ErrDuplicatePackage
 	case errors.Is(err, ErrInvalid):

@@ -12,6 +12,7 @@ import (
 // (owner, package, version and file names), as Gitea does.
 type Store interface {
 	WebStore
+	QuotaStore
 	// CreateUser inserts u and sets its ID and CreatedAt. ErrConflict if an
 	// owner of that name exists.
 	CreateUser(ctx context.Context, u *User) error
@@ -132,6 +133,11 @@ type NewFile struct {
 	Blob      Blob
 	CreatorID int64
 	CreatedAt time.Time
+	// Quota, when not nil, is checked in the recording transaction with
+	// CheckQuota, after the file's rows are written and with the owner's
+	// quota-checked uploads serialised; its error is returned as is and
+	// nothing is recorded.
+	Quota *Quota
 }
 
 // BlobStore keeps content addressed by sha256. Implementations must be safe

@@ -480,6 +480,9 @@ func (s *Store) CreateFile(ctx context.Context, nf depot.NewFile, commitBlob fun
 	f := &depot.File{Name: nf.File, Blob: nf.Blob, CreatorID: nf.CreatorID, CreatedAt: nf.CreatedAt}
 	lowerPkg, lowerVersion := strings.ToLower(nf.Package), strings.ToLower(nf.Version)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := lockQuota(ctx, tx, nf); err != nil {
+			return err
+		}
 		pkgID, err := lockOrInsert(ctx, tx, "package",
 			`SELECT id FROM packages WHERE owner_id = $1 AND type = $2 AND lower_name = $3 FOR KEY SHARE`,
 			[]any{nf.OwnerID, string(nf.Type), lowerPkg},
@@ -516,6 +519,9 @@ func (s *Store) CreateFile(ctx context.Context, nf depot.NewFile, commitBlob fun
 			f.VersionID, nf.File, strings.ToLower(nf.File), b.SHA256, nf.CreatorID, micros(nf.CreatedAt)).Scan(&f.ID)
 		if err != nil {
 			return fmt.Errorf("insert file: %w", err)
+		}
+		if err := checkQuota(ctx, tx, nf, f.VersionID, nf.Blob.Size); err != nil {
+			return err
 		}
 		if err := commitBlob(ctx); err != nil {
 			return err

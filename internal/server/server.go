@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/depotapi"
 	"github.com/depot-registry/depot/internal/gitea"
 	"github.com/depot-registry/depot/internal/giteaapi"
 	"github.com/depot-registry/depot/internal/gitlab"
@@ -46,6 +47,7 @@ func New(svc *depot.Service, log *slog.Logger, opts Options) http.Handler {
 		mux.Handle("GET /metrics", metricsGuard(opts.MetricsToken, opts.MetricsHandler, log))
 	}
 	mux.Handle(giteaapi.Prefix, giteaapi.New(svc, log, giteaapi.Options{BaseURL: opts.BaseURL, Version: opts.Version}))
+	mux.Handle(depotapi.Prefix, depotapi.New(svc, log))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, log, httpapi.JSON, depot.Errorf(depot.ErrNotFound, "no such route"))
 	})

@@ -72,6 +72,7 @@ func Run(t *testing.T, newStore func(t *testing.T) depot.Store) {
 	}
 	RunListings(t, newStore)
 	runWeb(t, newStore)
+	runQuota(t, newStore)
 }
 
 // RunListings runs the part of the suite that lists versions (SearchVersions

@@ -121,6 +121,8 @@ func New(svc *depot.Service, log *slog.Logger, opts Options) *Handler {
 	get("/{owner}/-/members", h.members)
 	post("/{owner}/-/members", h.setMember)
 	post("/{owner}/-/members/{user}/remove", h.removeMember)
+	get("/{owner}/-/settings", h.settings)
+	post("/{owner}/-/settings/quota", h.setQuota)
 	get("/{owner}/-/packages/generic/{name}", h.pkg)
 	get("/{owner}/-/packages/generic/{name}/{version}", h.version)
 	get("/{owner}/-/packages/generic/{name}/{version}/files/{file}", h.download)

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+
+	"github.com/depot-registry/depot/internal/depot"
+	"github.com/urfave/cli/v3"
+)
+
+// quotaAdminCommands are `admin quota set` and `admin quota show`: a site
+// admin's per-owner override of the serve limits.
+func quotaAdminCommands(stdout io.Writer, sub subCommand) []*cli.Command {
+	show := func(r *depot.UsageReport) error {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(quotaJSON(r))
+	}
+	limitFlag := func(name, usage string) cli.Flag {
+		return &cli.StringFlag{Name: name, Usage: usage + "; -1 lifts the limit, \"default\" goes back to the serve setting (unchanged when not given)"}
+	}
+	return []*cli.Command{{Name: "quota", Usage: "per-owner overrides of the package limits (site admins bypass them)", Commands: []*cli.Command{
+		sub("set", "override an owner's limits and print its usage and override as JSON", []cli.Flag{
+			&cli.StringFlag{Name: "owner", Usage: "user or organization", Required: true},
+			limitFlag("max-versions", "most versions (--limit-total-owner-count)"),
+			limitFlag("max-size", "most bytes, e.g. 10GiB (--limit-total-owner-size)"),
+			limitFlag("max-file-size", "largest generic file, e.g. 1GiB (--limit-size-generic)"),
+		}, func(ctx context.Context, cmd *cli.Command, svc *depot.Service) error {
+			cur, err := svc.AdminOwnerUsage(ctx, cmd.String("owner"))
+			if err != nil {
+				return err
+			}
+			q := cur.Override
+			for _, f := range []struct {
+				name  string
+				count bool
+				dst   **int64
+			}{{"max-versions", true, &q.MaxVersions}, {"max-size", false, &q.MaxSize}, {"max-file-size", false, &q.MaxFileSize}} {
+				if !cmd.IsSet(f.name) {
+					continue
+				}
+				v := cmd.String(f.name)
+				if v == "default" {
+					*f.dst = nil
+					continue
+				}
+				n, err := parseLimit(v, f.count)
+				if err != nil {
+					return usageError("--%s: %v", f.name, err)
+				}
+				*f.dst = &n
+			}
+			r, err := svc.SetOwnerQuota(ctx, nil, cmd.String("owner"), q)
+			if err != nil {
+				return err
+			}
+			return show(r)
+		}),
+		sub("show", "print an owner's usage and quota override as JSON", []cli.Flag{
+			&cli.StringFlag{Name: "owner", Usage: "user or organization", Required: true},
+		}, func(ctx context.Context, cmd *cli.Command, svc *depot.Service) error {
+			r, err := svc.AdminOwnerUsage(ctx, cmd.String("owner"))
+			if err != nil {
+				return err
+			}
+			return show(r)
+		}),
+	}}}
+}
+
+// ownerQuotaJSON is what `admin quota` prints: the usage and the override
+// (null: the serve setting applies).
+type ownerQuotaJSON struct {
+	Owner       string `json:"owner"`
+	Versions    int64  `json:"versions"`
+	Bytes       int64  `json:"bytes"`
+	MaxVersions *int64 `json:"max_versions"`
+	MaxSize     *int64 `json:"max_size"`
+	MaxFileSize *int64 `json:"max_file_size"`
+}
+
+func quotaJSON(r *depot.UsageReport) ownerQuotaJSON {
+	return ownerQuotaJSON{Owner: r.Owner.Name, Versions: r.Usage.Versions, Bytes: r.Usage.Bytes,
+		MaxVersions: r.Override.MaxVersions, MaxSize: r.Override.MaxSize, MaxFileSize: r.Override.MaxFileSize}
+}

@@ -1,0 +1,83 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/depot-registry/depot/internal/depot"
+)
+
+// OwnerQuota implements depot.QuotaStore.
+func (s *Store) OwnerQuota(ctx context.Context, ownerID int64) (depot.QuotaOverride, error) {
+	var q depot.QuotaOverride
+	var v, sz, fs sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT max_versions, max_size, max_file_size FROM owner_quotas WHERE owner_id = ?`, ownerID).Scan(&v, &sz, &fs)
+	if err == sql.ErrNoRows {
+		return q, nil
+	} else if err != nil {
+		return q, err
+	}
+	q.MaxVersions, q.MaxSize, q.MaxFileSize = nullable(v), nullable(sz), nullable(fs)
+	return q, nil
+}
+
+func nullable(v sql.NullInt64) *int64 {
+	if !v.Valid {
+		return nil
+	}
+	return &v.Int64
+}
+
+// SetOwnerQuota implements depot.QuotaStore.
+func (s *Store) SetOwnerQuota(ctx context.Context, ownerID int64, q depot.QuotaOverride) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if q.MaxVersions == nil && q.MaxSize == nil && q.MaxFileSize == nil {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM owners WHERE id = ?`, ownerID).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				return depot.ErrNotFound
+			}
+			_, err := tx.ExecContext(ctx, `DELETE FROM owner_quotas WHERE owner_id = ?`, ownerID)
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO owner_quotas (owner_id, max_versions, max_size, max_file_size) VALUES (?, ?, ?, ?)
+			ON CONFLICT (owner_id) DO UPDATE SET max_versions = excluded.max_versions, max_size = excluded.max_size, max_file_size = excluded.max_file_size`,
+			ownerID, q.MaxVersions, q.MaxSize, q.MaxFileSize)
+		return err
+	})
+}
+
+// usageQuery counts an owner's versions and the bytes of its files (the
+// packages' total_size, migration 00006), each through an index.
+const usageQuery = `SELECT (SELECT COUNT(*) FROM versions WHERE owner_id = ?1),
+	(SELECT COALESCE(SUM(total_size), 0) FROM packages WHERE owner_id = ?1)`
+
+// OwnerUsage implements depot.QuotaStore.
+func (s *Store) OwnerUsage(ctx context.Context, ownerID int64) (depot.Usage, error) {
+	var u depot.Usage
+	err := s.r.QueryRowContext(ctx, usageQuery, ownerID).Scan(&u.Versions, &u.Bytes)
+	return u, err
+}
+
+// checkQuota applies nf.Quota at the end of an upload's statements in tx.
+// SQLite's single writer runs every upload's statements one after the
+// other (a group commit's too, each under its savepoint), so the usage it
+// reads includes every upload recorded before and this one.
+func checkQuota(ctx context.Context, tx *sql.Tx, nf depot.NewFile, versionID int64) error {
+	if nf.Quota == nil {
+		return nil
+	}
+	var u depot.Usage
+	if err := tx.QueryRowContext(ctx, usageQuery, nf.OwnerID).Scan(&u.Versions, &u.Bytes); err != nil {
+		return err
+	}
+	// A version holding only this file's row was created by this upload
+	// (a version goes with its last file, superseded files stay rows).
+	var files int64
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM files WHERE version_id = ?`, versionID).Scan(&files); err != nil {
+		return err
+	}
+	return depot.CheckQuota(nf.Quota, u, files == 1, nf.Blob.Size)
+}
