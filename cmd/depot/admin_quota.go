@@ -27,31 +27,40 @@ func quotaAdminCommands(stdout io.Writer, sub subCommand) []*cli.Command {
 			limitFlag("max-size", "most bytes, e.g. 10GiB (--limit-total-owner-size)"),
 			limitFlag("max-file-size", "largest generic file, e.g. 1GiB (--limit-size-generic)"),
 		}, func(ctx context.Context, cmd *cli.Command, svc *depot.Service) error {
+			// Parse every flag before touching the store: a bad value is
+			// a usage error (exit 2) whatever the owner.
+			type change struct {
+				set bool
+				v   *int64
+			}
+			var changes [3]change
+			for i, f := range []struct {
+				name  string
+				count bool
+			}{{"max-versions", true}, {"max-size", false}, {"max-file-size", false}} {
+				if !cmd.IsSet(f.name) {
+					continue
+				}
+				changes[i].set = true
+				if v := cmd.String(f.name); v != "default" {
+					n, err := parseLimit(v, f.count)
+					if err != nil {
+						return usageError("--%s: %v", f.name, err)
+					}
+					changes[i].v = &n
+				}
+			}
 			cur, err := svc.AdminOwnerUsage(ctx, cmd.String("owner"))
 			if err != nil {
 				return err
 			}
 			q := cur.Override
-			for _, f := range []struct {
-				name  string
-				count bool
-				dst   **int64
-			}{{"max-versions", true, &q.MaxVersions}, {"max-size", false, &q.MaxSize}, {"max-file-size", false, &q.MaxFileSize}} {
-				if !cmd.IsSet(f.name) {
-					continue
+			for i, dst := range []**int64{&q.MaxVersions, &q.MaxSize, &q.MaxFileSize} {
+				if changes[i].set {
+					*dst = changes[i].v
 				}
-				v := cmd.String(f.name)
-				if v == "default" {
-					*f.dst = nil
-					continue
-				}
-				n, err := parseLimit(v, f.count)
-				if err != nil {
-					return usageError("--%s: %v", f.name, err)
-				}
-				*f.dst = &n
 			}
-			r, err := svc.SetOwnerQuota(ctx, nil, cmd.String("owner"), q)
+			r, err := svc.AdminSetOwnerQuota(ctx, cmd.String("owner"), q)
 			if err != nil {
 				return err
 			}

@@ -46,6 +46,11 @@ func TestCLIBadSettingsExitTwo(t *testing.T) {
 		{"unknown flag", nil, []string{"serve", "--no-such-flag"}, "no-such-flag"},
 		{"metrics token without metrics", map[string]string{"DEPOT_METRICS_TOKEN": "t"}, []string{"serve", "--data-dir", dir}, "DEPOT_METRICS_TOKEN"},
 		{"bad role", nil, []string{"admin", "org", "add-member", "--data-dir", dir, "--org", "o", "--username", "u", "--role", "owner"}, "--role"},
+		{"limit count flag", nil, []string{"serve", "--data-dir", dir, "--limit-total-owner-count", "-2"}, "--limit-total-owner-count"},
+		{"limit size env", map[string]string{"DEPOT_LIMIT_TOTAL_OWNER_SIZE": "lots"}, []string{"serve", "--data-dir", dir}, "DEPOT_LIMIT_TOTAL_OWNER_SIZE"},
+		{"limit file size flag", nil, []string{"serve", "--data-dir", dir, "--limit-size-generic", "-5MiB"}, "--limit-size-generic"},
+		{"quota max versions", nil, []string{"admin", "quota", "set", "--data-dir", dir, "--owner", "o", "--max-versions", "ten"}, "--max-versions"},
+		{"quota max size", nil, []string{"admin", "quota", "set", "--data-dir", dir, "--owner", "o", "--max-size", "-2"}, "--max-size"},
 		{"bad scope", nil, []string{"admin", "token", "create", "--data-dir", dir, "--username", "u", "--name", "n", "--scopes", "write:everything"}, "--scopes"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -280,20 +280,25 @@ func ValidateQuotaOverride(q QuotaOverride) error {
 // SetOwnerQuota stores a site admin's override of an owner's limits and
 // returns the owner's report. A quota below the current usage is allowed,
 // as in Gitea: nothing is removed, and the next upload that needs room
-// fails. a must be a site admin; nil a is the admin CLI. ErrInvalid,
-// ErrNotFound, ErrForbidden, ErrUnauthenticated.
+// fails. a must be a site admin (with write:admin when a token
+// authenticated it). ErrInvalid, ErrNotFound, ErrForbidden,
+// ErrUnauthenticated.
 func (s *Service) SetOwnerQuota(ctx context.Context, a *Actor, owner string, q QuotaOverride) (*UsageReport, error) {
-	if a != nil {
-		if a.IsAnonymous() {
-			return nil, Errorf(ErrUnauthenticated, "authentication required")
-		}
-		if err := requireScope(a, ScopeWriteAdmin); err != nil {
-			return nil, err
-		}
-		if !a.User.IsAdmin {
-			return nil, Errorf(ErrForbidden, "only site admins may set quotas")
-		}
+	if a.IsAnonymous() {
+		return nil, Errorf(ErrUnauthenticated, "authentication required")
 	}
+	if err := requireScope(a, ScopeWriteAdmin); err != nil {
+		return nil, err
+	}
+	if !a.User.IsAdmin {
+		return nil, Errorf(ErrForbidden, "only site admins may set quotas")
+	}
+	return s.AdminSetOwnerQuota(ctx, owner, q)
+}
+
+// AdminSetOwnerQuota is SetOwnerQuota for the admin CLI, which needs no
+// actor. ErrInvalid, ErrNotFound.
+func (s *Service) AdminSetOwnerQuota(ctx context.Context, owner string, q QuotaOverride) (*UsageReport, error) {
 	if err := ValidateQuotaOverride(q); err != nil {
 		return nil, err
 	}
