@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/urfave/cli/v3"
@@ -75,7 +76,38 @@ func quotaAdminCommands(stdout io.Writer, sub subCommand) []*cli.Command {
 			}
 			return show(r)
 		}),
+	}}, {Name: "owner-settings", Usage: "an owner's settings: immutable versions", Commands: []*cli.Command{
+		sub("set", "change an owner's settings and print them as JSON", []cli.Flag{
+			&cli.StringFlag{Name: "owner", Usage: "user or organization", Required: true},
+			&cli.BoolFlag{Name: "immutable-versions", Usage: "versions' files cannot be added, replaced or deleted (except by site admins) once the version is --immutable-grace old"},
+			&cli.DurationFlag{Name: "immutable-grace", Usage: "how long after its first upload a version stays open, e.g. 15m (whole seconds, at most 720h)"},
+		}, func(ctx context.Context, cmd *cli.Command, svc *depot.Service) error {
+			grace := cmd.Duration("immutable-grace")
+			if grace < 0 || grace > depot.MaxImmutableGrace || grace%time.Second != 0 {
+				return usageError("--immutable-grace: %s is not whole seconds between 0 and %s", grace, depot.MaxImmutableGrace)
+			}
+			set, err := svc.AdminSetOwnerSettings(ctx, cmd.String("owner"), depot.OwnerSettings{ImmutableVersions: cmd.Bool("immutable-versions"), ImmutableGrace: grace})
+			if err != nil {
+				return err
+			}
+			return printSettings(stdout, cmd.String("owner"), set)
+		}),
+		sub("show", "print an owner's settings as JSON", []cli.Flag{
+			&cli.StringFlag{Name: "owner", Usage: "user or organization", Required: true},
+		}, func(ctx context.Context, cmd *cli.Command, svc *depot.Service) error {
+			set, err := svc.AdminOwnerSettings(ctx, cmd.String("owner"))
+			if err != nil {
+				return err
+			}
+			return printSettings(stdout, cmd.String("owner"), set)
+		}),
 	}}}
+}
+
+func printSettings(w io.Writer, owner string, set *depot.OwnerSettings) error {
+	return json.NewEncoder(w).Encode(map[string]any{
+		"owner": owner, "immutable_versions": set.ImmutableVersions, "immutable_grace_seconds": int64(set.ImmutableGrace / time.Second),
+	})
 }
 
 // ownerQuotaJSON is what `admin quota` prints: the usage and the override

@@ -105,3 +105,37 @@ func TestCLIQuota(t *testing.T) {
 		t.Errorf("quota show for a missing owner: exit %d %q", code, errOut)
 	}
 }
+
+// TestCLIOwnerSettings turns immutable versions on with the CLI while a
+// server runs; the server refuses the next delete with 409.
+func TestCLIOwnerSettings(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"DEPOT_DATA_DIR": dir}
+	if code, _, errOut := runCLI(t, env, "admin", "user", "create", "--username", "alice", "--password", "s3cret-pass", "--email", "alice@example.com"); code != 0 {
+		t.Fatal(errOut)
+	}
+	m := MustRunMain(t, Config{DataDir: dir, DatabaseURL: "sqlite://" + filepath.Join(dir, "depot.db")})
+	if s, b := putStatus(t, m.Addr(), "alice", "s3cret-pass", "/api/packages/alice/generic/a/1/f", "x"); s != 201 {
+		t.Fatalf("upload: %d %s", s, b)
+	}
+	if code, _, errOut := runCLI(t, env, "admin", "owner-settings", "set", "--owner", "alice", "--immutable-grace", "-1s", "--immutable-versions"); code != 2 {
+		t.Errorf("negative grace: exit %d %q, want 2", code, errOut)
+	}
+	code, out, errOut := runCLI(t, env, "admin", "owner-settings", "set", "--owner", "alice", "--immutable-versions")
+	if code != 0 || !strings.Contains(out, `"immutable_versions":true`) {
+		t.Fatalf("set: exit %d %q %q", code, out, errOut)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+m.Addr()+"/api/packages/alice/generic/a/1", nil)
+	req.SetBasicAuth("alice", "s3cret-pass")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict {
+		t.Errorf("delete of a sealed version: %d, want 409", resp.StatusCode)
+	}
+	if _, out, _ := runCLI(t, env, "admin", "owner-settings", "show", "--owner", "alice"); !strings.Contains(out, `"immutable_grace_seconds":0`) {
+		t.Errorf("show: %q", out)
+	}
+}

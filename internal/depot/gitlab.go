@@ -153,6 +153,9 @@ func (s *Service) UploadGitLabFile(ctx context.Context, a *Actor, ref GitLabFile
 	if err := need(a, role, AccessWrite); err != nil {
 		return nil, err
 	}
+	if err := s.checkMutable(ctx, a, owner, TypeGeneric, ref.Package, ref.Version, "adding or replacing a file"); err != nil {
+		return nil, err
+	}
 	hard := int64(GitLabMaxFileSize)
 	if m := s.opts.MaxUploadSize; m > 0 && m < hard {
 		hard = m
@@ -464,6 +467,9 @@ func (s *Service) DeleteGitLabPackage(ctx context.Context, a *Actor, project str
 	if err != nil {
 		return err
 	}
+	if err := s.checkMutable(ctx, a, owner, gp.Package.Type, gp.Package.Name, gp.Version.Version, "deleting the package"); err != nil {
+		return err
+	}
 	err = s.store.DeleteVersion(ctx, owner.ID, gp.Package.Type, gp.Package.Name, gp.Version.Version, s.removeBlob)
 	if errors.Is(err, ErrNotFound) {
 		return ErrPackageNotFound
@@ -476,8 +482,11 @@ func (s *Service) DeleteGitLabPackage(ctx context.Context, a *Actor, project str
 // needs admin (Maintainer) access. ErrProjectNotFound, ErrPackageNotFound,
 // ErrPackageFileNotFound, ErrUnauthenticated, ErrForbidden.
 func (s *Service) DeleteGitLabPackageFile(ctx context.Context, a *Actor, project string, id, fileID int64) error {
-	gp, _, err := s.gitlabPackage(ctx, a, project, id, AccessAdmin)
+	gp, owner, err := s.gitlabPackage(ctx, a, project, id, AccessAdmin)
 	if err != nil {
+		return err
+	}
+	if err := s.checkMutable(ctx, a, owner, gp.Package.Type, gp.Package.Name, gp.Version.Version, "deleting a file"); err != nil {
 		return err
 	}
 	f, err := s.store.FileByID(ctx, fileID)

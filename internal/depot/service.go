@@ -210,6 +210,9 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("look up file: %w", err)
 	}
+	if err := s.checkMutable(ctx, a, owner, ref.Type, ref.Package, ref.Version, "adding a file"); err != nil {
+		return nil, err
+	}
 	hard := int64(-1)
 	if s.opts.MaxUploadSize > 0 {
 		hard = s.opts.MaxUploadSize
@@ -315,6 +318,9 @@ func (s *Service) DeleteFile(ctx context.Context, a *Actor, ref FileRef) error {
 	if err != nil {
 		return err
 	}
+	if err := s.checkMutable(ctx, a, owner, ref.Type, ref.Package, ref.Version, "deleting a file"); err != nil {
+		return err
+	}
 	err = s.store.DeleteFile(ctx, owner.ID, ref.Type, ref.Package, ref.Version, ref.File, s.removeBlob)
 	if errors.Is(err, ErrNotFound) {
 		return Errorf(ErrNotFound, "file %q not found", ref.File)
@@ -327,6 +333,9 @@ func (s *Service) DeleteFile(ctx context.Context, a *Actor, ref FileRef) error {
 func (s *Service) DeleteVersion(ctx context.Context, a *Actor, ref VersionRef) error {
 	owner, err := s.ownerFor(ctx, a, ref.Owner, AccessWrite)
 	if err != nil {
+		return err
+	}
+	if err := s.checkMutable(ctx, a, owner, ref.Type, ref.Package, ref.Version, "deleting the version"); err != nil {
 		return err
 	}
 	err = s.store.DeleteVersion(ctx, owner.ID, ref.Type, ref.Package, ref.Version, s.removeBlob)

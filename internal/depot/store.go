@@ -13,6 +13,7 @@ import (
 type Store interface {
 	WebStore
 	QuotaStore
+	OwnerSettingsStore
 	// CreateUser inserts u and sets its ID and CreatedAt. ErrConflict if an
 	// owner of that name exists.
 	CreateUser(ctx context.Context, u *User) error

@@ -3,6 +3,8 @@
 //
 //	GET /api/depot/owners/{owner}/usage   an owner's usage and limits
 //	PUT /api/depot/owners/{owner}/quota   a site admin's override of them
+//	GET /api/depot/owners/{owner}/settings   an owner's settings
+//	PUT /api/depot/owners/{owner}/settings   changed by the owner's admins
 //
 // Errors are {"message": ...} with httpapi's one status table.
 package depotapi
@@ -11,6 +13,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/httpapi"
@@ -31,6 +34,8 @@ func New(svc *depot.Service, log *slog.Logger) *Handler {
 	h := &Handler{svc: svc, log: log, mux: http.NewServeMux()}
 	h.handle("GET /api/depot/owners/{owner}/usage", h.usage)
 	h.handle("PUT /api/depot/owners/{owner}/quota", h.setQuota)
+	h.handle("GET /api/depot/owners/{owner}/settings", h.settings)
+	h.handle("PUT /api/depot/owners/{owner}/settings", h.setSettings)
 	h.handle("/api/depot/", func(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
 		return depot.Errorf(depot.ErrNotFound, "no such route")
 	})
@@ -124,5 +129,47 @@ func (h *Handler) setQuota(w http.ResponseWriter, r *http.Request, a *depot.Acto
 		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, UsageOf(rep))
+	return nil
+}
+
+// Settings is the body of GET and PUT .../settings.
+type Settings struct {
+	// ImmutableVersions seals a version's files once the version is
+	// ImmutableGraceSeconds old: no file added, replaced or deleted,
+	// except by site admins.
+	ImmutableVersions     bool  `json:"immutable_versions"`
+	ImmutableGraceSeconds int64 `json:"immutable_grace_seconds"`
+}
+
+func settingsOf(set *depot.OwnerSettings) Settings {
+	return Settings{ImmutableVersions: set.ImmutableVersions, ImmutableGraceSeconds: int64(set.ImmutableGrace / time.Second)}
+}
+
+func (h *Handler) settings(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	set, err := h.svc.OwnerSettingsOf(r.Context(), a, r.PathValue("owner"))
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, settingsOf(set))
+	return nil
+}
+
+func (h *Handler) setSettings(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	var in Settings
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return depot.Errorf(depot.ErrInvalid, "body is not a settings object: %v", err)
+	}
+	if in.ImmutableGraceSeconds < 0 || in.ImmutableGraceSeconds > int64(depot.MaxImmutableGrace/time.Second) {
+		return depot.Errorf(depot.ErrInvalid, "immutable_grace_seconds must be between 0 and %d, not %d", int64(depot.MaxImmutableGrace/time.Second), in.ImmutableGraceSeconds)
+	}
+	set, err := h.svc.SetOwnerSettings(r.Context(), a, r.PathValue("owner"), depot.OwnerSettings{
+		ImmutableVersions: in.ImmutableVersions, ImmutableGrace: time.Duration(in.ImmutableGraceSeconds) * time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, settingsOf(set))
 	return nil
 }

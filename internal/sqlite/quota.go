@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
 )
@@ -12,7 +14,7 @@ func (s *Store) OwnerQuota(ctx context.Context, ownerID int64) (depot.QuotaOverr
 	var q depot.QuotaOverride
 	var v, sz, fs sql.NullInt64
 	err := s.r.QueryRowContext(ctx, `SELECT max_versions, max_size, max_file_size FROM owner_quotas WHERE owner_id = ?`, ownerID).Scan(&v, &sz, &fs)
-	if err == sql.ErrNoRows {
+	if errors.Is(err, sql.ErrNoRows) {
 		return q, nil
 	} else if err != nil {
 		return q, err
@@ -80,4 +82,33 @@ func checkQuota(ctx context.Context, tx *sql.Tx, nf depot.NewFile, versionID int
 		return err
 	}
 	return depot.CheckQuota(nf.Quota, u, files == 1, nf.Blob.Size)
+}
+
+// OwnerSettings implements depot.OwnerSettingsStore.
+func (s *Store) OwnerSettings(ctx context.Context, ownerID int64) (*depot.OwnerSettings, error) {
+	set := &depot.OwnerSettings{OwnerID: ownerID}
+	var grace sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT immutable_grace_seconds FROM owner_settings WHERE owner_id = ?`, ownerID).Scan(&grace)
+	if errors.Is(err, sql.ErrNoRows) {
+		return set, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if grace.Valid {
+		set.ImmutableVersions, set.ImmutableGrace = true, time.Duration(grace.Int64)*time.Second
+	}
+	return set, nil
+}
+
+// SetOwnerSettings implements depot.OwnerSettingsStore.
+func (s *Store) SetOwnerSettings(ctx context.Context, set *depot.OwnerSettings) error {
+	var grace sql.NullInt64
+	if set.ImmutableVersions {
+		grace = sql.NullInt64{Int64: int64(set.ImmutableGrace / time.Second), Valid: true}
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO owner_settings (owner_id, immutable_grace_seconds) VALUES (?, ?)
+			ON CONFLICT (owner_id) DO UPDATE SET immutable_grace_seconds = excluded.immutable_grace_seconds`, set.OwnerID, grace)
+		return err
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
 )
@@ -23,6 +24,7 @@ func runQuota(t *testing.T, newStore func(t *testing.T) depot.Store) {
 		{"QuotaAtCommit", testQuotaAtCommit},
 		{"QuotaConcurrentSize", testQuotaConcurrentSize},
 		{"QuotaConcurrentVersions", testQuotaConcurrentVersions},
+		{"OwnerSettings", testOwnerSettings},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
@@ -280,4 +282,36 @@ func testQuotaConcurrentVersions(t *testing.T, s depot.Store) {
 	if len(files) != workers/2+1 {
 		t.Errorf("version shared has %d files, want %d", len(files), workers/2+1)
 	}
+}
+
+func testOwnerSettings(t *testing.T, s depot.Store) {
+	ctx := context.Background()
+	alice := MustCreateUser(t, s, "alice")
+	bob := MustCreateUser(t, s, "bob")
+	want := func(id int64, on bool, grace time.Duration) {
+		t.Helper()
+		got, err := s.OwnerSettings(ctx, id)
+		if err != nil {
+			t.Fatalf("OwnerSettings: %v", err)
+		}
+		if got.OwnerID != id || got.ImmutableVersions != on || got.ImmutableGrace != grace {
+			t.Errorf("OwnerSettings(%d) = %+v, want immutable %v grace %v", id, got, on, grace)
+		}
+	}
+	want(alice.ID, false, 0)
+	if err := s.SetOwnerSettings(ctx, &depot.OwnerSettings{OwnerID: alice.ID, ImmutableVersions: true, ImmutableGrace: 90 * time.Second}); err != nil {
+		t.Fatalf("SetOwnerSettings: %v", err)
+	}
+	want(alice.ID, true, 90*time.Second)
+	want(bob.ID, false, 0)
+	// Immutable with no grace is not the same as off.
+	if err := s.SetOwnerSettings(ctx, &depot.OwnerSettings{OwnerID: alice.ID, ImmutableVersions: true}); err != nil {
+		t.Fatal(err)
+	}
+	want(alice.ID, true, 0)
+	if err := s.SetOwnerSettings(ctx, &depot.OwnerSettings{OwnerID: alice.ID}); err != nil {
+		t.Fatal(err)
+	}
+	want(alice.ID, false, 0)
+	wantErr(t, "SetOwnerSettings(missing owner)", s.SetOwnerSettings(ctx, &depot.OwnerSettings{OwnerID: 1 << 40, ImmutableVersions: true}), depot.ErrNotFound)
 }

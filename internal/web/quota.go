@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/dustin/go-humanize"
@@ -14,6 +15,9 @@ import (
 // who may see the owner, the quota form for site admins.
 type settingsData struct {
 	Report    *depot.UsageReport
+	Settings  *depot.OwnerSettings
+	// CanEdit is set for the owner's admins (the settings form).
+	CanEdit   bool
 	SiteAdmin bool
 	Error     string
 	// Form holds the quota form's fields as typed (a failed post shows
@@ -27,6 +31,14 @@ func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request, a *depot.
 		return err
 	}
 	d.Report, d.SiteAdmin = rep, !a.IsAnonymous() && a.User.IsAdmin
+	if d.Settings, err = h.svc.OwnerSettingsOf(r.Context(), a, rep.Owner.Name); err != nil {
+		return err
+	}
+	role, err := h.svc.Access(r.Context(), a, rep.Owner)
+	if err != nil {
+		return err
+	}
+	d.CanEdit = role >= depot.AccessAdmin
 	if d.Form == nil {
 		d.Form = map[string]string{
 			"max_versions":  overrideText(rep.Override.MaxVersions, false),
@@ -118,5 +130,30 @@ func (h *Handler) setQuota(w http.ResponseWriter, r *http.Request, a *depot.Acto
 		return err
 	}
 	http.Redirect(w, r, "/"+url.PathEscape(r.PathValue("owner"))+"/-/settings?saved=quota", http.StatusSeeOther)
+	return nil
+}
+
+func (h *Handler) setOwnerSettings(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	if requireSignIn(w, r, a) {
+		return nil
+	}
+	set := depot.OwnerSettings{ImmutableVersions: r.PostFormValue("immutable_versions") == "on"}
+	var err error
+	if g := strings.TrimSpace(r.PostFormValue("immutable_grace")); g != "" {
+		set.ImmutableGrace, err = time.ParseDuration(g)
+		if err != nil {
+			err = depot.Errorf(depot.ErrInvalid, "grace window must be a duration such as 15m or 0s, not %q", g)
+		}
+	}
+	if err == nil {
+		_, err = h.svc.SetOwnerSettings(r.Context(), a, r.PathValue("owner"), set)
+	}
+	if err != nil {
+		if msg := depot.ErrorMessage(err); msg != "" && !isAuthErr(err) {
+			return h.settingsPage(w, r, a, http.StatusBadRequest, settingsData{Error: msg})
+		}
+		return err
+	}
+	http.Redirect(w, r, "/"+url.PathEscape(r.PathValue("owner"))+"/-/settings?saved=settings", http.StatusSeeOther)
 	return nil
 }

@@ -58,3 +58,33 @@ func TestQuotaSettings(t *testing.T) {
 		t.Errorf("alice posting her own quota: %s, want 403", resp.Status)
 	}
 }
+
+// TestImmutableSetting turns immutable versions on from the settings page:
+// a bad grace is a 400, and once on, the version page's delete is refused
+// with 409 naming the setting.
+func TestImmutableSetting(t *testing.T) {
+	e := newEnv(t, web.Options{})
+	alice := e.client(t)
+	alice.signIn("alice")
+	token := alice.csrf("/alice/-/settings")
+	resp, body := alice.post("/alice/-/settings", url.Values{"csrf": {token}, "immutable_versions": {"on"}, "immutable_grace": {"soon"}})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "grace window must be a duration") {
+		t.Errorf("bad grace: %s", resp.Status)
+	}
+	bob := e.client(t)
+	bob.signIn("bob")
+	if resp, _ := bob.post("/alice/-/settings", url.Values{"csrf": {bob.csrf("/alice")}, "immutable_versions": {"on"}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("bob setting alice's settings: %s, want 403", resp.Status)
+	}
+	resp, _ = alice.post("/alice/-/settings", url.Values{"csrf": {token}, "immutable_versions": {"on"}, "immutable_grace": {"0s"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save: %s", resp.Status)
+	}
+	if _, body := alice.get("/alice/-/settings"); !strings.Contains(body, "<strong>On</strong>") {
+		t.Errorf("settings page does not show the setting on")
+	}
+	resp, body = alice.post("/alice/-/packages/generic/tool/1.0.0/delete", url.Values{"csrf": {token}})
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "immutable_versions") {
+		t.Errorf("delete of a sealed version: %s, want 409 naming the setting", resp.Status)
+	}
+}

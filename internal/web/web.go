@@ -123,6 +123,7 @@ func New(svc *depot.Service, log *slog.Logger, opts Options) *Handler {
 	post("/{owner}/-/members/{user}/remove", h.removeMember)
 	get("/{owner}/-/settings", h.settings)
 	post("/{owner}/-/settings/quota", h.setQuota)
+	post("/{owner}/-/settings", h.setOwnerSettings)
 	get("/{owner}/-/packages/generic/{name}", h.pkg)
 	get("/{owner}/-/packages/generic/{name}/{version}", h.version)
 	get("/{owner}/-/packages/generic/{name}/{version}/files/{file}", h.download)
