@@ -14,8 +14,8 @@ import (
 // settingsData is the owner settings page: usage and limits for anyone
 // who may see the owner, the quota form for site admins.
 type settingsData struct {
-	Report    *depot.UsageReport
-	Settings  *depot.OwnerSettings
+	Report   *depot.UsageReport
+	Settings *depot.OwnerSettings
 	// CanEdit is set for the owner's admins (the settings form).
 	CanEdit   bool
 	SiteAdmin bool
