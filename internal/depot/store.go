@@ -14,6 +14,7 @@ type Store interface {
 	WebStore
 	QuotaStore
 	OwnerSettingsStore
+	DownloadStore
 	// CreateUser inserts u and sets its ID and CreatedAt. ErrConflict if an
 	// owner of that name exists.
 	CreateUser(ctx context.Context, u *User) error

@@ -55,6 +55,7 @@ func (h *Handler) generic(w http.ResponseWriter, r *http.Request, a *depot.Actor
 			if err != nil {
 				return err
 			}
+			h.svc.CountDownload(f)
 			httpapi.RedirectFile(w, r, f, link)
 			return nil
 		}
@@ -63,6 +64,9 @@ func (h *Handler) generic(w http.ResponseWriter, r *http.Request, a *depot.Actor
 			return err
 		}
 		defer content.Close()
+		if r.Method == http.MethodGet {
+			h.svc.CountDownload(f)
+		}
 		// GitLab names the download after the file, without directories.
 		shown := *f
 		if i := strings.LastIndex(shown.Name, "%2F"); i >= 0 {

@@ -25,6 +25,8 @@ func runQuota(t *testing.T, newStore func(t *testing.T) depot.Store) {
 		{"QuotaConcurrentSize", testQuotaConcurrentSize},
 		{"QuotaConcurrentVersions", testQuotaConcurrentVersions},
 		{"OwnerSettings", testOwnerSettings},
+		{"Downloads", testDownloads},
+		{"ConcurrentDownloads", testConcurrentDownloads},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}

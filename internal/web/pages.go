@@ -83,7 +83,12 @@ func (h *Handler) pkg(w http.ResponseWriter, r *http.Request, a *depot.Actor) er
 	if err != nil {
 		return err
 	}
-	return h.render(w, r, http.StatusOK, "package", d.Owner.Name+"/"+d.Package.Name, d)
+	return h.render(w, r, http.StatusOK, "package", d.Owner.Name+"/"+d.Package.Name, packageData{PackageDetail: d, Chart: newChart(d.Downloads)})
+}
+
+type packageData struct {
+	*depot.PackageDetail
+	Chart *chart
 }
 
 type fileRow struct {

@@ -9,15 +9,16 @@ CREATE TABLE owner_settings (
 );
 
 -- Download counts, added in batches off the download path (as
--- last_downloaded_at): per file, per version, and per package and day
--- (days since the Unix epoch, UTC) for the package page's chart.
+-- last_downloaded_at): per file, per version, and per version and day
+-- (days since the Unix epoch, UTC) for the package page's chart, which sums
+-- a package's versions.
 ALTER TABLE files ADD COLUMN download_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE versions ADD COLUMN download_count INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE download_days (
-    package_id INTEGER NOT NULL REFERENCES packages (id) ON DELETE CASCADE,
+    version_id INTEGER NOT NULL REFERENCES versions (id) ON DELETE CASCADE,
     day        INTEGER NOT NULL,
     count      INTEGER NOT NULL,
-    PRIMARY KEY (package_id, day)
+    PRIMARY KEY (version_id, day)
 );
 
 -- +goose Down
