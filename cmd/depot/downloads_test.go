@@ -143,7 +143,6 @@ func testDownloadCounts(t *testing.T, cfgs []Config) {
 	}
 }
 
-
 func TestDownloadCountsSQLite(t *testing.T) {
 	dir := t.TempDir()
 	testDownloadCounts(t, []Config{{DataDir: dir, DatabaseURL: "sqlite://" + filepath.Join(dir, "depot.db"), StorageURL: "file://" + filepath.Join(dir, "blobs")}})
