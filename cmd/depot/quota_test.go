@@ -67,14 +67,7 @@ func TestServeLimits(t *testing.T) {
 func TestCLIQuota(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{"DEPOT_DATA_DIR": dir}
-	mustCLI := func(args ...string) string {
-		t.Helper()
-		code, out, errOut := runCLI(t, env, args...)
-		if code != 0 {
-			t.Fatalf("depot %s: exit %d: %s", strings.Join(args, " "), code, errOut)
-		}
-		return out
-	}
+	mustCLI := func(args ...string) string { t.Helper(); return mustRunCLI(t, env, args...) }
 	mustCLI("admin", "user", "create", "--username", "alice", "--password", "s3cret-pass", "--email", "alice@example.com")
 	m := MustRunMain(t, Config{DataDir: dir, DatabaseURL: "sqlite://" + filepath.Join(dir, "depot.db"), TokenCacheTTL: -1})
 	if s, b := putStatus(t, m.Addr(), "alice", "s3cret-pass", "/api/packages/alice/generic/a/1/f", "0123456789"); s != 201 {
@@ -111,9 +104,7 @@ func TestCLIQuota(t *testing.T) {
 func TestCLIOwnerSettings(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{"DEPOT_DATA_DIR": dir}
-	if code, _, errOut := runCLI(t, env, "admin", "user", "create", "--username", "alice", "--password", "s3cret-pass", "--email", "alice@example.com"); code != 0 {
-		t.Fatal(errOut)
-	}
+	mustRunCLI(t, env, "admin", "user", "create", "--username", "alice", "--password", "s3cret-pass", "--email", "alice@example.com")
 	m := MustRunMain(t, Config{DataDir: dir, DatabaseURL: "sqlite://" + filepath.Join(dir, "depot.db")})
 	if s, b := putStatus(t, m.Addr(), "alice", "s3cret-pass", "/api/packages/alice/generic/a/1/f", "x"); s != 201 {
 		t.Fatalf("upload: %d %s", s, b)
@@ -138,4 +129,15 @@ func TestCLIOwnerSettings(t *testing.T) {
 	if _, out, _ := runCLI(t, env, "admin", "owner-settings", "show", "--owner", "alice"); !strings.Contains(out, `"immutable_grace_seconds":0`) {
 		t.Errorf("show: %q", out)
 	}
+}
+
+// mustRunCLI runs the command line and fails unless it exits 0; it returns
+// stdout.
+func mustRunCLI(t *testing.T, env map[string]string, args ...string) string {
+	t.Helper()
+	code, out, errOut := runCLI(t, env, args...)
+	if code != 0 {
+		t.Fatalf("depot %s: exit %d: %s", strings.Join(args, " "), code, errOut)
+	}
+	return out
 }

@@ -125,11 +125,9 @@ func (s *Service) AdminSetOwnerSettings(ctx context.Context, owner string, set O
 	if err := validateOwnerSettings(set); err != nil {
 		return nil, err
 	}
-	o, err := s.store.OwnerByName(ctx, owner)
-	if errors.Is(err, ErrNotFound) {
-		return nil, Errorf(ErrNotFound, "owner %q not found", owner)
-	} else if err != nil {
-		return nil, fmt.Errorf("look up owner: %w", err)
+	o, err := s.ownerNamed(ctx, owner)
+	if err != nil {
+		return nil, err
 	}
 	return s.storeOwnerSettings(ctx, o, set)
 }
@@ -137,11 +135,9 @@ func (s *Service) AdminSetOwnerSettings(ctx context.Context, owner string, set O
 // AdminOwnerSettings returns an owner's settings for the admin CLI.
 // ErrNotFound.
 func (s *Service) AdminOwnerSettings(ctx context.Context, owner string) (*OwnerSettings, error) {
-	o, err := s.store.OwnerByName(ctx, owner)
-	if errors.Is(err, ErrNotFound) {
-		return nil, Errorf(ErrNotFound, "owner %q not found", owner)
-	} else if err != nil {
-		return nil, fmt.Errorf("look up owner: %w", err)
+	o, err := s.ownerNamed(ctx, owner)
+	if err != nil {
+		return nil, err
 	}
 	return s.store.OwnerSettings(ctx, o.ID)
 }

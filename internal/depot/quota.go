@@ -302,11 +302,9 @@ func (s *Service) AdminSetOwnerQuota(ctx context.Context, owner string, q QuotaO
 	if err := ValidateQuotaOverride(q); err != nil {
 		return nil, err
 	}
-	o, err := s.store.OwnerByName(ctx, owner)
-	if errors.Is(err, ErrNotFound) {
-		return nil, Errorf(ErrNotFound, "owner %q not found", owner)
-	} else if err != nil {
-		return nil, fmt.Errorf("look up owner: %w", err)
+	o, err := s.ownerNamed(ctx, owner)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.store.SetOwnerQuota(ctx, o.ID, q); errors.Is(err, ErrNotFound) {
 		return nil, Errorf(ErrNotFound, "owner %q not found", owner)
@@ -318,11 +316,9 @@ func (s *Service) AdminSetOwnerQuota(ctx context.Context, owner string, q QuotaO
 
 // AdminOwnerUsage is OwnerUsage for the admin CLI. ErrNotFound.
 func (s *Service) AdminOwnerUsage(ctx context.Context, owner string) (*UsageReport, error) {
-	o, err := s.store.OwnerByName(ctx, owner)
-	if errors.Is(err, ErrNotFound) {
-		return nil, Errorf(ErrNotFound, "owner %q not found", owner)
-	} else if err != nil {
-		return nil, fmt.Errorf("look up owner: %w", err)
+	o, err := s.ownerNamed(ctx, owner)
+	if err != nil {
+		return nil, err
 	}
 	return s.usageReport(ctx, o)
 }
@@ -336,4 +332,16 @@ func (s *Service) OwnerLimits(ctx context.Context, a *Actor, owner string) (*Quo
 		return nil, err
 	}
 	return s.effectiveQuota(ctx, o)
+}
+
+// ownerNamed looks an owner up by name for the admin CLI, which needs no
+// access check. ErrNotFound.
+func (s *Service) ownerNamed(ctx context.Context, name string) (*Owner, error) {
+	o, err := s.store.OwnerByName(ctx, name)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(ErrNotFound, "owner %q not found", name)
+	} else if err != nil {
+		return nil, fmt.Errorf("look up owner: %w", err)
+	}
+	return o, nil
 }

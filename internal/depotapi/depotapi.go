@@ -117,10 +117,8 @@ func (h *Handler) usage(w http.ResponseWriter, r *http.Request, a *depot.Actor) 
 
 func (h *Handler) setQuota(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
 	var q Quota
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&q); err != nil {
-		return depot.Errorf(depot.ErrInvalid, "body is not a quota object: %v", err)
+	if err := decode(w, r, &q, "a quota"); err != nil {
+		return err
 	}
 	rep, err := h.svc.SetOwnerQuota(r.Context(), a, r.PathValue("owner"), depot.QuotaOverride{
 		MaxVersions: q.MaxVersions, MaxSize: q.MaxSize, MaxFileSize: q.MaxFileSize,
@@ -156,10 +154,8 @@ func (h *Handler) settings(w http.ResponseWriter, r *http.Request, a *depot.Acto
 
 func (h *Handler) setSettings(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
 	var in Settings
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		return depot.Errorf(depot.ErrInvalid, "body is not a settings object: %v", err)
+	if err := decode(w, r, &in, "a settings"); err != nil {
+		return err
 	}
 	if in.ImmutableGraceSeconds < 0 || in.ImmutableGraceSeconds > int64(depot.MaxImmutableGrace/time.Second) {
 		return depot.Errorf(depot.ErrInvalid, "immutable_grace_seconds must be between 0 and %d, not %d", int64(depot.MaxImmutableGrace/time.Second), in.ImmutableGraceSeconds)
@@ -171,5 +167,15 @@ func (h *Handler) setSettings(w http.ResponseWriter, r *http.Request, a *depot.A
 		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, settingsOf(set))
+	return nil
+}
+
+// decode reads a JSON object of at most 64 KiB without unknown fields.
+func decode(w http.ResponseWriter, r *http.Request, v any, what string) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return depot.Errorf(depot.ErrInvalid, "body is not %s object: %v", what, err)
+	}
 	return nil
 }

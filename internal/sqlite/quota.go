@@ -7,27 +7,16 @@ import (
 	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/sqlrow"
 )
 
 // OwnerQuota implements depot.QuotaStore.
 func (s *Store) OwnerQuota(ctx context.Context, ownerID int64) (depot.QuotaOverride, error) {
-	var q depot.QuotaOverride
-	var v, sz, fs sql.NullInt64
-	err := s.r.QueryRowContext(ctx, `SELECT max_versions, max_size, max_file_size FROM owner_quotas WHERE owner_id = ?`, ownerID).Scan(&v, &sz, &fs)
+	q, err := sqlrow.QuotaOverride(s.r.QueryRowContext(ctx, `SELECT max_versions, max_size, max_file_size FROM owner_quotas WHERE owner_id = ?`, ownerID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return q, nil
-	} else if err != nil {
-		return q, err
+		return depot.QuotaOverride{}, nil
 	}
-	q.MaxVersions, q.MaxSize, q.MaxFileSize = nullable(v), nullable(sz), nullable(fs)
-	return q, nil
-}
-
-func nullable(v sql.NullInt64) *int64 {
-	if !v.Valid {
-		return nil
-	}
-	return &v.Int64
+	return q, err
 }
 
 // SetOwnerQuota implements depot.QuotaStore.
