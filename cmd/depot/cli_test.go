@@ -53,6 +53,11 @@ func TestCLIBadSettingsExitTwo(t *testing.T) {
 		{"max uploads per client", nil, []string{"serve", "--data-dir", dir, "--max-uploads-per-client", "-1"}, "--max-uploads-per-client"},
 		{"max uploads env", map[string]string{"DEPOT_MAX_UPLOADS": "-5"}, []string{"serve", "--data-dir", dir}, "DEPOT_MAX_UPLOADS"},
 		{"bad role", nil, []string{"admin", "org", "add-member", "--data-dir", dir, "--org", "o", "--username", "u", "--role", "owner"}, "--role"},
+		{"limit count flag", nil, []string{"serve", "--data-dir", dir, "--limit-total-owner-count", "-2"}, "--limit-total-owner-count"},
+		{"limit size env", map[string]string{"DEPOT_LIMIT_TOTAL_OWNER_SIZE": "lots"}, []string{"serve", "--data-dir", dir}, "DEPOT_LIMIT_TOTAL_OWNER_SIZE"},
+		{"limit file size flag", nil, []string{"serve", "--data-dir", dir, "--limit-size-generic", "-5MiB"}, "--limit-size-generic"},
+		{"quota max versions", nil, []string{"admin", "quota", "set", "--data-dir", dir, "--owner", "o", "--max-versions", "ten"}, "--max-versions"},
+		{"quota max size", nil, []string{"admin", "quota", "set", "--data-dir", dir, "--owner", "o", "--max-size", "-2"}, "--max-size"},
 		{"bad scope", nil, []string{"admin", "token", "create", "--data-dir", dir, "--username", "u", "--name", "n", "--scopes", "write:everything"}, "--scopes"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

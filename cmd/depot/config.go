@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,8 @@ type Config struct {
 	StorageURL    string
 	BaseURL       string
 	MaxUploadSize int64
+	// Limits are Gitea's [packages] limits; nil means none.
+	Limits *depot.Limits
 	// S3AccessKeyID and S3SecretAccessKey, when set, override the
 	// credentials an s3:// storage URL otherwise takes from the environment.
 	S3AccessKeyID     string
@@ -95,6 +98,9 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen address", Sources: cli.EnvVars("DEPOT_ADDR")},
 		&cli.StringFlag{Name: "base-url", Usage: "public URL of this server, for links it prints", Sources: cli.EnvVars("DEPOT_BASE_URL")},
 		&cli.StringFlag{Name: "max-upload-size", Value: "0", Usage: "largest accepted file, e.g. 10GiB; 0 means unlimited", Sources: cli.EnvVars("DEPOT_MAX_UPLOAD_SIZE")},
+		&cli.StringFlag{Name: "limit-total-owner-count", Value: "-1", Usage: "most package versions an owner may have (Gitea's LIMIT_TOTAL_OWNER_COUNT); -1 means unlimited; site admins bypass it", Sources: cli.EnvVars("DEPOT_LIMIT_TOTAL_OWNER_COUNT")},
+		&cli.StringFlag{Name: "limit-total-owner-size", Value: "-1", Usage: "most bytes an owner's files may take, e.g. 10GiB (Gitea's LIMIT_TOTAL_OWNER_SIZE); -1 means unlimited; site admins bypass it", Sources: cli.EnvVars("DEPOT_LIMIT_TOTAL_OWNER_SIZE")},
+		&cli.StringFlag{Name: "limit-size-generic", Value: "-1", Usage: "largest generic package file, e.g. 1GiB (Gitea's LIMIT_SIZE_GENERIC); -1 means unlimited; site admins bypass it", Sources: cli.EnvVars("DEPOT_LIMIT_SIZE_GENERIC")},
 		&cli.BoolFlag{Name: "storage-redirect", Usage: "answer downloads with a 307 to a short-lived presigned URL of the object store (s3:// only)", Sources: cli.EnvVars("DEPOT_STORAGE_REDIRECT")},
 		&cli.DurationFlag{Name: "token-cache-ttl", Value: depot.DefaultTokenCacheTTL, Usage: "how long a verified token, and an owner looked up by name, are trusted before the database is asked again; on PostgreSQL revocations reach every replica at once (LISTEN/NOTIFY); on SQLite a revocation by the admin CLI takes up to this long; 0 disables the caches", Sources: cli.EnvVars("DEPOT_TOKEN_CACHE_TTL")},
 		&cli.BoolFlag{Name: "metrics", Usage: "serve Prometheus metrics at /metrics", Sources: cli.EnvVars("DEPOT_METRICS")},
@@ -182,6 +188,22 @@ func serveConfig(cmd *cli.Command) (Config, error) {
 		return c, usageError("--max-upload-size (DEPOT_MAX_UPLOAD_SIZE): %v", err)
 	}
 	c.MaxUploadSize = size
+	c.Limits = &depot.Limits{}
+	for _, l := range []struct {
+		flag, env string
+		count     bool
+		dst       *int64
+	}{
+		{"limit-total-owner-count", "DEPOT_LIMIT_TOTAL_OWNER_COUNT", true, &c.Limits.TotalOwnerCount},
+		{"limit-total-owner-size", "DEPOT_LIMIT_TOTAL_OWNER_SIZE", false, &c.Limits.TotalOwnerSize},
+		{"limit-size-generic", "DEPOT_LIMIT_SIZE_GENERIC", false, &c.Limits.SizeGeneric},
+	} {
+		n, err := parseLimit(cmd.String(l.flag), l.count)
+		if err != nil {
+			return c, usageError("--%s (%s): %v", l.flag, l.env, err)
+		}
+		*l.dst = n
+	}
 	switch ttl := cmd.Duration("token-cache-ttl"); {
 	case ttl < 0:
 		return c, usageError("--token-cache-ttl (DEPOT_TOKEN_CACHE_TTL): %v is negative", ttl)
@@ -255,6 +277,30 @@ func parseSize(s string) (int64, error) {
 	return int64(n), nil
 }
 
+// parseLimit parses a limit: -1 (none), or a count or a size such as
+// 10GiB (0 allows nothing).
+func parseLimit(s string, count bool) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "-1" {
+		return depot.NoLimit, nil
+	}
+	if count {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%q is not -1 or a count of at least 0", s)
+		}
+		return n, nil
+	}
+	if s == "" || strings.HasPrefix(s, "-") {
+		return 0, fmt.Errorf("%q is not -1 or a size such as 512MiB or 10GiB", s)
+	}
+	n, err := parseSize(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not -1 or a size such as 512MiB or 10GiB", s)
+	}
+	return n, nil
+}
+
 // sqlitePath extracts the file path of a sqlite:// URL (sqlite://relative/x.db
 // or sqlite:///absolute/x.db).
 func sqlitePath(raw string) (string, error) {
@@ -289,7 +335,7 @@ func newService(c Config, store depot.Store, blobs depot.BlobStore, log *slog.Lo
 	if c.PublisherTokenTTL > depot.MaxPublisherTokenTTL {
 		return nil, fmt.Errorf("trusted publisher token TTL %v is over %v", c.PublisherTokenTTL, depot.MaxPublisherTokenTTL)
 	}
-	opts := &depot.Options{MaxUploadSize: c.MaxUploadSize, Logger: log, TokenCacheTTL: c.TokenCacheTTL,
+	opts := &depot.Options{MaxUploadSize: c.MaxUploadSize, Limits: c.Limits, Logger: log, TokenCacheTTL: c.TokenCacheTTL,
 		Now: c.Now, BaseURL: c.BaseURL, PublisherTokenTTL: c.PublisherTokenTTL,
 		Verifier: oidc.New(&oidc.Options{Now: c.Now}),
 		// A local blob reads back from the page cache; an S3 object would be

@@ -164,12 +164,23 @@ func (s *Service) UploadGitLabFile(ctx context.Context, a *Actor, ref GitLabFile
 	if err != nil {
 		return nil, err
 	}
-	limit := int64(GitLabMaxFileSize)
-	if m := s.opts.MaxUploadSize; m > 0 && m < limit {
-		limit = m
+	if err := s.checkMutable(ctx, a, owner, TypeGeneric, ref.Package, ref.Version, "adding or replacing a file"); err != nil {
+		return nil, err
 	}
-	if up.Size > limit {
+	hard := int64(GitLabMaxFileSize)
+	if m := s.opts.MaxUploadSize; m > 0 && m < hard {
+		hard = m
+	}
+	if up.Size > hard {
 		return nil, Errorf(ErrTooLarge, "File is too large")
+	}
+	quota, err := s.quotaFor(ctx, a, owner)
+	if err != nil {
+		return nil, err
+	}
+	lim, err := s.limitUpload(ctx, quota, owner.ID, VersionRef{Owner: owner.Name, Type: TypeGeneric, Package: ref.Package, Version: ref.Version}, up.Size, hard)
+	if err != nil {
+		return nil, err
 	}
 	if pkg, err := s.store.PackageByName(ctx, owner.ID, TypeGeneric, ref.Package); err == nil && pkg.ProjectID != 0 && pkg.ProjectID != p.ID {
 		return nil, Errorf(ErrInvalid, "package %q belongs to another project of %s", ref.Package, owner.Name)
@@ -187,7 +198,7 @@ func (s *Service) UploadGitLabFile(ctx context.Context, a *Actor, ref GitLabFile
 			return nil, fmt.Errorf("look up file: %w", err)
 		}
 	}
-	bu, blob, deferRest, err := s.receiveBlob(ctx, up.Size, body, limit)
+	bu, blob, deferRest, err := s.receiveBlob(ctx, up.Size, body, lim)
 	if errors.Is(err, ErrTooLarge) {
 		return nil, Errorf(ErrTooLarge, "File is too large")
 	} else if err != nil {
@@ -200,10 +211,12 @@ func (s *Service) UploadGitLabFile(ctx context.Context, a *Actor, ref GitLabFile
 	}
 	f, err := s.store.CreateGitLabFile(ctx, NewFile{
 		OwnerID: owner.ID, Type: TypeGeneric, Package: ref.Package, Version: ref.Version, File: name,
-		Blob: blob, CreatorID: creator, CreatedAt: blob.CreatedAt, ExchangeID: exchangeID(a),
+		Blob: blob, CreatorID: creator, CreatedAt: blob.CreatedAt, ExchangeID: exchangeID(a), Quota: quota,
 	}, GitLabFileOptions{ProjectID: p.ID, Status: up.Status, AllowDuplicate: allow},
 		func(ctx context.Context) error { return bu.Commit(ctx, blob.SHA256) })
 	switch {
+	case errors.Is(err, ErrQuotaTotalSize) || errors.Is(err, ErrQuotaTotalCount):
+		return nil, err
 	case errors.Is(err, ErrConflict):
 		return nil, ErrDuplicatePackage
 	case errors.Is(err, ErrInvalid):
@@ -588,6 +601,9 @@ func (s *Service) DeleteGitLabPackage(ctx context.Context, a *Actor, project str
 	if err != nil {
 		return err
 	}
+	if err := s.checkMutable(ctx, a, owner, gp.Package.Type, gp.Package.Name, gp.Version.Version, "deleting the package"); err != nil {
+		return err
+	}
 	err = s.store.DeleteVersion(ctx, owner.ID, gp.Package.Type, gp.Package.Name, gp.Version.Version, s.removeBlob)
 	if errors.Is(err, ErrNotFound) {
 		return ErrPackageNotFound
@@ -600,8 +616,11 @@ func (s *Service) DeleteGitLabPackage(ctx context.Context, a *Actor, project str
 // needs admin (Maintainer) access. ErrProjectNotFound, ErrPackageNotFound,
 // ErrPackageFileNotFound, ErrUnauthenticated, ErrForbidden.
 func (s *Service) DeleteGitLabPackageFile(ctx context.Context, a *Actor, project string, id, fileID int64) error {
-	gp, _, err := s.gitlabPackage(ctx, a, project, id, AccessAdmin)
+	gp, owner, err := s.gitlabPackage(ctx, a, project, id, AccessAdmin)
 	if err != nil {
+		return err
+	}
+	if err := s.checkMutable(ctx, a, owner, gp.Package.Type, gp.Package.Name, gp.Version.Version, "deleting a file"); err != nil {
 		return err
 	}
 	f, err := s.store.FileByID(ctx, fileID)

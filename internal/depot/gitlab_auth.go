@@ -214,21 +214,31 @@ func (s *Service) RevokeProjectToken(ctx context.Context, id int64) error {
 // they are written in one batch, so downloads never wait for a write.
 const downloadFlushDelay = 2 * time.Second
 
-// downloads gathers the last download time of versions.
+// downloads gathers the last download time of versions and download
+// counts (CountDownload).
 type downloads struct {
 	mu      sync.Mutex
 	pending map[int64]time.Time
+	counts  DownloadCounts
 	timer   *time.Timer
 }
 
 func (s *Service) noteDownload(versionID int64) {
 	d := &s.downloads
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.pending == nil {
 		d.pending = map[int64]time.Time{}
 	}
 	d.pending[versionID] = s.now()
+	d.mu.Unlock()
+	s.scheduleFlush()
+}
+
+// scheduleFlush starts the timer that writes what downloads gathered.
+func (s *Service) scheduleFlush() {
+	d := &s.downloads
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.timer == nil {
 		d.timer = time.AfterFunc(downloadFlushDelay, func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -246,15 +256,42 @@ func (s *Service) noteDownload(versionID int64) {
 func (s *Service) FlushDownloads(ctx context.Context) error {
 	d := &s.downloads
 	d.mu.Lock()
-	batch := d.pending
-	d.pending = nil
+	batch, counts := d.pending, d.counts
+	d.pending, d.counts = nil, DownloadCounts{}
 	if d.timer != nil {
 		d.timer.Stop()
 		d.timer = nil
 	}
 	d.mu.Unlock()
+	if len(counts.Files) > 0 {
+		if err := s.store.AddDownloads(ctx, counts); err != nil {
+			// Keep the counts for the next flush rather than lose them.
+			s.requeueCounts(counts)
+			return fmt.Errorf("add download counts: %w", err)
+		}
+	}
 	if len(batch) == 0 {
 		return nil
 	}
 	return s.store.RecordDownloads(ctx, batch)
+}
+
+// requeueCounts adds counts that failed to be written back to the pending
+// ones.
+func (s *Service) requeueCounts(c DownloadCounts) {
+	d := &s.downloads
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.counts.Files == nil {
+		d.counts = DownloadCounts{Files: map[int64]int64{}, Versions: map[int64]int64{}, Days: map[VersionDay]int64{}}
+	}
+	for k, n := range c.Files {
+		d.counts.Files[k] += n
+	}
+	for k, n := range c.Versions {
+		d.counts.Versions[k] += n
+	}
+	for k, n := range c.Days {
+		d.counts.Days[k] += n
+	}
 }

@@ -137,6 +137,12 @@ func (s *Service) DeletePackage(ctx context.Context, a *Actor, owner string, typ
 	if err != nil {
 		return fmt.Errorf("list versions: %w", err)
 	}
+	// Nothing goes when any version is sealed.
+	for _, v := range versions {
+		if err := s.checkMutable(ctx, a, o, typ, pkg.Name, v.Version, "deleting the package"); err != nil {
+			return err
+		}
+	}
 	for _, v := range versions {
 		err := s.store.DeleteVersion(ctx, o.ID, typ, pkg.Name, v.Version, s.removeBlob)
 		if err != nil && !errors.Is(err, ErrNotFound) {

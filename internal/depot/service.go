@@ -39,7 +39,11 @@ type Service struct {
 // Options tune a Service. The zero value is usable.
 type Options struct {
 	// MaxUploadSize is the largest file accepted, in bytes; 0 means no limit.
+	// Unlike Limits.SizeGeneric it holds for site admins too and is
+	// answered 413: it is the server's bound on a request body.
 	MaxUploadSize int64
+	// Limits are Gitea's package limits; nil means none (see Limits).
+	Limits *Limits
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// Rand is the source of token secrets; nil means crypto/rand.
@@ -236,20 +240,34 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("look up file: %w", err)
 	}
-	limit := s.opts.MaxUploadSize
-	if limit > 0 && size > limit {
-		return nil, Errorf(ErrTooLarge, "file is larger than the limit of %d bytes", limit)
+	if err := s.checkMutable(ctx, a, owner, ref.Type, ref.Package, ref.Version, "adding a file"); err != nil {
+		return nil, err
+	}
+	hard := int64(-1)
+	if s.opts.MaxUploadSize > 0 {
+		hard = s.opts.MaxUploadSize
+	}
+	quota, err := s.quotaFor(ctx, a, owner)
+	if err != nil {
+		return nil, err
+	}
+	lim, err := s.limitUpload(ctx, quota, owner.ID, VersionRef{Owner: ref.Owner, Type: ref.Type, Package: ref.Package, Version: ref.Version}, size, hard)
+	if err != nil {
+		return nil, err
 	}
 
-	up, blob, deferRest, err := s.receiveBlob(ctx, size, body, limit)
+	up, blob, deferRest, err := s.receiveBlob(ctx, size, body, lim)
 	if err != nil {
 		return nil, err
 	}
 	defer up.Close()
 	f, err := s.store.CreateFile(ctx, NewFile{
 		OwnerID: owner.ID, Type: ref.Type, Package: ref.Package, Version: ref.Version, File: ref.File,
-		Blob: blob, CreatorID: a.User.ID, CreatedAt: blob.CreatedAt, ExchangeID: exchangeID(a),
+		Blob: blob, CreatorID: a.User.ID, CreatedAt: blob.CreatedAt, ExchangeID: exchangeID(a), Quota: quota,
 	}, func(ctx context.Context) error { return up.Commit(ctx, blob.SHA256) })
+	if errors.Is(err, ErrQuotaTotalSize) || errors.Is(err, ErrQuotaTotalCount) {
+		return nil, err
+	}
 	if errors.Is(err, ErrConflict) {
 		return nil, Errorf(ErrConflict, "file %q already exists in version %q", ref.File, ref.Version)
 	} else if err != nil {
@@ -287,12 +305,13 @@ func exchangeID(a *Actor) int64 {
 }
 
 // receiveBlob streams body into a new blob upload while computing its
-// digests, refusing more than limit bytes (0: no limit) and a body whose
+// digests, refusing more than lim allows and a body whose
 // length differs from size (-1: unknown). Over a DigestStore, a large upload
 // computes only its sha256 now and deferRest is set: the caller calls
 // digestLater once the file is recorded. The caller commits the upload in
 // its metadata transaction and must Close it.
-func (s *Service) receiveBlob(ctx context.Context, size int64, body io.Reader, limit int64) (up BlobUpload, blob Blob, deferRest bool, err error) {
+func (s *Service) receiveBlob(ctx context.Context, size int64, body io.Reader, lim streamLimit) (up BlobUpload, blob Blob, deferRest bool, err error) {
+	limit := lim.n()
 	up, err = s.blobs.NewUpload(ctx, size)
 	if err != nil {
 		return nil, Blob{}, false, fmt.Errorf("start blob upload: %w", err)
@@ -302,7 +321,7 @@ func (s *Service) receiveBlob(ctx context.Context, size int64, body io.Reader, l
 		return nil, Blob{}, false, err
 	}
 	src := body
-	if limit > 0 {
+	if limit >= 0 {
 		src = io.LimitReader(body, limit+1)
 	}
 	deferRest = s.later != nil && size > deferDigestsAbove
@@ -318,8 +337,8 @@ func (s *Service) receiveBlob(ctx context.Context, size int64, body io.Reader, l
 		}
 		return fail(fmt.Errorf("receive upload: %w", err))
 	}
-	if limit > 0 && n > limit {
-		return fail(Errorf(ErrTooLarge, "file is larger than the limit of %d bytes", limit))
+	if limit >= 0 && n > limit {
+		return fail(lim.exceeded(n))
 	}
 	if size >= 0 && n != size {
 		return fail(Errorf(ErrInvalid, "request body has %d bytes, Content-Length said %d", n, size))
@@ -357,6 +376,9 @@ func (s *Service) DeleteFile(ctx context.Context, a *Actor, ref FileRef) error {
 	if err != nil {
 		return err
 	}
+	if err := s.checkMutable(ctx, a, owner, ref.Type, ref.Package, ref.Version, "deleting a file"); err != nil {
+		return err
+	}
 	err = s.store.DeleteFile(ctx, owner.ID, ref.Type, ref.Package, ref.Version, ref.File, s.removeBlob)
 	if errors.Is(err, ErrNotFound) {
 		return Errorf(ErrNotFound, "file %q not found", ref.File)
@@ -369,6 +391,9 @@ func (s *Service) DeleteFile(ctx context.Context, a *Actor, ref FileRef) error {
 func (s *Service) DeleteVersion(ctx context.Context, a *Actor, ref VersionRef) error {
 	owner, err := s.ownerFor(ctx, a, ref.Owner, AccessWrite)
 	if err != nil {
+		return err
+	}
+	if err := s.checkMutable(ctx, a, owner, ref.Type, ref.Package, ref.Version, "deleting the version"); err != nil {
 		return err
 	}
 	err = s.store.DeleteVersion(ctx, owner.ID, ref.Type, ref.Package, ref.Version, s.removeBlob)

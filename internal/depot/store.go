@@ -12,6 +12,9 @@ import (
 // (owner, package, version and file names), as Gitea does.
 type Store interface {
 	WebStore
+	QuotaStore
+	OwnerSettingsStore
+	DownloadStore
 	// CreateUser inserts u and sets its ID and CreatedAt. ErrConflict if an
 	// owner of that name exists.
 	CreateUser(ctx context.Context, u *User) error
@@ -139,6 +142,11 @@ type NewFile struct {
 	// ExchangeID, when not 0, is the trusted publisher exchange whose token
 	// uploaded the file (PublisherStore.FilePublications).
 	ExchangeID int64
+	// Quota, when not nil, is checked in the recording transaction with
+	// CheckQuota, after the file's rows are written and with the owner's
+	// quota-checked uploads serialised; its error is returned as is and
+	// nothing is recorded.
+	Quota *Quota
 }
 
 // BlobStore keeps content addressed by sha256. Implementations must be safe

@@ -264,6 +264,9 @@ type VersionRow struct {
 	Size       int64
 	LastUpload time.Time
 	Latest     bool
+	// Downloads counts the version's downloads recorded so far (written
+	// in batches a moment after they happen).
+	Downloads int64
 }
 
 // PackageDetail is a package with its versions.
@@ -274,6 +277,9 @@ type PackageDetail struct {
 	// parse; the others follow, newest first.
 	Versions []*VersionRow
 	Role     Role
+	// Downloads is the package's downloads per day over the last
+	// DownloadDays days.
+	Downloads *DownloadChart
 }
 
 // PackageVersions returns a package with every version. ErrNotFound,
@@ -294,11 +300,23 @@ func (s *Service) PackageVersions(ctx context.Context, a *Actor, owner, name str
 	if err != nil {
 		return nil, err
 	}
+	ids := make([]int64, len(page.Versions))
+	for i, v := range page.Versions {
+		ids[i] = v.Version.ID
+	}
+	counts, err := s.store.VersionDownloads(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("version downloads: %w", err)
+	}
+	chart, err := s.PackageDownloadChart(ctx, page.Versions[0].Package.ID)
+	if err != nil {
+		return nil, err
+	}
 	latest := LatestVersion(page.Versions)
-	d := &PackageDetail{Owner: page.Owner, Package: page.Versions[0].Package, Role: role}
+	d := &PackageDetail{Owner: page.Owner, Package: page.Versions[0].Package, Role: role, Downloads: chart}
 	for _, v := range page.Versions {
 		st := stats[v.Version.ID]
-		d.Versions = append(d.Versions, &VersionRow{PackageVersion: v, Files: st.Files, Size: st.Size, LastUpload: st.LastUpload, Latest: v == latest})
+		d.Versions = append(d.Versions, &VersionRow{PackageVersion: v, Files: st.Files, Size: st.Size, LastUpload: st.LastUpload, Latest: v == latest, Downloads: counts[v.Version.ID]})
 	}
 	slices.SortStableFunc(d.Versions, func(x, y *VersionRow) int {
 		if c := CompareVersions(y.Version.Version, x.Version.Version); c != 0 {
@@ -318,6 +336,10 @@ type VersionDetail struct {
 	Version *PackageVersion
 	Files   []*File
 	Latest  bool
+	// Downloads counts the version's downloads, FileDownloads each file's
+	// by file id.
+	Downloads     int64
+	FileDownloads map[int64]int64
 	// CanDelete says whether the viewer may delete files and the version.
 	CanDelete bool
 	// Publications are the trusted publisher exchanges files were
@@ -359,6 +381,14 @@ func (s *Service) VersionFilesDetail(ctx context.Context, a *Actor, ref VersionR
 	if len(files) > 0 {
 		d.PublishedBy = d.Publications[files[0].ID]
 	}
+	if d.FileDownloads, err = s.store.FileDownloads(ctx, pv.Version.ID); err != nil {
+		return nil, fmt.Errorf("file downloads: %w", err)
+	}
+	counts, err := s.store.VersionDownloads(ctx, []int64{pv.Version.ID})
+	if err != nil {
+		return nil, fmt.Errorf("version downloads: %w", err)
+	}
+	d.Downloads = counts[pv.Version.ID]
 	if _, latest, err := s.LatestPackageVersion(ctx, a, owner.Name, pv.Package.Type, pv.Package.Name); err == nil {
 		d.Latest = latest.Version.ID == pv.Version.ID
 	}

@@ -151,7 +151,8 @@ func invalidParam(name string) error { return paramError{name + " is invalid"} }
 
 // writeError writes err as GitLab does. Kinds map to statuses through
 // httpapi's table; GitLab's exceptions are here: a refused duplicate and a
-// too large file are 400; on the generic packages API an anonymous request
+// too large file (over the hard limit or the owner's file limit) are 400;
+// an owner over its size or version quota is 403 with the quota's message; on the generic packages API an anonymous request
 // for a project it may not see is 401 (GitLab's authenticate_non_public).
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, a *depot.Actor, generic bool, err error) {
 	var pe paramError
@@ -163,8 +164,12 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, a *depot.Ac
 	switch {
 	case errors.Is(err, depot.ErrDuplicatePackage):
 		status, msg = http.StatusBadRequest, "400 Bad request - Duplicate package is not allowed"
-	case errors.Is(err, depot.ErrTooLarge):
+	case errors.Is(err, depot.ErrTooLarge), errors.Is(err, depot.ErrQuotaTypeSize):
 		status, msg = http.StatusBadRequest, "400 Bad request - File is too large"
+	case errors.Is(err, depot.ErrQuotaTotalSize), errors.Is(err, depot.ErrQuotaTotalCount):
+		// GitLab refuses uploads to a namespace over its storage limit
+		// (a read-only namespace: the package policy denies creation).
+		msg = "403 Forbidden - " + msg
 	case generic && a.IsAnonymous() && errors.Is(err, depot.ErrProjectNotFound):
 		status, msg = http.StatusUnauthorized, "401 Unauthorized"
 	case errors.Is(err, depot.ErrProjectNotFound):

@@ -62,6 +62,7 @@ func (h *Handler) generic(w http.ResponseWriter, r *http.Request, a *depot.Actor
 			if err != nil {
 				return err
 			}
+			h.svc.CountDownload(f)
 			httpapi.RedirectFile(w, r, f, link)
 			return nil
 		}
@@ -70,6 +71,9 @@ func (h *Handler) generic(w http.ResponseWriter, r *http.Request, a *depot.Actor
 			return err
 		}
 		defer content.Close()
+		if r.Method == http.MethodGet {
+			h.svc.CountDownload(f)
+		}
 		serveGitLabFile(w, r, f, content)
 	default:
 		w.Header().Set("Allow", "GET, HEAD, PUT")
@@ -419,6 +423,9 @@ func (h *Handler) downloadPackageFile(w http.ResponseWriter, r *http.Request, a 
 		return err
 	}
 	defer content.Close()
+	if r.Method == http.MethodGet {
+		h.svc.CountDownload(f)
+	}
 	serveGitLabFile(w, r, f, content)
 	return nil
 }

@@ -165,6 +165,7 @@ func Download(w http.ResponseWriter, r *http.Request, svc *depot.Service, a *dep
 		if err != nil {
 			return err
 		}
+		svc.CountDownload(f)
 		RedirectFile(w, r, f, link)
 		return nil
 	}
@@ -173,6 +174,9 @@ func Download(w http.ResponseWriter, r *http.Request, svc *depot.Service, a *dep
 		return err
 	}
 	defer content.Close()
+	if r.Method == http.MethodGet {
+		svc.CountDownload(f)
+	}
 	ServeFile(w, r, f, content)
 	return nil
 }

@@ -72,6 +72,8 @@ func Run(t *testing.T, env *Env) {
 	t.Run("ConcurrentNewVersion", fx.testConcurrentNewVersion)
 	t.Run("InterruptedUpload", fx.testInterruptedUpload)
 	t.Run("ErrorFormats", fx.testErrorFormats)
+	t.Run("Quota", fx.testQuota)
+	t.Run("Immutable", fx.testImmutable)
 	t.Run("NoLeftovers", func(t *testing.T) { fx.mustNoTempUploads(t) })
 }
 

@@ -43,6 +43,9 @@ func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.
 		status = depot.StatusDefault
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := lockQuota(ctx, tx, nf); err != nil {
+			return err
+		}
 		pkgID, err := lockOrInsert(ctx, tx, "package",
 			`SELECT id FROM packages WHERE owner_id = $1 AND type = $2 AND lower_name = $3 FOR KEY SHARE`,
 			[]any{nf.OwnerID, string(nf.Type), lowerPkg},
@@ -94,6 +97,9 @@ func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.
 			if err := recordPublication(ctx, tx, f.ID, nf.ExchangeID); err != nil {
 				return err
 			}
+			if err := checkQuota(ctx, tx, nf, f.VersionID, 0); err != nil {
+				return err
+			}
 			return commitBlob(ctx)
 		}
 		for range maxLockOrInsert {
@@ -111,6 +117,9 @@ func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.
 				return fmt.Errorf("insert file: %w", err)
 			}
 			if err := recordPublication(ctx, tx, f.ID, nf.ExchangeID); err != nil {
+				return err
+			}
+			if err := checkQuota(ctx, tx, nf, f.VersionID, 0); err != nil {
 				return err
 			}
 			return commitBlob(ctx)

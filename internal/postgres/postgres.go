@@ -486,6 +486,9 @@ func (s *Store) CreateFile(ctx context.Context, nf depot.NewFile, commitBlob fun
 	f := &depot.File{Name: nf.File, Blob: nf.Blob, CreatorID: nf.CreatorID, CreatedAt: nf.CreatedAt}
 	lowerPkg, lowerVersion := strings.ToLower(nf.Package), strings.ToLower(nf.Version)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := lockQuota(ctx, tx, nf); err != nil {
+			return err
+		}
 		pkgID, err := lockOrInsert(ctx, tx, "package",
 			`SELECT id FROM packages WHERE owner_id = $1 AND type = $2 AND lower_name = $3 FOR KEY SHARE`,
 			[]any{nf.OwnerID, string(nf.Type), lowerPkg},
@@ -524,6 +527,9 @@ func (s *Store) CreateFile(ctx context.Context, nf depot.NewFile, commitBlob fun
 			return fmt.Errorf("insert file: %w", err)
 		}
 		if err := recordPublication(ctx, tx, f.ID, nf.ExchangeID); err != nil {
+			return err
+		}
+		if err := checkQuota(ctx, tx, nf, f.VersionID, nf.Blob.Size); err != nil {
 			return err
 		}
 		if err := commitBlob(ctx); err != nil {

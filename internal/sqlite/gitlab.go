@@ -31,7 +31,7 @@ func (s *Store) ProjectByID(ctx context.Context, id int64) (*depot.Project, erro
 // concurrent uploads share transactions (see groupCommit).
 func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.GitLabFileOptions, commitBlob func(context.Context) error) (*depot.File, error) {
 	return s.files.submit(ctx, func(ctx context.Context, tx *sql.Tx) (*depot.File, error) {
-		return insertGitLabFile(ctx, tx, nf, o)
+		return withQuota(ctx, tx, nf)(insertGitLabFile(ctx, tx, nf, o))
 	}, commitBlob)
 }
 

@@ -378,8 +378,22 @@ func (s *Store) FileByName(ctx context.Context, ownerID int64, typ depot.Package
 // see groupCommit.
 func (s *Store) CreateFile(ctx context.Context, nf depot.NewFile, commitBlob func(context.Context) error) (*depot.File, error) {
 	return s.files.submit(ctx, func(ctx context.Context, tx *sql.Tx) (*depot.File, error) {
-		return s.insertFile(ctx, tx, nf)
+		return withQuota(ctx, tx, nf)(s.insertFile(ctx, tx, nf))
 	}, commitBlob)
+}
+
+// withQuota returns a function that passes an insert's outcome on after
+// checking nf's quota in tx.
+func withQuota(ctx context.Context, tx *sql.Tx, nf depot.NewFile) func(*depot.File, error) (*depot.File, error) {
+	return func(f *depot.File, err error) (*depot.File, error) {
+		if err != nil {
+			return nil, err
+		}
+		if err := checkQuota(ctx, tx, nf, f.VersionID); err != nil {
+			return nil, err
+		}
+		return f, nil
+	}
 }
 
 // insertFile runs the statements that record a new file in tx.

@@ -75,6 +75,7 @@ func Run(t *testing.T, newStore func(t *testing.T) depot.Store) {
 	runWeb(t, newStore)
 	runIntegrity(t, newStore)
 	runPublish(t, newStore)
+	runQuota(t, newStore)
 }
 
 // RunListings runs the part of the suite that lists versions (SearchVersions

@@ -40,6 +40,7 @@ func (h *Handler) explore(w http.ResponseWriter, r *http.Request, a *depot.Actor
 
 type ownerData struct {
 	*depot.OwnerOverview
+	Usage    *depot.UsageReport
 	Filter   string
 	PrevPage int
 	NextPage int
@@ -52,7 +53,19 @@ func (h *Handler) owner(w http.ResponseWriter, r *http.Request, a *depot.Actor) 
 	if err != nil {
 		return err
 	}
-	d := ownerData{OwnerOverview: ov, Filter: filter}
+	// The limits, and the version count only when it is limited: the
+	// page shows the storage used already.
+	q, err := h.svc.OwnerLimits(r.Context(), a, ov.Owner.Name)
+	if err != nil {
+		return err
+	}
+	usage := &depot.UsageReport{Owner: ov.Owner, Quota: *q, Usage: depot.Usage{Bytes: ov.StorageUsed}}
+	if q.MaxVersions >= 0 {
+		if usage, err = h.svc.OwnerUsage(r.Context(), a, ov.Owner.Name); err != nil {
+			return err
+		}
+	}
+	d := ownerData{OwnerOverview: ov, Usage: usage, Filter: filter}
 	if n > 1 {
 		d.PrevPage = n - 1
 	}
@@ -70,7 +83,12 @@ func (h *Handler) pkg(w http.ResponseWriter, r *http.Request, a *depot.Actor) er
 	if err != nil {
 		return err
 	}
-	return h.render(w, r, http.StatusOK, "package", d.Owner.Name+"/"+d.Package.Name, d)
+	return h.render(w, r, http.StatusOK, "package", d.Owner.Name+"/"+d.Package.Name, packageData{PackageDetail: d, Chart: newChart(d.Downloads)})
+}
+
+type packageData struct {
+	*depot.PackageDetail
+	Chart *chart
 }
 
 type fileRow struct {

@@ -1,0 +1,14 @@
+-- +goose Up
+-- A site admin's per-owner override of the server's package limits (Gitea's
+-- LIMIT_TOTAL_OWNER_COUNT, LIMIT_TOTAL_OWNER_SIZE, LIMIT_SIZE_GENERIC): NULL
+-- keeps the server's value, -1 lifts it. Usage is not stored: it is counted
+-- from versions and packages.total_size inside the upload's transaction.
+CREATE TABLE owner_quotas (
+    owner_id      bigint PRIMARY KEY REFERENCES owners (id) ON DELETE CASCADE,
+    max_versions  bigint,
+    max_size      bigint,
+    max_file_size bigint
+);
+
+-- +goose Down
+DROP TABLE owner_quotas;
