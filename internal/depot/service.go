@@ -63,6 +63,13 @@ type Options struct {
 	// FileLink hand out URLs valid this long, so clients download straight
 	// from blob storage. Zero means depot streams every download itself.
 	LinkExpiry time.Duration
+	// HookTargets, when set, limits the hosts webhooks may target
+	// (checked when a hook is created or edited; the delivery worker
+	// checks again when it connects).
+	HookTargets HookTargets
+	// Events, when set, is told after every change that may have recorded
+	// webhook events.
+	Events EventNotifier
 }
 
 // NewService returns a Service over the given stores. opts may be nil.
@@ -228,6 +235,7 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 	if deferRest {
 		s.digestLater(blob.SHA256)
 	}
+	s.notifyEvents()
 	return f, nil
 }
 
@@ -299,10 +307,11 @@ func (s *Service) DeleteFile(ctx context.Context, a *Actor, ref FileRef) error {
 	if err != nil {
 		return err
 	}
-	err = s.store.DeleteFile(ctx, owner.ID, ref.Type, ref.Package, ref.Version, ref.File, s.removeBlob)
+	err = s.store.DeleteFile(ctx, owner.ID, ref.Type, ref.Package, ref.Version, ref.File, a.User.ID, s.removeBlob)
 	if errors.Is(err, ErrNotFound) {
 		return Errorf(ErrNotFound, "file %q not found", ref.File)
 	}
+	s.notifyEvents()
 	return err
 }
 
@@ -313,10 +322,11 @@ func (s *Service) DeleteVersion(ctx context.Context, a *Actor, ref VersionRef) e
 	if err != nil {
 		return err
 	}
-	err = s.store.DeleteVersion(ctx, owner.ID, ref.Type, ref.Package, ref.Version, s.removeBlob)
+	err = s.store.DeleteVersion(ctx, owner.ID, ref.Type, ref.Package, ref.Version, a.User.ID, s.removeBlob)
 	if errors.Is(err, ErrNotFound) {
 		return Errorf(ErrNotFound, "package %q version %q not found", ref.Package, ref.Version)
 	}
+	s.notifyEvents()
 	return err
 }
 

@@ -76,6 +76,9 @@ func insertGitLabFile(ctx context.Context, tx *sql.Tx, nf depot.NewFile, o depot
 	if err != nil {
 		return nil, fmt.Errorf("insert file: %w", err)
 	}
+	if err := recordCreated(ctx, tx, nf, f); err != nil {
+		return nil, fmt.Errorf("record event: %w", err)
+	}
 	return f, nil
 }
 
@@ -200,12 +203,16 @@ func (s *Store) FileByID(ctx context.Context, id int64) (*depot.File, error) {
 }
 
 // DeleteFileByID implements depot.GitLabStore.
-func (s *Store) DeleteFileByID(ctx context.Context, id int64, removeBlob func(context.Context, string) error) error {
+func (s *Store) DeleteFileByID(ctx context.Context, id, actorID int64, removeBlob func(context.Context, string) error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var versionID, pkgID int64
 		var lowerName, sha string
 		err := tx.QueryRowContext(ctx, `SELECT f.version_id, v.package_id, f.lower_name, f.blob_sha256 FROM files f
 			JOIN versions v ON v.id = f.version_id WHERE f.id = ?`, id).Scan(&versionID, &pkgID, &lowerName, &sha)
+		if err != nil {
+			return err
+		}
+		ev, err := versionEvent(ctx, tx, versionID, actorID)
 		if err != nil {
 			return err
 		}
@@ -222,6 +229,9 @@ func (s *Store) DeleteFileByID(ctx context.Context, id int64, removeBlob func(co
 			return err
 		}
 		if err := settlePackage(ctx, tx, pkgID); err != nil {
+			return err
+		}
+		if err := recordDeleted(ctx, tx, ev); err != nil {
 			return err
 		}
 		return releaseBlobs(ctx, tx, []string{sha}, removeBlob)
