@@ -27,7 +27,7 @@ func adminCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.C
 				return err
 			}
 			defer store.Close()
-			svc, err := newService(c, store, nil, slog.New(slog.DiscardHandler))
+			svc, err := newService(c, store, nil, slog.New(slog.DiscardHandler), nil)
 			if err != nil {
 				return err
 			}

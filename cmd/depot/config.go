@@ -10,6 +10,7 @@ import (
 
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/password"
+	"github.com/depot-registry/depot/internal/webhook"
 	"github.com/dustin/go-humanize"
 	"github.com/urfave/cli/v3"
 )
@@ -41,6 +42,19 @@ type Config struct {
 	// BcryptCost is the password hashing cost; 0 means bcrypt's default.
 	// Tests lower it.
 	BcryptCost int
+	// WebhookAllowedHosts is Gitea's [webhook] ALLOWED_HOST_LIST; "" means
+	// "external".
+	WebhookAllowedHosts string
+	// WebhookTimeout bounds one delivery try; WebhookPoll is how often the
+	// worker looks for deliveries written elsewhere; WebhookBackoff is the
+	// first retry's wait, doubled each time; WebhookMaxAttempts the tries
+	// before a delivery fails. Zero values mean the webhook package's
+	// defaults.
+	WebhookTimeout, WebhookPoll, WebhookBackoff time.Duration
+	WebhookMaxAttempts                          int
+	// NoWebhookDelivery keeps this process from delivering (another
+	// replica does).
+	NoWebhookDelivery bool
 }
 
 func dataFlags() []cli.Flag {
@@ -68,6 +82,12 @@ func serveFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "token-cache-ttl", Value: depot.DefaultTokenCacheTTL, Usage: "how long a verified token, and an owner looked up by name, are trusted before the database is asked again; on PostgreSQL revocations reach every replica at once (LISTEN/NOTIFY); on SQLite a revocation by the admin CLI takes up to this long; 0 disables the caches", Sources: cli.EnvVars("DEPOT_TOKEN_CACHE_TTL")},
 		&cli.BoolFlag{Name: "metrics", Usage: "serve Prometheus metrics at /metrics", Sources: cli.EnvVars("DEPOT_METRICS")},
 		&cli.StringFlag{Name: "metrics-token", Usage: "bearer token a /metrics scrape must send (recommended when --metrics is on)", Sources: cli.EnvVars("DEPOT_METRICS_TOKEN")},
+		&cli.StringFlag{Name: "webhook-allowed-hosts", Value: "external", Usage: "hosts webhooks may call, as Gitea's [webhook] ALLOWED_HOST_LIST: external, private, loopback, CIDRs, host globs, * (comma-separated)", Sources: cli.EnvVars("DEPOT_WEBHOOK_ALLOWED_HOSTS")},
+		&cli.DurationFlag{Name: "webhook-timeout", Value: 5 * time.Second, Usage: "time limit of one webhook delivery try", Sources: cli.EnvVars("DEPOT_WEBHOOK_TIMEOUT")},
+		&cli.DurationFlag{Name: "webhook-poll", Value: 2 * time.Second, Usage: "how often the delivery worker looks for deliveries written by other processes or due for a retry", Sources: cli.EnvVars("DEPOT_WEBHOOK_POLL")},
+		&cli.DurationFlag{Name: "webhook-backoff", Value: 10 * time.Second, Usage: "wait before the first retry of a failed delivery, doubled after each further failure (at most 1h)", Sources: cli.EnvVars("DEPOT_WEBHOOK_BACKOFF")},
+		&cli.IntFlag{Name: "webhook-max-attempts", Value: 8, Usage: "tries of a delivery before it is marked failed", Sources: cli.EnvVars("DEPOT_WEBHOOK_MAX_ATTEMPTS")},
+		&cli.BoolFlag{Name: "no-webhook-delivery", Usage: "do not deliver webhooks from this process (other replicas do)", Sources: cli.EnvVars("DEPOT_NO_WEBHOOK_DELIVERY")},
 	)
 }
 
@@ -145,6 +165,22 @@ func serveConfig(cmd *cli.Command) (Config, error) {
 	if c.MetricsToken != "" && !c.Metrics {
 		return c, usageError("--metrics-token (DEPOT_METRICS_TOKEN) is set but --metrics (DEPOT_METRICS) is off")
 	}
+	c.WebhookAllowedHosts = cmd.String("webhook-allowed-hosts")
+	if _, err := webhook.ParseHostList(c.WebhookAllowedHosts); err != nil {
+		return c, usageError("--webhook-allowed-hosts (DEPOT_WEBHOOK_ALLOWED_HOSTS): %v", err)
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"webhook-timeout", &c.WebhookTimeout}, {"webhook-poll", &c.WebhookPoll}, {"webhook-backoff", &c.WebhookBackoff}} {
+		if *d.dst = cmd.Duration(d.name); *d.dst <= 0 {
+			return c, usageError("--%s (DEPOT_%s): must be positive", d.name, strings.ToUpper(strings.ReplaceAll(d.name, "-", "_")))
+		}
+	}
+	if c.WebhookMaxAttempts = int(cmd.Int("webhook-max-attempts")); c.WebhookMaxAttempts < 1 {
+		return c, usageError("--webhook-max-attempts (DEPOT_WEBHOOK_MAX_ATTEMPTS): must be at least 1")
+	}
+	c.NoWebhookDelivery = cmd.Bool("no-webhook-delivery")
 	return c, nil
 }
 
@@ -185,8 +221,9 @@ func localPath(raw, scheme string) (string, error) {
 	return filepath.Clean(rest), nil
 }
 
-// newService builds the domain service over the given stores.
-func newService(c Config, store depot.Store, blobs depot.BlobStore, log *slog.Logger) (*depot.Service, error) {
+// newService builds the domain service over the given stores; events, when
+// set, hears of changes that may have recorded webhook events.
+func newService(c Config, store depot.Store, blobs depot.BlobStore, log *slog.Logger, events depot.EventNotifier) (*depot.Service, error) {
 	hasher, err := password.New(c.BcryptCost)
 	if err != nil {
 		return nil, err
@@ -197,6 +234,14 @@ func newService(c Config, store depot.Store, blobs depot.BlobStore, log *slog.Lo
 		DeferDigests: strings.HasPrefix(c.StorageURL, "file://")}
 	if c.StorageRedirect {
 		opts.LinkExpiry = linkExpiry
+	}
+	hosts, err := webhook.ParseHostList(c.WebhookAllowedHosts)
+	if err != nil {
+		return nil, fmt.Errorf("--webhook-allowed-hosts (DEPOT_WEBHOOK_ALLOWED_HOSTS): %w", err)
+	}
+	opts.HookTargets = hosts
+	if events != nil {
+		opts.Events = events
 	}
 	return depot.NewService(store, blobs, hasher, opts), nil
 }

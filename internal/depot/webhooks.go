@@ -78,13 +78,15 @@ const (
 // Delivery is one event to be sent to one hook: the fan-out of an event,
 // written with it. Its UUID is the X-Gitea-Delivery of every attempt.
 type Delivery struct {
-	ID       int64
-	UUID     string
-	Hook     Hook
-	Event    PackageEvent
-	State    string
-	Attempts int
-	NextAt   time.Time
+	ID   int64
+	UUID string
+	Hook Hook
+	// HookOwnerKind is the kind of the hook's owner ("" for a system hook).
+	HookOwnerKind OwnerKind
+	Event         PackageEvent
+	State         string
+	Attempts      int
+	NextAt        time.Time
 	// Lease is the claim a worker holds until it finishes; FinishDelivery
 	// succeeds only with the same lease.
 	Lease     time.Time

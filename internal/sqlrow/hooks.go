@@ -45,9 +45,10 @@ func HookEvents(s string) []string {
 // DeliveryQuery selects deliveries with their hook and event; a store
 // appends its WHERE clause.
 const DeliveryQuery = `SELECT ` + HookCols + `,
-	d.id, d.uuid, d.state, d.attempts, d.next_at, d.lease_until, d.created_at, d.body,
+	COALESCE(o.kind, ''), d.id, d.uuid, d.state, d.attempts, d.next_at, d.lease_until, d.created_at, d.body,
 	e.id, e.action, e.owner_id, e.type, e.package, e.version, e.version_id, e.version_created_at, e.creator_id, e.sender_id, e.created_at
-	FROM webhook_deliveries d JOIN webhooks h ON h.id = d.hook_id JOIN webhook_events e ON e.id = d.event_id`
+	FROM webhook_deliveries d JOIN webhooks h ON h.id = d.hook_id JOIN webhook_events e ON e.id = d.event_id
+	LEFT JOIN owners o ON o.id = h.owner_id`
 
 // Delivery reads a row of DeliveryQuery.
 func Delivery(row Scanner) (*depot.Delivery, error) {
@@ -55,7 +56,7 @@ func Delivery(row Scanner) (*depot.Delivery, error) {
 	var next, lease, created, vCreated, eCreated int64
 	e := &d.Event
 	err := scanHook(row, &d.Hook,
-		&d.ID, &d.UUID, &d.State, &d.Attempts, &next, &lease, &created, &d.Body,
+		&d.HookOwnerKind, &d.ID, &d.UUID, &d.State, &d.Attempts, &next, &lease, &created, &d.Body,
 		&e.ID, &e.Action, &e.OwnerID, &e.Type, &e.Package, &e.Version, &e.VersionID, &vCreated, &e.CreatorID, &e.SenderID, &eCreated)
 	if err != nil {
 		return nil, err
