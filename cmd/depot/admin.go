@@ -191,6 +191,6 @@ func adminCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.C
 						return err
 					}),
 			}},
-		}, gitlabAdminCommands(stdout, sub)...),
+		}, append(gitlabAdminCommands(stdout, sub), hookAdminCommands(stdout, sub, onUsage)...)...),
 	}
 }

@@ -61,6 +61,7 @@ func dataFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "data-dir", Value: "./depot-data", Usage: "directory for the default database and blobs", Sources: cli.EnvVars("DEPOT_DATA_DIR")},
 		&cli.StringFlag{Name: "database-url", Usage: "metadata database (default sqlite://<data-dir>/depot.db)", Sources: cli.EnvVars("DEPOT_DATABASE_URL")},
+		&cli.StringFlag{Name: "webhook-allowed-hosts", Value: "external", Usage: "hosts webhooks may call, as Gitea's [webhook] ALLOWED_HOST_LIST: external, private, loopback, CIDRs, host globs, * (comma-separated)", Sources: cli.EnvVars("DEPOT_WEBHOOK_ALLOWED_HOSTS")},
 	}
 }
 
@@ -82,7 +83,6 @@ func serveFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "token-cache-ttl", Value: depot.DefaultTokenCacheTTL, Usage: "how long a verified token, and an owner looked up by name, are trusted before the database is asked again; on PostgreSQL revocations reach every replica at once (LISTEN/NOTIFY); on SQLite a revocation by the admin CLI takes up to this long; 0 disables the caches", Sources: cli.EnvVars("DEPOT_TOKEN_CACHE_TTL")},
 		&cli.BoolFlag{Name: "metrics", Usage: "serve Prometheus metrics at /metrics", Sources: cli.EnvVars("DEPOT_METRICS")},
 		&cli.StringFlag{Name: "metrics-token", Usage: "bearer token a /metrics scrape must send (recommended when --metrics is on)", Sources: cli.EnvVars("DEPOT_METRICS_TOKEN")},
-		&cli.StringFlag{Name: "webhook-allowed-hosts", Value: "external", Usage: "hosts webhooks may call, as Gitea's [webhook] ALLOWED_HOST_LIST: external, private, loopback, CIDRs, host globs, * (comma-separated)", Sources: cli.EnvVars("DEPOT_WEBHOOK_ALLOWED_HOSTS")},
 		&cli.DurationFlag{Name: "webhook-timeout", Value: 5 * time.Second, Usage: "time limit of one webhook delivery try", Sources: cli.EnvVars("DEPOT_WEBHOOK_TIMEOUT")},
 		&cli.DurationFlag{Name: "webhook-poll", Value: 2 * time.Second, Usage: "how often the delivery worker looks for deliveries written by other processes or due for a retry", Sources: cli.EnvVars("DEPOT_WEBHOOK_POLL")},
 		&cli.DurationFlag{Name: "webhook-backoff", Value: 10 * time.Second, Usage: "wait before the first retry of a failed delivery, doubled after each further failure (at most 1h)", Sources: cli.EnvVars("DEPOT_WEBHOOK_BACKOFF")},
@@ -103,6 +103,10 @@ func dataConfig(cmd *cli.Command) (Config, error) {
 	}
 	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
 		return c, usageError("--database-url (DEPOT_DATABASE_URL): %v", err)
+	}
+	c.WebhookAllowedHosts = cmd.String("webhook-allowed-hosts")
+	if _, err := webhook.ParseHostList(c.WebhookAllowedHosts); err != nil {
+		return c, usageError("--webhook-allowed-hosts (DEPOT_WEBHOOK_ALLOWED_HOSTS): %v", err)
 	}
 	return c, nil
 }
@@ -164,10 +168,6 @@ func serveConfig(cmd *cli.Command) (Config, error) {
 	c.Metrics, c.MetricsToken = cmd.Bool("metrics"), cmd.String("metrics-token")
 	if c.MetricsToken != "" && !c.Metrics {
 		return c, usageError("--metrics-token (DEPOT_METRICS_TOKEN) is set but --metrics (DEPOT_METRICS) is off")
-	}
-	c.WebhookAllowedHosts = cmd.String("webhook-allowed-hosts")
-	if _, err := webhook.ParseHostList(c.WebhookAllowedHosts); err != nil {
-		return c, usageError("--webhook-allowed-hosts (DEPOT_WEBHOOK_ALLOWED_HOSTS): %v", err)
 	}
 	for _, d := range []struct {
 		name string
