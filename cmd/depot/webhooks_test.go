@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -436,9 +437,23 @@ func TestWebhookRetries(t *testing.T) {
 	if log[1].Duration < c.WebhookTimeout || !strings.Contains(log[3].RequestHeaders, "X-Gitea-Event: package") || log[3].RequestBody != string(got[0].body) {
 		t.Errorf("log details: timeout try took %v; first try headers %q", log[1].Duration, log[3].RequestHeaders)
 	}
-	// Redeliver: a new delivery id, the same body.
-	if err := m.Service.RedeliverHook(ctx, root, "root", hooks[0].ID, log[0].DeliveryID); err != nil {
-		t.Fatalf("RedeliverHook: %v", err)
+	// The web UI shows the log; its Redeliver button sends the delivery
+	// again: a new delivery id, the same body.
+	web := newWebClient(t, base)
+	web.signIn("root", "root-password-1")
+	page := fmt.Sprintf("/root/-/hooks/%d", hooks[0].ID)
+	body := web.get(page)
+	for _, want := range []string{got[0].header.Get("X-Gitea-Delivery"), ">204<", "no response", ">500<", "down for maintenance", "X-Gitea-Signature: ", "Timeout"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("hook page lacks %q", want)
+		}
+	}
+	action := regexp.MustCompile(`action="(/root/-/hooks/\d+/deliveries/\d+/redeliver)"`).FindStringSubmatch(body)
+	if action == nil {
+		t.Fatalf("no redeliver button on %s", page)
+	}
+	if code := web.post(action[1], url.Values{}); code != http.StatusSeeOther {
+		t.Fatalf("redeliver: %d", code)
 	}
 	again := rc.wait(5, 10*time.Second)[4]
 	if again.header.Get("X-Gitea-Delivery") == got[0].header.Get("X-Gitea-Delivery") || !bytes.Equal(again.body, got[0].body) {
@@ -466,4 +481,56 @@ func mustToken(t testing.TB, m *Main, a *depot.Actor) string {
 		t.Fatalf("CreateToken: %v", err)
 	}
 	return secret
+}
+
+// webClient is a cookie-keeping client of the web UI that fills in the CSRF
+// token of the page it last read.
+type webClient struct {
+	t    testing.TB
+	base string
+	c    *http.Client
+	csrf string
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+
+func newWebClient(t testing.TB, base string) *webClient {
+	jar, _ := cookiejar.New(nil)
+	return &webClient{t: t, base: base, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *webClient) get(path string) string {
+	b.t.Helper()
+	resp, err := b.c.Get(b.base + path)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		b.t.Fatalf("GET %s: %d", path, resp.StatusCode)
+	}
+	if m := csrfField.FindSubmatch(body); m != nil {
+		b.csrf = string(m[1])
+	}
+	return string(body)
+}
+
+func (b *webClient) post(path string, form url.Values) int {
+	b.t.Helper()
+	form.Set("csrf", b.csrf)
+	resp, err := b.c.PostForm(b.base+path, form)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (b *webClient) signIn(user, password string) {
+	b.t.Helper()
+	b.get("/-/signin")
+	if code := b.post("/-/signin", url.Values{"username": {user}, "password": {password}}); code != http.StatusSeeOther {
+		b.t.Fatalf("sign in as %s: %d", user, code)
+	}
 }
