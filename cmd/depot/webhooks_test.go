@@ -534,3 +534,49 @@ func (b *webClient) signIn(user, password string) {
 		b.t.Fatalf("sign in as %s: %d", user, code)
 	}
 }
+
+// TestHookCLI manages hooks with the admin CLI: create (with the
+// allowed-hosts setting applied), list, the delivery log after a delivery
+// to a real receiver, delete; a refused target exits 1 naming the reason.
+func TestHookCLI(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"DEPOT_DATA_DIR": dir, "DEPOT_WEBHOOK_ALLOWED_HOSTS": "loopback"}
+	cli := func(want int, args ...string) string {
+		t.Helper()
+		code, out, errOut := runCLI(t, env, args...)
+		if code != want {
+			t.Fatalf("depot %s: exit %d, want %d: %s%s", strings.Join(args, " "), code, want, out, errOut)
+		}
+		return strings.TrimSpace(out + errOut)
+	}
+	m := MustRunMain(t, hookConfig(dir))
+	cli(0, "admin", "user", "create", "--username", "carol", "--password", "carol-password", "--email", "carol@example.com")
+	tok := cli(0, "admin", "token", "create", "--username", "carol", "--name", "ci", "--scopes", "all")
+	rc := newReceiver(t)
+	if out := cli(1, "admin", "hook", "create", "--owner", "carol", "--url", "http://192.168.7.7/x"); !strings.Contains(out, "allowed HTTP servers") {
+		t.Errorf("disallowed host: %q", out)
+	}
+	if out := cli(1, "admin", "hook", "create", "--owner", "carol", "--url", "http://a:b@127.0.0.1/x"); !strings.Contains(out, "credentials") {
+		t.Errorf("credentials: %q", out)
+	}
+	id := cli(0, "admin", "hook", "create", "--owner", "carol", "--url", rc.url, "--secret", "cli")
+	if out := cli(0, "admin", "hook", "list", "--owner", "carol"); !strings.Contains(out, rc.url) || strings.Count(out, "\n") != 1 {
+		t.Errorf("hook list: %q", out)
+	}
+	upload(t, "http://"+m.Addr(), "carol", tok, "carol/generic/c/1/f", "f", 201)
+	checkSigned(t, rc.wait(1, 10*time.Second)[0], "cli")
+	var out string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if out = cli(0, "admin", "hook", "deliveries", "--owner", "carol", "--id", id); strings.Contains(out, "  200") {
+			break
+		}
+	}
+	if !strings.Contains(out, "created") || !strings.Contains(out, "  200") {
+		t.Errorf("deliveries: %q", out)
+	}
+	cli(0, "admin", "hook", "delete", "--owner", "carol", "--id", id)
+	if out := cli(0, "admin", "hook", "list", "--owner", "carol"); strings.Contains(out, rc.url) {
+		t.Errorf("hook list after delete: %q", out)
+	}
+	cli(1, "admin", "hook", "delete", "--owner", "carol", "--id", id)
+}
