@@ -118,11 +118,8 @@ func hookAdminCommands(stdout io.Writer, sub subCommand, onUsage cli.OnUsageErro
 				),
 				OnUsageError: onUsage,
 				Action: func(ctx context.Context, cmd *cli.Command) error {
-					c, err := dataConfig(cmd)
+					c, err := blobConfig(cmd)
 					if err != nil {
-						return err
-					}
-					if c, err = storageConfig(cmd, c); err != nil {
 						return err
 					}
 					store, err := openStore(ctx, c)

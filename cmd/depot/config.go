@@ -128,6 +128,16 @@ func storageConfig(cmd *cli.Command, c Config) (Config, error) {
 	return c, nil
 }
 
+// blobConfig reads and checks the flags of a command that opens the
+// metadata and the blob store.
+func blobConfig(cmd *cli.Command) (Config, error) {
+	c, err := dataConfig(cmd)
+	if err != nil {
+		return c, err
+	}
+	return storageConfig(cmd, c)
+}
+
 // serveConfig reads and checks the flags of serve.
 func serveConfig(cmd *cli.Command) (Config, error) {
 	c, err := dataConfig(cmd)

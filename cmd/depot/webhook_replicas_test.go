@@ -67,11 +67,11 @@ func TestWebhookReplicas(t *testing.T) {
 	}
 	wg.Wait()
 	admin("package", "delete", "--owner", "rep", "--name", "app", "--version", "0")
-	got := rc.wait(versions+1, time.Minute)
+	rc.wait(versions+1, time.Minute)
 	// Let any duplicate arrive: leases, polls and wake-ups are all well
 	// within this.
 	time.Sleep(1500 * time.Millisecond)
-	got = rc.wait(versions+1, time.Second)
+	got := rc.wait(versions+1, time.Second)
 	ids, events := map[string]bool{}, map[string]int{}
 	for _, g := range got {
 		p := checkSigned(t, g, "rs")

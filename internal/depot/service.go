@@ -105,18 +105,9 @@ func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Micr
 // see the owner but lacks the role gets ErrUnauthenticated when anonymous and
 // ErrForbidden otherwise; a token without the package scope gets ErrForbidden.
 func (s *Service) ownerFor(ctx context.Context, a *Actor, name string, need Role) (*Owner, error) {
-	owner, err := s.ownerByName(ctx, name)
-	if errors.Is(err, ErrNotFound) {
-		return nil, Errorf(ErrNotFound, "owner %q not found", name)
-	} else if err != nil {
-		return nil, fmt.Errorf("look up owner: %w", err)
-	}
-	role, err := s.Access(ctx, a, owner)
+	owner, role, err := s.ownerWithRole(ctx, a, name)
 	if err != nil {
 		return nil, err
-	}
-	if role == AccessNone {
-		return nil, Errorf(ErrNotFound, "owner %q not found", name)
 	}
 	scope := ScopeReadPackage
 	if need >= AccessWrite {
@@ -132,6 +123,25 @@ func (s *Service) ownerFor(ctx context.Context, a *Actor, name string, need Role
 		return nil, Errorf(ErrForbidden, "user %q has no %s access to %q", a.User.Name, need, owner.Name)
 	}
 	return owner, nil
+}
+
+// ownerWithRole returns the owner named name and a's role on it; a missing
+// owner and one a may not see are both ErrNotFound.
+func (s *Service) ownerWithRole(ctx context.Context, a *Actor, name string) (*Owner, Role, error) {
+	owner, err := s.ownerByName(ctx, name)
+	if errors.Is(err, ErrNotFound) {
+		return nil, AccessNone, Errorf(ErrNotFound, "owner %q not found", name)
+	} else if err != nil {
+		return nil, AccessNone, fmt.Errorf("look up owner: %w", err)
+	}
+	role, err := s.Access(ctx, a, owner)
+	if err != nil {
+		return nil, AccessNone, err
+	}
+	if role == AccessNone {
+		return nil, AccessNone, Errorf(ErrNotFound, "owner %q not found", name)
+	}
+	return owner, role, nil
 }
 
 // requireScope returns ErrForbidden, with Gitea's message, when a is

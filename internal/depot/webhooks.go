@@ -191,18 +191,9 @@ func (s *Service) hookOwner(ctx context.Context, a *Actor, name string, write bo
 	if err := requireScope(a, hookScope(a, name, write)); err != nil {
 		return nil, err
 	}
-	owner, err := s.ownerByName(ctx, name)
-	if errors.Is(err, ErrNotFound) {
-		return nil, Errorf(ErrNotFound, "owner %q not found", name)
-	} else if err != nil {
-		return nil, fmt.Errorf("look up owner: %w", err)
-	}
-	role, err := s.Access(ctx, a, owner)
+	owner, role, err := s.ownerWithRole(ctx, a, name)
 	if err != nil {
 		return nil, err
-	}
-	if role == AccessNone {
-		return nil, Errorf(ErrNotFound, "owner %q not found", name)
 	}
 	if role < AccessAdmin {
 		return nil, Errorf(ErrForbidden, "Must be an organization owner")

@@ -17,13 +17,16 @@ const hooksOf = ` FROM webhooks WHERE active AND (owner_id = $1 OR owner_id IS N
 // newUUID is a random (version 4) UUID, evaluated per row.
 const newUUID = `gen_random_uuid()::text`
 
-// recordEvent writes ev to the outbox in tx, with a pending delivery for
-// each active hook it goes to; nothing when there is none.
-func recordEvent(ctx context.Context, tx *sql.Tx, ev depot.PackageEvent) error {
+// hasHooks reports whether an owner's events go to any hook.
+func hasHooks(ctx context.Context, tx *sql.Tx, ownerID int64) (bool, error) {
 	var hooks int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*)`+hooksOf, ev.OwnerID).Scan(&hooks); err != nil || hooks == 0 {
-		return err
-	}
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*)`+hooksOf, ownerID).Scan(&hooks)
+	return hooks > 0, err
+}
+
+// recordEvent writes ev to the outbox in tx, with a pending delivery for
+// each active hook it goes to (the caller checked there is one).
+func recordEvent(ctx context.Context, tx *sql.Tx, ev depot.PackageEvent) error {
 	var id int64
 	err := tx.QueryRowContext(ctx, `INSERT INTO webhook_events (action, owner_id, type, package, version, version_id,
 		version_created_at, creator_id, sender_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
@@ -39,6 +42,9 @@ func recordEvent(ctx context.Context, tx *sql.Tx, ev depot.PackageEvent) error {
 // recordCreated records a PackageCreated event when f is its version's
 // first file.
 func recordCreated(ctx context.Context, tx *sql.Tx, nf depot.NewFile, f *depot.File) error {
+	if ok, err := hasHooks(ctx, tx, nf.OwnerID); err != nil || !ok {
+		return err
+	}
 	var others bool
 	err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM files WHERE version_id = $1 AND id <> $2)`, f.VersionID, f.ID).Scan(&others)
 	if err != nil || others {
@@ -64,6 +70,9 @@ func versionEvent(ctx context.Context, tx *sql.Tx, versionID, actorID int64) (de
 
 // recordDeleted records ev when its version no longer exists in tx.
 func recordDeleted(ctx context.Context, tx *sql.Tx, ev depot.PackageEvent) error {
+	if ok, err := hasHooks(ctx, tx, ev.OwnerID); err != nil || !ok {
+		return err
+	}
 	var exists bool
 	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM versions WHERE id = $1)`, ev.VersionID).Scan(&exists); err != nil || exists {
 		return err

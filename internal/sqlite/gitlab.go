@@ -31,12 +31,12 @@ func (s *Store) ProjectByID(ctx context.Context, id int64) (*depot.Project, erro
 // concurrent uploads share transactions (see groupCommit).
 func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.GitLabFileOptions, commitBlob func(context.Context) error) (*depot.File, error) {
 	return s.files.submit(ctx, func(ctx context.Context, tx *sql.Tx) (*depot.File, error) {
-		return insertGitLabFile(ctx, tx, nf, o)
+		return s.insertGitLabFile(ctx, tx, nf, o)
 	}, commitBlob)
 }
 
 // insertGitLabFile runs the statements that record a GitLab upload in tx.
-func insertGitLabFile(ctx context.Context, tx *sql.Tx, nf depot.NewFile, o depot.GitLabFileOptions) (*depot.File, error) {
+func (s *Store) insertGitLabFile(ctx context.Context, tx *sql.Tx, nf depot.NewFile, o depot.GitLabFileOptions) (*depot.File, error) {
 	f := &depot.File{Name: nf.File, Blob: nf.Blob, CreatorID: nf.CreatorID, CreatedAt: nf.CreatedAt}
 	var pkgID, projectID int64
 	err := tx.QueryRowContext(ctx, `INSERT INTO packages (owner_id, type, name, lower_name, created_at, project_id, last_upload_at, total_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -76,7 +76,7 @@ func insertGitLabFile(ctx context.Context, tx *sql.Tx, nf depot.NewFile, o depot
 	if err != nil {
 		return nil, fmt.Errorf("insert file: %w", err)
 	}
-	if err := recordCreated(ctx, tx, nf, f); err != nil {
+	if err := s.recordCreated(ctx, tx, nf, f); err != nil {
 		return nil, fmt.Errorf("record event: %w", err)
 	}
 	return f, nil
@@ -231,7 +231,7 @@ func (s *Store) DeleteFileByID(ctx context.Context, id, actorID int64, removeBlo
 		if err := settlePackage(ctx, tx, pkgID); err != nil {
 			return err
 		}
-		if err := recordDeleted(ctx, tx, ev); err != nil {
+		if err := s.recordDeleted(ctx, tx, ev); err != nil {
 			return err
 		}
 		return releaseBlobs(ctx, tx, []string{sha}, removeBlob)

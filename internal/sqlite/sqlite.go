@@ -397,7 +397,7 @@ func (s *Store) insertFile(ctx context.Context, tx *sql.Tx, nf depot.NewFile) (*
 	if err != nil {
 		return nil, fmt.Errorf("insert file: %w", err)
 	}
-	if err := recordCreated(ctx, tx, nf, f); err != nil {
+	if err := s.recordCreated(ctx, tx, nf, f); err != nil {
 		return nil, fmt.Errorf("record event: %w", err)
 	}
 	return f, nil
@@ -431,7 +431,7 @@ func (s *Store) DeleteFile(ctx context.Context, ownerID int64, typ depot.Package
 		if err := settlePackage(ctx, tx, pkgID); err != nil {
 			return err
 		}
-		if err := recordDeleted(ctx, tx, ev); err != nil {
+		if err := s.recordDeleted(ctx, tx, ev); err != nil {
 			return err
 		}
 		return releaseBlobs(ctx, tx, shas, removeBlob)
@@ -472,7 +472,7 @@ func (s *Store) DeleteVersion(ctx context.Context, ownerID int64, typ depot.Pack
 		if err := settlePackage(ctx, tx, pkgID); err != nil {
 			return err
 		}
-		if err := recordDeleted(ctx, tx, ev); err != nil {
+		if err := s.recordDeleted(ctx, tx, ev); err != nil {
 			return err
 		}
 		return releaseBlobs(ctx, tx, shas, removeBlob)

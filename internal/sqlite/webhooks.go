@@ -18,13 +18,17 @@ const hooksOf = ` FROM webhooks WHERE active = 1 AND (owner_id = ? OR owner_id I
 const newUUID = `lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' ||
 	substr('89ab', 1 + abs(random()) % 4, 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))`
 
-// recordEvent writes ev to the outbox in tx, with a pending delivery for
-// each active hook it goes to; nothing when there is none.
-func recordEvent(ctx context.Context, tx *sql.Tx, ev depot.PackageEvent) error {
+// hasHooks reports whether an owner's events go to any hook, through a
+// statement prepared once (it runs in every upload that creates a version).
+func (s *Store) hasHooks(ctx context.Context, tx *sql.Tx, ownerID int64) (bool, error) {
 	var hooks int
-	if err := tx.QueryRowContext(quick(ctx), `SELECT COUNT(*)`+hooksOf, ev.OwnerID).Scan(&hooks); err != nil || hooks == 0 {
-		return err
-	}
+	err := tx.StmtContext(ctx, s.q.countHooks).QueryRowContext(quick(ctx), ownerID).Scan(&hooks)
+	return hooks > 0, err
+}
+
+// recordEvent writes ev to the outbox in tx, with a pending delivery for
+// each active hook it goes to (the caller checked there is one).
+func (s *Store) recordEvent(ctx context.Context, tx *sql.Tx, ev depot.PackageEvent) error {
 	var id int64
 	err := tx.QueryRowContext(ctx, `INSERT INTO webhook_events (action, owner_id, type, package, version, version_id,
 		version_created_at, creator_id, sender_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
@@ -39,13 +43,16 @@ func recordEvent(ctx context.Context, tx *sql.Tx, ev depot.PackageEvent) error {
 
 // recordCreated records a PackageCreated event when f is its version's
 // first file.
-func recordCreated(ctx context.Context, tx *sql.Tx, nf depot.NewFile, f *depot.File) error {
+func (s *Store) recordCreated(ctx context.Context, tx *sql.Tx, nf depot.NewFile, f *depot.File) error {
+	if ok, err := s.hasHooks(ctx, tx, nf.OwnerID); err != nil || !ok {
+		return err
+	}
 	var others bool
 	err := tx.QueryRowContext(quick(ctx), `SELECT EXISTS (SELECT 1 FROM files WHERE version_id = ? AND id <> ?)`, f.VersionID, f.ID).Scan(&others)
 	if err != nil || others {
 		return err
 	}
-	return recordEvent(ctx, tx, depot.PackageEvent{
+	return s.recordEvent(ctx, tx, depot.PackageEvent{
 		Action: depot.PackageCreated, OwnerID: nf.OwnerID, Type: nf.Type, Package: nf.Package, Version: nf.Version,
 		VersionID: f.VersionID, VersionCreatedAt: nf.CreatedAt, CreatorID: nf.CreatorID, SenderID: nf.CreatorID, CreatedAt: nf.CreatedAt,
 	})
@@ -64,12 +71,15 @@ func versionEvent(ctx context.Context, tx *sql.Tx, versionID, actorID int64) (de
 }
 
 // recordDeleted records ev when its version no longer exists in tx.
-func recordDeleted(ctx context.Context, tx *sql.Tx, ev depot.PackageEvent) error {
+func (s *Store) recordDeleted(ctx context.Context, tx *sql.Tx, ev depot.PackageEvent) error {
+	if ok, err := s.hasHooks(ctx, tx, ev.OwnerID); err != nil || !ok {
+		return err
+	}
 	var exists bool
 	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM versions WHERE id = ?)`, ev.VersionID).Scan(&exists); err != nil || exists {
 		return err
 	}
-	return recordEvent(ctx, tx, ev)
+	return s.recordEvent(ctx, tx, ev)
 }
 
 // CreateHook implements depot.HookStore.

@@ -126,7 +126,10 @@ func (h *Handler) hook(w http.ResponseWriter, r *http.Request, a *depot.Actor) e
 	return h.hookPage(w, r, a, http.StatusOK, hooksData{})
 }
 
-func (h *Handler) editHook(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+// hookAction runs fn for a signed-in actor on the hook the path names,
+// then sends the browser to the page fn returns ("": fn answered).
+func (h *Handler) hookAction(w http.ResponseWriter, r *http.Request, a *depot.Actor,
+	fn func(owner string, id int64) (redirect string, err error)) error {
 	if requireSignIn(w, r, a) {
 		return nil
 	}
@@ -134,49 +137,42 @@ func (h *Handler) editHook(w http.ResponseWriter, r *http.Request, a *depot.Acto
 	if err != nil {
 		return err
 	}
-	owner, base := hookBase(r)
-	if _, err := h.svc.EditHook(r.Context(), a, owner, id, hookForm(r)); err != nil {
-		if msg := depot.ErrorMessage(err); msg != "" && !isAuthErr(err) {
-			return h.hookPage(w, r, a, http.StatusBadRequest, hooksData{Error: msg})
-		}
+	owner, _ := hookBase(r)
+	to, err := fn(owner, id)
+	if err != nil || to == "" {
 		return err
 	}
-	http.Redirect(w, r, base+"/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
+	http.Redirect(w, r, to, http.StatusSeeOther)
 	return nil
+}
+
+func (h *Handler) editHook(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+	return h.hookAction(w, r, a, func(owner string, id int64) (string, error) {
+		_, base := hookBase(r)
+		if _, err := h.svc.EditHook(r.Context(), a, owner, id, hookForm(r)); err != nil {
+			if msg := depot.ErrorMessage(err); msg != "" && !isAuthErr(err) {
+				return "", h.hookPage(w, r, a, http.StatusBadRequest, hooksData{Error: msg})
+			}
+			return "", err
+		}
+		return base + "/" + strconv.FormatInt(id, 10), nil
+	})
 }
 
 func (h *Handler) deleteHook(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
-	if requireSignIn(w, r, a) {
-		return nil
-	}
-	id, err := hookID(r)
-	if err != nil {
-		return err
-	}
-	owner, base := hookBase(r)
-	if err := h.svc.DeleteHook(r.Context(), a, owner, id); err != nil {
-		return err
-	}
-	http.Redirect(w, r, base, http.StatusSeeOther)
-	return nil
+	return h.hookAction(w, r, a, func(owner string, id int64) (string, error) {
+		_, base := hookBase(r)
+		return base, h.svc.DeleteHook(r.Context(), a, owner, id)
+	})
 }
 
 func (h *Handler) redeliverHook(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
-	if requireSignIn(w, r, a) {
-		return nil
-	}
-	id, err := hookID(r)
-	if err != nil {
-		return err
-	}
-	delivery, err := strconv.ParseInt(r.PathValue("delivery"), 10, 64)
-	if err != nil {
-		return depot.Errorf(depot.ErrNotFound, "there is no such delivery")
-	}
-	owner, base := hookBase(r)
-	if err := h.svc.RedeliverHook(r.Context(), a, owner, id, delivery); err != nil {
-		return err
-	}
-	http.Redirect(w, r, base+"/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
-	return nil
+	return h.hookAction(w, r, a, func(owner string, id int64) (string, error) {
+		_, base := hookBase(r)
+		delivery, err := strconv.ParseInt(r.PathValue("delivery"), 10, 64)
+		if err != nil {
+			return "", depot.Errorf(depot.ErrNotFound, "there is no such delivery")
+		}
+		return base + "/" + strconv.FormatInt(id, 10), h.svc.RedeliverHook(r.Context(), a, owner, id, delivery)
+	})
 }

@@ -54,6 +54,10 @@ func TestHooksPages(t *testing.T) {
 	if !strings.Contains(body, "http://127.0.0.1:9/in") {
 		t.Errorf("hooks page does not list the hook")
 	}
+	resp, body = alice.post(page, url.Values{"csrf": {token}, "url": {"gopher://127.0.0.1:9/"}, "content_type": {"json"}, "active": {"on"}})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "Invalid url") {
+		t.Errorf("edit with a bad URL: %d", resp.StatusCode)
+	}
 	resp, _ = alice.post(page, url.Values{"csrf": {token}, "url": {"http://127.0.0.1:9/other"}, "content_type": {"form"}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("edit: %d", resp.StatusCode)
