@@ -128,6 +128,7 @@ func (plainPasswords) Verify(hash, p string) error {
 	}
 	return nil
 }
+
 // BenchmarkCreateFileNewVersion records files that each create a version,
 // one at a time (no group commit), with no hooks.
 func BenchmarkCreateFileNewVersion(b *testing.B) {
