@@ -152,6 +152,11 @@ type HookStore interface {
 	// hook and event (a new UUID, the same body), due at now, and returns
 	// its ID. ErrNotFound if the hook has no such delivery.
 	Redeliver(ctx context.Context, hookID, deliveryID int64, now time.Time) (int64, error)
+	// PruneDeliveries deletes each hook's finished (delivered or failed)
+	// deliveries but its newest keep, with their log, and the events no
+	// delivery refers to any more; it returns how many deliveries it
+	// deleted. Pending deliveries are never pruned.
+	PruneDeliveries(ctx context.Context, keep int) (int64, error)
 }
 
 // HookTargets checks a webhook's target against the configured allowed

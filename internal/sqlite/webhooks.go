@@ -197,6 +197,23 @@ func (s *Store) Redeliver(ctx context.Context, hookID, deliveryID int64, now tim
 	return id, err
 }
 
+// PruneDeliveries implements depot.HookStore.
+func (s *Store) PruneDeliveries(ctx context.Context, keep int) (int64, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE state <> 'pending' AND id NOT IN (
+			SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY hook_id ORDER BY id DESC) AS n
+				FROM webhook_deliveries WHERE state <> 'pending') kept WHERE n <= ?)`, keep)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		_, err = tx.ExecContext(ctx, `DELETE FROM webhook_events WHERE NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)`)
+		return err
+	})
+	return n, err
+}
+
 // placeholders returns n comma-separated ?s.
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 

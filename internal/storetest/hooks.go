@@ -24,6 +24,7 @@ func runHooks(t *testing.T, newStore func(t *testing.T) depot.Store) {
 		{"OutboxGroupCommit", testOutboxGroupCommit},
 		{"ClaimExactlyOnce", testClaimExactlyOnce},
 		{"DeliveryLog", testDeliveryLog},
+		{"PruneDeliveries", testPruneDeliveries},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
@@ -359,5 +360,41 @@ func testDeliveryLog(t *testing.T, s depot.Store) {
 	}
 	if log, _ := s.ListDeliveryAttempts(ctx, h.ID, 10); len(log) != 0 {
 		t.Errorf("log after DeleteHook: %d attempts", len(log))
+	}
+}
+
+func testPruneDeliveries(t *testing.T, s depot.Store) {
+	ctx := context.Background()
+	alice := MustCreateUser(t, s, "alice")
+	h := MustCreateHook(t, s, alice.ID, "http://127.0.0.1:1/a")
+	for i := range 6 {
+		MustCreateFile(t, s, NewFile(alice, "tool", fmt.Sprint(i), "f", "f"))
+	}
+	now := later()
+	ds, err := s.ClaimDeliveries(ctx, now, now.Add(time.Minute), 5)
+	if err != nil || len(ds) != 5 {
+		t.Fatalf("claim = %d, %v", len(ds), err)
+	}
+	for _, d := range ds {
+		d.State = depot.DeliveryDelivered
+		if err := s.FinishDelivery(ctx, d, &depot.DeliveryAttempt{StartedAt: now, StatusCode: 200, Success: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.PruneDeliveries(ctx, 2)
+	if err != nil || n != 3 {
+		t.Fatalf("PruneDeliveries = %d, %v; want 3 of the 5 finished", n, err)
+	}
+	log, _ := s.ListDeliveryAttempts(ctx, h.ID, 10)
+	if len(log) != 2 || log[0].DeliveryID != ds[4].ID || log[1].DeliveryID != ds[3].ID {
+		t.Errorf("log after prune: %d tries", len(log))
+	}
+	_, err = s.Redeliver(ctx, h.ID, ds[0].ID, now)
+	wantErr(t, "Redeliver of a pruned delivery", err, depot.ErrNotFound)
+	if rest := claimAll(t, s); len(rest) != 1 {
+		t.Errorf("pending delivery after prune: %d", len(rest))
+	}
+	if n, err := s.PruneDeliveries(ctx, 2); err != nil || n != 0 {
+		t.Errorf("second prune = %d, %v", n, err)
 	}
 }

@@ -40,6 +40,7 @@ import (
 type Store interface {
 	ClaimDeliveries(ctx context.Context, now, lease time.Time, limit int) ([]*depot.Delivery, error)
 	FinishDelivery(ctx context.Context, d *depot.Delivery, at *depot.DeliveryAttempt) error
+	PruneDeliveries(ctx context.Context, keep int) (int64, error)
 }
 
 // Payload builds an event's JSON payload (Gitea's PackagePayload).
@@ -62,6 +63,11 @@ type Options struct {
 	MaxAttempts int
 	// Concurrency is how many deliveries are sent at once; 0 means 4.
 	Concurrency int
+	// Keep is how many finished deliveries of each hook stay in the log
+	// (Gitea's cleanup_hook_task_table keeps 10); 0 means 50. The worker
+	// prunes at start and every PruneEvery (0: 10 minutes).
+	Keep       int
+	PruneEvery time.Duration
 	// Hosts, when set, is checked when connecting (else anything goes).
 	Hosts *HostList
 	// Now is the clock; nil means time.Now.
@@ -106,6 +112,12 @@ func New(store Store, payload Payload, opts Options) *Worker {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 4
 	}
+	if opts.Keep <= 0 {
+		opts.Keep = 50
+	}
+	if opts.PruneEvery <= 0 {
+		opts.PruneEvery = 10 * time.Minute
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -147,7 +159,14 @@ func (w *Worker) Notify() {
 func (w *Worker) Run(ctx context.Context) {
 	t := time.NewTicker(w.opts.Poll)
 	defer t.Stop()
+	var pruned time.Time
 	for {
+		if now := w.opts.Now(); now.Sub(pruned) >= w.opts.PruneEvery {
+			pruned = now
+			if _, err := w.store.PruneDeliveries(ctx, w.opts.Keep); err != nil && ctx.Err() == nil {
+				w.opts.Logger.Error("webhook: prune deliveries", "err", err)
+			}
+		}
 		for {
 			n, err := w.RunOnce(ctx)
 			if err != nil && ctx.Err() == nil {

@@ -124,6 +124,8 @@ func (m *memStore) FinishDelivery(_ context.Context, d *depot.Delivery, at *depo
 	return errors.New("no such delivery")
 }
 
+func (m *memStore) PruneDeliveries(context.Context, int) (int64, error) { return 0, nil }
+
 // TestWorkerGivesUp sends to a receiver that always fails: the delivery
 // is tried MaxAttempts times with doubling waits, then marked failed; the
 // payload is built once.
