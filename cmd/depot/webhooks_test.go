@@ -267,6 +267,19 @@ func TestWebhooksGiteaSDK(t *testing.T) {
 	if sys, _, err := root.ListAdminHooks(gitea.ListAdminHooksOptions{}); err != nil || len(sys) != 1 || sys[0].ID != sysHook.ID {
 		t.Fatalf("ListAdminHooks = %v, %v", sys, err)
 	}
+	off := false
+	if _, _, err := root.EditAdminHook(sysHook.ID, gitea.EditHookOption{Active: &off}); err != nil {
+		t.Fatalf("EditAdminHook: %v", err)
+	}
+	if got, _, err := root.GetAdminHook(sysHook.ID); err != nil || got.Active {
+		t.Fatalf("GetAdminHook after deactivating = %+v, %v", got, err)
+	}
+	if _, _, err := root.EditAdminHook(sysHook.ID, gitea.EditHookOption{Active: &active}); err != nil {
+		t.Fatalf("EditAdminHook: %v", err)
+	}
+	if _, err := alice.EditOrgHook("acme", orgHook.ID, gitea.EditHookOption{Config: map[string]string{"url": orgRC.url}, Events: []string{"package"}}); err != nil {
+		t.Fatalf("EditOrgHook: %v", err)
+	}
 
 	// Bad input: Gitea's statuses, nothing created or changed.
 	for _, tc := range []struct {

@@ -136,9 +136,8 @@ func New(store Store, payload Payload, opts Options) *Worker {
 	}
 	w := &Worker{
 		store: store, payload: payload, opts: opts,
-		// Gitea's client does not follow redirects to other hosts
-		// unchecked either: a redirect is dialed through the same
-		// dialer, so the host list still applies.
+		// Redirects are followed as Gitea's client does; each is dialed
+		// through the same dialer, so the host list applies to it too.
 		client:  &http.Client{Transport: tr, Timeout: opts.Timeout},
 		wake:    make(chan struct{}, 1),
 		metrics: newMetrics(opts.Registerer),
