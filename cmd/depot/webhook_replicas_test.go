@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -88,5 +89,59 @@ func TestWebhookReplicas(t *testing.T) {
 	}
 	if events["deleted 0"] != 1 {
 		t.Errorf("the CLI's delete: delivered %d times, want 1", events["deleted 0"])
+	}
+}
+
+// TestWebhookSurvivesKill kills a replica (SIGKILL) while it is sending a
+// delivery the receiver holds open: the event was committed with the
+// upload, so the other replica sends it once the dead one's lease lapses,
+// under the same delivery id (at least once, never lost).
+func TestWebhookSurvivesKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the webhook kill test builds and runs the binary and waits out a lease; it runs outside -short")
+	}
+	dbURL := testenv.PostgresURL(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	tmp := t.TempDir()
+	bin := buildBinary(t, ctx, tmp)
+	env := []string{"DEPOT_DATABASE_URL=" + dbURL, "DEPOT_STORAGE_URL=file://" + filepath.Join(tmp, "blobs"),
+		"DEPOT_WEBHOOK_ALLOWED_HOSTS=loopback", "DEPOT_WEBHOOK_POLL=100ms", "DEPOT_WEBHOOK_TIMEOUT=1s",
+		// Payload links use the public URL, the same on every replica.
+		"DEPOT_BASE_URL=https://depot.example.com"}
+	admin := func(args ...string) string {
+		t.Helper()
+		return strings.TrimSpace(runBinaryEnv(t, ctx, bin, append(env, "DEPOT_DATA_DIR="+filepath.Join(tmp, "cli")), append([]string{"admin"}, args...)...))
+	}
+	admin("user", "create", "--username", "rep", "--password", "replica-password", "--email", "rep@example.com")
+	token := admin("token", "create", "--username", "rep", "--name", "ci", "--scopes", "all")
+	rc := newReceiver(t)
+	admin("hook", "create", "--owner", "rep", "--url", rc.url, "--secret", "k")
+	hold := make(chan struct{})
+	var once sync.Once
+	rc.respond = func(n int, w http.ResponseWriter, r *http.Request) {
+		if n == 0 {
+			<-hold // until the replica is dead
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}
+	t.Cleanup(func() { once.Do(func() { close(hold) }) })
+
+	a := startServer(t, ctx, bin, filepath.Join(tmp, "a.log"), env, "--data-dir", filepath.Join(tmp, "a"))
+	upload(t, "http://"+a.addr, "rep", token, "rep/generic/app/1/app.bin", "x", http.StatusCreated)
+	first := rc.wait(1, 10*time.Second)[0]
+	a.kill(t)
+	once.Do(func() { close(hold) })
+	killed := time.Now()
+	startServer(t, ctx, bin, filepath.Join(tmp, "b.log"), env, "--data-dir", filepath.Join(tmp, "b"))
+	second := rc.wait(2, time.Minute)[1]
+	if second.header.Get("X-Gitea-Delivery") != first.header.Get("X-Gitea-Delivery") || !bytes.Equal(second.body, first.body) {
+		t.Errorf("after the kill: delivery %q, want the same delivery %q and body", second.header.Get("X-Gitea-Delivery"), first.header.Get("X-Gitea-Delivery"))
+	}
+	t.Logf("delivered again %v after the kill (the lease is 2 × timeout + 30 s from the claim)", time.Since(killed).Round(time.Second))
+	time.Sleep(500 * time.Millisecond)
+	if n := rc.count(); n != 2 {
+		t.Errorf("receiver got %d requests, want 2", n)
 	}
 }
