@@ -27,7 +27,7 @@ func adminCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.C
 				return err
 			}
 			defer store.Close()
-			svc, err := newService(c, store, nil, slog.New(slog.DiscardHandler))
+			svc, err := newService(c, store, nil, slog.New(slog.DiscardHandler), nil)
 			if err != nil {
 				return err
 			}
@@ -190,6 +190,6 @@ func adminCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.C
 						return err
 					}),
 			}},
-		}, append(append(append(gitlabAdminCommands(stdout, sub), integrityCommands(stdout, stderr, onUsage)...), trustedPublisherCommand(stdout, sub)), quotaAdminCommands(stdout, sub)...)...),
+		}, append(append(append(append(gitlabAdminCommands(stdout, sub), integrityCommands(stdout, stderr, onUsage)...), trustedPublisherCommand(stdout, sub)), quotaAdminCommands(stdout, sub)...), hookAdminCommands(stdout, sub, onUsage)...)...),
 	}
 }

@@ -59,6 +59,9 @@ func TestCLIBadSettingsExitTwo(t *testing.T) {
 		{"quota max versions", nil, []string{"admin", "quota", "set", "--data-dir", dir, "--owner", "o", "--max-versions", "ten"}, "--max-versions"},
 		{"quota max size", nil, []string{"admin", "quota", "set", "--data-dir", dir, "--owner", "o", "--max-size", "-2"}, "--max-size"},
 		{"bad scope", nil, []string{"admin", "token", "create", "--data-dir", dir, "--username", "u", "--name", "n", "--scopes", "write:everything"}, "--scopes"},
+		{"bad webhook host list", map[string]string{"DEPOT_WEBHOOK_ALLOWED_HOSTS": "[x"}, []string{"serve", "--data-dir", dir}, "DEPOT_WEBHOOK_ALLOWED_HOSTS"},
+		{"zero webhook timeout", nil, []string{"serve", "--data-dir", dir, "--webhook-timeout", "0s"}, "--webhook-timeout"},
+		{"hook without owner", nil, []string{"admin", "hook", "list", "--data-dir", dir}, "--owner"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, _, stderr := runCLI(t, c.env, c.args...)

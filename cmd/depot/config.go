@@ -12,6 +12,7 @@ import (
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/oidc"
 	"github.com/depot-registry/depot/internal/password"
+	"github.com/depot-registry/depot/internal/webhook"
 	"github.com/dustin/go-humanize"
 	"github.com/urfave/cli/v3"
 )
@@ -75,12 +76,26 @@ type Config struct {
 	// Now is the clock of the service and of ID token verification; nil
 	// means time.Now. Tests set it.
 	Now func() time.Time
+	// WebhookAllowedHosts is Gitea's [webhook] ALLOWED_HOST_LIST; "" means
+	// "external".
+	WebhookAllowedHosts string
+	// WebhookTimeout bounds one delivery try; WebhookPoll is how often the
+	// worker looks for deliveries written elsewhere; WebhookBackoff is the
+	// first retry's wait, doubled each time; WebhookMaxAttempts the tries
+	// before a delivery fails. Zero values mean the webhook package's
+	// defaults.
+	WebhookTimeout, WebhookPoll, WebhookBackoff time.Duration
+	WebhookMaxAttempts                          int
+	// NoWebhookDelivery keeps this process from delivering (another
+	// replica does).
+	NoWebhookDelivery bool
 }
 
 func dataFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "data-dir", Value: "./depot-data", Usage: "directory for the default database and blobs", Sources: cli.EnvVars("DEPOT_DATA_DIR")},
 		&cli.StringFlag{Name: "database-url", Usage: "metadata database (default sqlite://<data-dir>/depot.db)", Sources: cli.EnvVars("DEPOT_DATABASE_URL")},
+		&cli.StringFlag{Name: "webhook-allowed-hosts", Value: "external", Usage: "hosts webhooks may call, as Gitea's [webhook] ALLOWED_HOST_LIST: external, private, loopback, CIDRs, host globs, * (comma-separated)", Sources: cli.EnvVars("DEPOT_WEBHOOK_ALLOWED_HOSTS")},
 	}
 }
 
@@ -113,6 +128,11 @@ func serveFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-uploads-per-client", Value: defaultMaxUploadsPerClient, Usage: "most uploads in progress from one client address, per server process (beyond: 429 with Retry-After); 0 is no bound", Sources: cli.EnvVars("DEPOT_MAX_UPLOADS_PER_CLIENT")},
 		&cli.IntFlag{Name: "max-uploads", Value: defaultMaxUploads, Usage: "most uploads in progress in all, per server process (beyond: 503 with Retry-After); 0 is no bound", Sources: cli.EnvVars("DEPOT_MAX_UPLOADS")},
 		&cli.DurationFlag{Name: "trusted-publisher-token-ttl", Value: depot.DefaultPublisherTokenTTL, Usage: "lifetime of the token a CI job gets for its OIDC ID token (POST /api/depot/oidc/token), at most 6h", Sources: cli.EnvVars("DEPOT_TRUSTED_PUBLISHER_TOKEN_TTL")},
+		&cli.DurationFlag{Name: "webhook-timeout", Value: 5 * time.Second, Usage: "time limit of one webhook delivery try", Sources: cli.EnvVars("DEPOT_WEBHOOK_TIMEOUT")},
+		&cli.DurationFlag{Name: "webhook-poll", Value: 2 * time.Second, Usage: "how often the delivery worker looks for deliveries written by other processes or due for a retry", Sources: cli.EnvVars("DEPOT_WEBHOOK_POLL")},
+		&cli.DurationFlag{Name: "webhook-backoff", Value: 10 * time.Second, Usage: "wait before the first retry of a failed delivery, doubled after each further failure (at most 1h)", Sources: cli.EnvVars("DEPOT_WEBHOOK_BACKOFF")},
+		&cli.IntFlag{Name: "webhook-max-attempts", Value: 8, Usage: "tries of a delivery before it is marked failed", Sources: cli.EnvVars("DEPOT_WEBHOOK_MAX_ATTEMPTS")},
+		&cli.BoolFlag{Name: "no-webhook-delivery", Usage: "do not deliver webhooks from this process (other replicas do)", Sources: cli.EnvVars("DEPOT_NO_WEBHOOK_DELIVERY")},
 	)
 }
 
@@ -128,6 +148,10 @@ func dataConfig(cmd *cli.Command) (Config, error) {
 	}
 	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
 		return c, usageError("--database-url (DEPOT_DATABASE_URL): %v", err)
+	}
+	c.WebhookAllowedHosts = cmd.String("webhook-allowed-hosts")
+	if _, err := webhook.ParseHostList(c.WebhookAllowedHosts); err != nil {
+		return c, usageError("--webhook-allowed-hosts (DEPOT_WEBHOOK_ALLOWED_HOSTS): %v", err)
 	}
 	return c, nil
 }
@@ -229,6 +253,18 @@ func serveConfig(cmd *cli.Command) (Config, error) {
 	if c.MetricsToken != "" && !c.Metrics {
 		return c, usageError("--metrics-token (DEPOT_METRICS_TOKEN) is set but --metrics (DEPOT_METRICS) is off")
 	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"webhook-timeout", &c.WebhookTimeout}, {"webhook-poll", &c.WebhookPoll}, {"webhook-backoff", &c.WebhookBackoff}} {
+		if *d.dst = cmd.Duration(d.name); *d.dst <= 0 {
+			return c, usageError("--%s (DEPOT_%s): must be positive", d.name, strings.ToUpper(strings.ReplaceAll(d.name, "-", "_")))
+		}
+	}
+	if c.WebhookMaxAttempts = int(cmd.Int("webhook-max-attempts")); c.WebhookMaxAttempts < 1 {
+		return c, usageError("--webhook-max-attempts (DEPOT_WEBHOOK_MAX_ATTEMPTS): must be at least 1")
+	}
+	c.NoWebhookDelivery = cmd.Bool("no-webhook-delivery")
 	return c, nil
 }
 
@@ -326,8 +362,9 @@ func localPath(raw, scheme string) (string, error) {
 	return filepath.Clean(rest), nil
 }
 
-// newService builds the domain service over the given stores.
-func newService(c Config, store depot.Store, blobs depot.BlobStore, log *slog.Logger) (*depot.Service, error) {
+// newService builds the domain service over the given stores; events, when
+// set, hears of changes that may have recorded webhook events.
+func newService(c Config, store depot.Store, blobs depot.BlobStore, log *slog.Logger, events depot.EventNotifier) (*depot.Service, error) {
 	hasher, err := password.New(c.BcryptCost)
 	if err != nil {
 		return nil, err
@@ -343,6 +380,14 @@ func newService(c Config, store depot.Store, blobs depot.BlobStore, log *slog.Lo
 		DeferDigests: strings.HasPrefix(c.StorageURL, "file://"), VerifyDownloads: c.VerifyDownloads}
 	if c.StorageRedirect {
 		opts.LinkExpiry = linkExpiry
+	}
+	hosts, err := webhook.ParseHostList(c.WebhookAllowedHosts)
+	if err != nil {
+		return nil, fmt.Errorf("--webhook-allowed-hosts (DEPOT_WEBHOOK_ALLOWED_HOSTS): %w", err)
+	}
+	opts.HookTargets = hosts
+	if events != nil {
+		opts.Events = events
 	}
 	return depot.NewService(store, blobs, hasher, opts), nil
 }

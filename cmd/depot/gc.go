@@ -23,11 +23,8 @@ func gcCommand(stdout io.Writer, onUsage cli.OnUsageErrorFunc) *cli.Command {
 		),
 		OnUsageError: onUsage,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			c, err := dataConfig(cmd)
+			c, err := storesConfig(cmd)
 			if err != nil {
-				return err
-			}
-			if c, err = storageConfig(cmd, c); err != nil {
 				return err
 			}
 			if cmd.Duration("temp-age") < time.Minute {

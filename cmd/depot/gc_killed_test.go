@@ -52,7 +52,7 @@ func TestKilledBatchChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := newService(c, store, blobs, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	svc, err := newService(c, store, blobs, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

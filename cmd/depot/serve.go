@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/giteaapi"
 	"github.com/depot-registry/depot/internal/httpapi"
 	"github.com/depot-registry/depot/internal/server"
+	"github.com/depot-registry/depot/internal/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -64,11 +66,17 @@ type Main struct {
 	// beside the API, for diagnosing performance. Off by default.
 	PprofAddr string
 
-	ln   net.Listener
-	srv  *http.Server
-	prof *http.Server
+	// Webhooks delivers webhook events; nil with NoWebhookDelivery.
+	Webhooks *webhook.Worker
+
 	// verifier runs when Config.VerifyRate is set.
-	verifier *backgroundVerifier
+	verifier   *backgroundVerifier
+	ln         net.Listener
+	srv        *http.Server
+	prof       *http.Server
+	stopHooks  context.CancelFunc
+	hooksDone  chan struct{}
+	metricsReg *prometheus.Registry
 }
 
 // NewMain returns an unopened Main.
@@ -104,7 +112,23 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			m.Log.Info("removed stale temporary uploads", "count", n)
 		}
 	}
-	if m.Service, err = newService(m.Config, m.Store, m.Blobs, m.Log); err != nil {
+	if m.Config.Metrics {
+		m.metricsReg = prometheus.NewRegistry()
+	}
+	var payloads *giteaapi.Handler
+	if !m.Config.NoWebhookDelivery {
+		m.Webhooks, err = m.newWebhooks(func(ctx context.Context, ev *depot.PackageEvent) ([]byte, error) {
+			return payloads.PackagePayload(ctx, ev)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	var events depot.EventNotifier
+	if m.Webhooks != nil {
+		events = m.Webhooks
+	}
+	if m.Service, err = newService(m.Config, m.Store, m.Blobs, m.Log, events); err != nil {
 		return err
 	}
 	m.Service.WatchAuth()
@@ -120,7 +144,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Uploads: httpapi.NewUploadLimiter(m.Config.MaxUploadsPerClient, m.Config.MaxUploads)}
 	var vm *verifyMetrics
 	if m.Config.Metrics {
-		reg := prometheus.NewRegistry()
+		reg := m.metricsReg
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		opts.Metrics = httpapi.NewMetrics(reg)
 		registerBlobMetrics(reg, m.Service)
@@ -143,6 +167,15 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
 		return fmt.Errorf("--addr (DEPOT_ADDR): %w", err)
+	}
+	if m.Webhooks != nil {
+		payloads = giteaapi.New(m.Service, m.Log, giteaapi.Options{BaseURL: m.Config.BaseURL, PayloadHost: m.Addr()})
+		ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		m.stopHooks, m.hooksDone = cancel, make(chan struct{})
+		go func() {
+			defer close(m.hooksDone)
+			m.Webhooks.Run(ctx)
+		}()
 	}
 	if m.PprofAddr != "" {
 		ln, err := net.Listen("tcp", m.PprofAddr)
@@ -194,6 +227,12 @@ func (m *Main) Close() error {
 		err = errors.Join(err, m.ln.Close())
 	}
 	m.verifier.stop()
+	if m.stopHooks != nil {
+		// The tries in flight finish (each bounded by its timeout) and
+		// are recorded before the store closes.
+		m.stopHooks()
+		<-m.hooksDone
+	}
 	if m.Service != nil {
 		// Download times gathered in memory, written before the store closes.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -208,6 +247,20 @@ func (m *Main) Close() error {
 		err = errors.Join(err, closeBlobs(m.Blobs))
 	}
 	return err
+}
+
+// newWebhooks builds the delivery worker from the configuration.
+func (m *Main) newWebhooks(payload webhook.Payload) (*webhook.Worker, error) {
+	hosts, err := webhook.ParseHostList(m.Config.WebhookAllowedHosts)
+	if err != nil {
+		return nil, fmt.Errorf("--webhook-allowed-hosts (DEPOT_WEBHOOK_ALLOWED_HOSTS): %w", err)
+	}
+	opts := webhook.Options{Timeout: m.Config.WebhookTimeout, Poll: m.Config.WebhookPoll, Backoff: m.Config.WebhookBackoff,
+		MaxAttempts: m.Config.WebhookMaxAttempts, Hosts: hosts, Logger: m.Log}
+	if m.metricsReg != nil {
+		opts.Registerer = m.metricsReg
+	}
+	return webhook.New(m.Store, payload, opts), nil
 }
 
 // pprofHandler serves net/http/pprof's handlers on a mux of its own (never

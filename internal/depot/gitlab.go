@@ -228,6 +228,7 @@ func (s *Service) UploadGitLabFile(ctx context.Context, a *Actor, ref GitLabFile
 	if deferRest {
 		s.digestLater(blob.SHA256)
 	}
+	s.notifyEvents()
 	return f, nil
 }
 
@@ -604,10 +605,11 @@ func (s *Service) DeleteGitLabPackage(ctx context.Context, a *Actor, project str
 	if err := s.checkMutable(ctx, a, owner, gp.Package.Type, gp.Package.Name, gp.Version.Version, "deleting the package"); err != nil {
 		return err
 	}
-	err = s.store.DeleteVersion(ctx, owner.ID, gp.Package.Type, gp.Package.Name, gp.Version.Version, s.removeBlob)
+	err = s.store.DeleteVersion(ctx, owner.ID, gp.Package.Type, gp.Package.Name, gp.Version.Version, a.User.ID, s.removeBlob)
 	if errors.Is(err, ErrNotFound) {
 		return ErrPackageNotFound
 	}
+	s.notifyEvents()
 	return err
 }
 
@@ -629,11 +631,12 @@ func (s *Service) DeleteGitLabPackageFile(ctx context.Context, a *Actor, project
 	} else if err != nil {
 		return fmt.Errorf("look up file: %w", err)
 	}
-	if err := s.store.DeleteFileByID(ctx, fileID, s.removeBlob); errors.Is(err, ErrNotFound) {
+	if err := s.store.DeleteFileByID(ctx, fileID, a.User.ID, s.removeBlob); errors.Is(err, ErrNotFound) {
 		return ErrPackageFileNotFound
 	} else if err != nil {
 		return err
 	}
+	s.notifyEvents()
 	return nil
 }
 

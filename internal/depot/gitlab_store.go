@@ -37,7 +37,7 @@ type GitLabStore interface {
 	// version and package when they become empty, its blob when no other
 	// file references it). When it was the current file of its name, the
 	// newest superseded file of that name becomes current. ErrNotFound.
-	DeleteFileByID(ctx context.Context, id int64, removeBlob func(ctx context.Context, sha256 string) error) error
+	DeleteFileByID(ctx context.Context, id, actorID int64, removeBlob func(ctx context.Context, sha256 string) error) error
 	// RecordDownloads sets the last download time of versions, keeping a
 	// later time already recorded. Missing versions are skipped.
 	RecordDownloads(ctx context.Context, at map[int64]time.Time) error

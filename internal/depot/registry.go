@@ -144,11 +144,12 @@ func (s *Service) DeletePackage(ctx context.Context, a *Actor, owner string, typ
 		}
 	}
 	for _, v := range versions {
-		err := s.store.DeleteVersion(ctx, o.ID, typ, pkg.Name, v.Version, s.removeBlob)
+		err := s.store.DeleteVersion(ctx, o.ID, typ, pkg.Name, v.Version, a.User.ID, s.removeBlob)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("delete version %q: %w", v.Version, err)
 		}
 	}
+	s.notifyEvents()
 	return nil
 }
 

@@ -85,6 +85,13 @@ type Options struct {
 	// BaseURL is the server's public URL: the audience a trusted
 	// publisher without one expects.
 	BaseURL string
+	// HookTargets, when set, limits the hosts webhooks may target
+	// (checked when a hook is created or edited; the delivery worker
+	// checks again when it connects).
+	HookTargets HookTargets
+	// Events, when set, is told after every change that may have recorded
+	// webhook events.
+	Events EventNotifier
 }
 
 // NewService returns a Service over the given stores. opts may be nil.
@@ -122,18 +129,9 @@ func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Micr
 // see the owner but lacks the role gets ErrUnauthenticated when anonymous and
 // ErrForbidden otherwise; a token without the package scope gets ErrForbidden.
 func (s *Service) ownerFor(ctx context.Context, a *Actor, name string, need Role) (*Owner, error) {
-	owner, err := s.ownerByName(ctx, name)
-	if errors.Is(err, ErrNotFound) {
-		return nil, Errorf(ErrOwnerNotFound, "owner %q not found", name)
-	} else if err != nil {
-		return nil, fmt.Errorf("look up owner: %w", err)
-	}
-	role, err := s.Access(ctx, a, owner)
+	owner, role, err := s.ownerWithRole(ctx, a, name)
 	if err != nil {
 		return nil, err
-	}
-	if role == AccessNone {
-		return nil, Errorf(ErrOwnerNotFound, "owner %q not found", name)
 	}
 	scope := ScopeReadPackage
 	if need >= AccessWrite {
@@ -152,6 +150,25 @@ func (s *Service) ownerFor(ctx context.Context, a *Actor, name string, need Role
 		return nil, Errorf(ErrForbidden, "user %q has no %s access to %q", a.User.Name, need, owner.Name)
 	}
 	return owner, nil
+}
+
+// ownerWithRole returns the owner named name and a's role on it; a missing
+// owner and one a may not see are both ErrNotFound.
+func (s *Service) ownerWithRole(ctx context.Context, a *Actor, name string) (*Owner, Role, error) {
+	owner, err := s.ownerByName(ctx, name)
+	if errors.Is(err, ErrNotFound) {
+		return nil, AccessNone, Errorf(ErrOwnerNotFound, "owner %q not found", name)
+	} else if err != nil {
+		return nil, AccessNone, fmt.Errorf("look up owner: %w", err)
+	}
+	role, err := s.Access(ctx, a, owner)
+	if err != nil {
+		return nil, AccessNone, err
+	}
+	if role == AccessNone {
+		return nil, AccessNone, Errorf(ErrOwnerNotFound, "owner %q not found", name)
+	}
+	return owner, role, nil
 }
 
 // requireScope returns ErrForbidden, with Gitea's message, when a is
@@ -277,6 +294,7 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 	if deferRest {
 		s.digestLater(blob.SHA256)
 	}
+	s.notifyEvents()
 	return f, nil
 }
 
@@ -379,10 +397,11 @@ func (s *Service) DeleteFile(ctx context.Context, a *Actor, ref FileRef) error {
 	if err := s.checkMutable(ctx, a, owner, ref.Type, ref.Package, ref.Version, "deleting a file"); err != nil {
 		return err
 	}
-	err = s.store.DeleteFile(ctx, owner.ID, ref.Type, ref.Package, ref.Version, ref.File, s.removeBlob)
+	err = s.store.DeleteFile(ctx, owner.ID, ref.Type, ref.Package, ref.Version, ref.File, a.User.ID, s.removeBlob)
 	if errors.Is(err, ErrNotFound) {
 		return Errorf(ErrNotFound, "file %q not found", ref.File)
 	}
+	s.notifyEvents()
 	return err
 }
 
@@ -396,10 +415,11 @@ func (s *Service) DeleteVersion(ctx context.Context, a *Actor, ref VersionRef) e
 	if err := s.checkMutable(ctx, a, owner, ref.Type, ref.Package, ref.Version, "deleting the version"); err != nil {
 		return err
 	}
-	err = s.store.DeleteVersion(ctx, owner.ID, ref.Type, ref.Package, ref.Version, s.removeBlob)
+	err = s.store.DeleteVersion(ctx, owner.ID, ref.Type, ref.Package, ref.Version, a.User.ID, s.removeBlob)
 	if errors.Is(err, ErrNotFound) {
 		return Errorf(ErrNotFound, "package %q version %q not found", ref.Package, ref.Version)
 	}
+	s.notifyEvents()
 	return err
 }
 

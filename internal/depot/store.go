@@ -15,6 +15,7 @@ type Store interface {
 	QuotaStore
 	OwnerSettingsStore
 	DownloadStore
+	HookStore
 	// CreateUser inserts u and sets its ID and CreatedAt. ErrConflict if an
 	// owner of that name exists.
 	CreateUser(ctx context.Context, u *User) error
@@ -68,18 +69,21 @@ type Store interface {
 	// storage; if commitBlob fails, nothing is recorded. A store may record
 	// concurrent calls in one transaction: commitBlob may then run beside
 	// other calls' callbacks, and again if the shared transaction had to be
-	// retried (BlobUpload.Commit allows both). ErrConflict if the version
-	// already has a file of that name.
+	// retried (BlobUpload.Commit allows both). When the file is its
+	// version's first, it records a PackageCreated event sent by
+	// nf.CreatorID (see HookStore). ErrConflict if the version already has
+	// a file of that name.
 	CreateFile(ctx context.Context, nf NewFile, commitBlob func(ctx context.Context) error) (*File, error)
 	// DeleteFile removes a file, its version when it was the last file, and
 	// its package when that was the last version. When no file references
 	// the blob any more it removes the blob record and, before commit, calls
 	// removeBlob with its digest; if removeBlob fails nothing is deleted.
-	// ErrNotFound.
-	DeleteFile(ctx context.Context, ownerID int64, typ PackageType, pkg, version, file string, removeBlob func(ctx context.Context, sha256 string) error) error
+	// When it removes the version it records a PackageDeleted event sent
+	// by actorID (see HookStore). ErrNotFound.
+	DeleteFile(ctx context.Context, ownerID int64, typ PackageType, pkg, version, file string, actorID int64, removeBlob func(ctx context.Context, sha256 string) error) error
 	// DeleteVersion removes a version and all its files as DeleteFile does
 	// for each. ErrNotFound.
-	DeleteVersion(ctx context.Context, ownerID int64, typ PackageType, pkg, version string, removeBlob func(ctx context.Context, sha256 string) error) error
+	DeleteVersion(ctx context.Context, ownerID int64, typ PackageType, pkg, version string, actorID int64, removeBlob func(ctx context.Context, sha256 string) error) error
 	// BlobExists reports whether a blob record exists.
 	BlobExists(ctx context.Context, sha256 string) (bool, error)
 	// RemoveUnrecordedBlob removes a blob that blob storage holds but no

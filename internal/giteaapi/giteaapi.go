@@ -46,6 +46,9 @@ type Options struct {
 	BaseURL string
 	// Version is depot's version, reported as build metadata.
 	Version string
+	// PayloadHost is the host of the links in webhook payloads when
+	// BaseURL is "" (there is no request to take it from).
+	PayloadHost string
 }
 
 // Handler serves /api/v1.
@@ -309,6 +312,8 @@ func (h *Handler) routes() {
 	h.handle("GET /api/v1/orgs/{org}/members/{username}", h.checkMember)
 	h.handle("PUT /api/v1/orgs/{org}/members/{username}", h.setMember, override{depot.ErrInvalid, http.StatusUnprocessableEntity})
 	h.handle("DELETE /api/v1/orgs/{org}/members/{username}", h.removeMember)
+
+	h.hookRoutes()
 
 	h.handle("/api/v1/", func(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
 		return depot.Errorf(depot.ErrNotFound, "no such route")

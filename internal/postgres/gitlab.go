@@ -100,6 +100,9 @@ func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.
 			if err := checkQuota(ctx, tx, nf, f.VersionID, 0); err != nil {
 				return err
 			}
+			if err := recordCreated(ctx, tx, nf, f); err != nil {
+				return fmt.Errorf("record event: %w", err)
+			}
 			return commitBlob(ctx)
 		}
 		for range maxLockOrInsert {
@@ -121,6 +124,9 @@ func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.
 			}
 			if err := checkQuota(ctx, tx, nf, f.VersionID, 0); err != nil {
 				return err
+			}
+			if err := recordCreated(ctx, tx, nf, f); err != nil {
+				return fmt.Errorf("record event: %w", err)
 			}
 			return commitBlob(ctx)
 		}
@@ -252,7 +258,7 @@ func (s *Store) FileByID(ctx context.Context, id int64) (*depot.File, error) {
 
 // DeleteFileByID implements depot.GitLabStore. It locks the package and the
 // version FOR UPDATE first, as DeleteFile does.
-func (s *Store) DeleteFileByID(ctx context.Context, id int64, removeBlob func(context.Context, string) error) error {
+func (s *Store) DeleteFileByID(ctx context.Context, id, actorID int64, removeBlob func(context.Context, string) error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var versionID, pkgID int64
 		err := tx.QueryRowContext(ctx, `SELECT f.version_id, v.package_id FROM files f JOIN versions v ON v.id = f.version_id WHERE f.id = $1`, id).
@@ -264,6 +270,10 @@ func (s *Store) DeleteFileByID(ctx context.Context, id int64, removeBlob func(co
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM versions WHERE id = $1 FOR UPDATE`, versionID); err != nil {
+			return err
+		}
+		ev, err := versionEvent(ctx, tx, versionID, actorID)
+		if err != nil {
 			return err
 		}
 		var lowerName, sha string
@@ -280,6 +290,9 @@ func (s *Store) DeleteFileByID(ctx context.Context, id int64, removeBlob func(co
 			return err
 		}
 		if err := settlePackage(ctx, tx, pkgID); err != nil {
+			return err
+		}
+		if err := recordDeleted(ctx, tx, ev); err != nil {
 			return err
 		}
 		return releaseBlobs(ctx, tx, []string{sha}, removeBlob)

@@ -532,6 +532,9 @@ func (s *Store) CreateFile(ctx context.Context, nf depot.NewFile, commitBlob fun
 		if err := checkQuota(ctx, tx, nf, f.VersionID, nf.Blob.Size); err != nil {
 			return err
 		}
+		if err := recordCreated(ctx, tx, nf, f); err != nil {
+			return fmt.Errorf("record event: %w", err)
+		}
 		if err := commitBlob(ctx); err != nil {
 			return err
 		}
@@ -558,9 +561,13 @@ func lockVersion(ctx context.Context, tx *sql.Tx, ownerID int64, typ depot.Packa
 }
 
 // DeleteFile implements depot.Store.
-func (s *Store) DeleteFile(ctx context.Context, ownerID int64, typ depot.PackageType, pkg, version, file string, removeBlob func(context.Context, string) error) error {
+func (s *Store) DeleteFile(ctx context.Context, ownerID int64, typ depot.PackageType, pkg, version, file string, actorID int64, removeBlob func(context.Context, string) error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		pkgID, versionID, err := lockVersion(ctx, tx, ownerID, typ, pkg, version)
+		if err != nil {
+			return err
+		}
+		ev, err := versionEvent(ctx, tx, versionID, actorID)
 		if err != nil {
 			return err
 		}
@@ -582,6 +589,9 @@ func (s *Store) DeleteFile(ctx context.Context, ownerID int64, typ depot.Package
 		if err := settlePackage(ctx, tx, pkgID); err != nil {
 			return err
 		}
+		if err := recordDeleted(ctx, tx, ev); err != nil {
+			return err
+		}
 		return releaseBlobs(ctx, tx, shas, removeBlob)
 	})
 }
@@ -597,9 +607,13 @@ func deleteReturningBlobs(ctx context.Context, tx *sql.Tx, query string, args ..
 }
 
 // DeleteVersion implements depot.Store.
-func (s *Store) DeleteVersion(ctx context.Context, ownerID int64, typ depot.PackageType, pkg, version string, removeBlob func(context.Context, string) error) error {
+func (s *Store) DeleteVersion(ctx context.Context, ownerID int64, typ depot.PackageType, pkg, version string, actorID int64, removeBlob func(context.Context, string) error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		pkgID, versionID, err := lockVersion(ctx, tx, ownerID, typ, pkg, version)
+		if err != nil {
+			return err
+		}
+		ev, err := versionEvent(ctx, tx, versionID, actorID)
 		if err != nil {
 			return err
 		}
@@ -611,6 +625,9 @@ func (s *Store) DeleteVersion(ctx context.Context, ownerID int64, typ depot.Pack
 			return err
 		}
 		if err := settlePackage(ctx, tx, pkgID); err != nil {
+			return err
+		}
+		if err := recordDeleted(ctx, tx, ev); err != nil {
 			return err
 		}
 		return releaseBlobs(ctx, tx, shas, removeBlob)

@@ -31,12 +31,12 @@ func (s *Store) ProjectByID(ctx context.Context, id int64) (*depot.Project, erro
 // concurrent uploads share transactions (see groupCommit).
 func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.GitLabFileOptions, commitBlob func(context.Context) error) (*depot.File, error) {
 	return s.files.submit(ctx, func(ctx context.Context, tx *sql.Tx) (*depot.File, error) {
-		return withQuota(ctx, tx, nf)(insertGitLabFile(ctx, tx, nf, o))
+		return withQuota(ctx, tx, nf)(s.insertGitLabFile(ctx, tx, nf, o))
 	}, commitBlob)
 }
 
 // insertGitLabFile runs the statements that record a GitLab upload in tx.
-func insertGitLabFile(ctx context.Context, tx *sql.Tx, nf depot.NewFile, o depot.GitLabFileOptions) (*depot.File, error) {
+func (s *Store) insertGitLabFile(ctx context.Context, tx *sql.Tx, nf depot.NewFile, o depot.GitLabFileOptions) (*depot.File, error) {
 	f := &depot.File{Name: nf.File, Blob: nf.Blob, CreatorID: nf.CreatorID, CreatedAt: nf.CreatedAt}
 	var pkgID, projectID int64
 	err := tx.QueryRowContext(ctx, `INSERT INTO packages (owner_id, type, name, lower_name, created_at, project_id, last_upload_at, total_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -78,6 +78,9 @@ func insertGitLabFile(ctx context.Context, tx *sql.Tx, nf depot.NewFile, o depot
 	}
 	if err := recordPublication(ctx, tx, f.ID, nf.ExchangeID); err != nil {
 		return nil, err
+	}
+	if err := s.recordCreated(ctx, tx, nf, f); err != nil {
+		return nil, fmt.Errorf("record event: %w", err)
 	}
 	return f, nil
 }
@@ -203,12 +206,16 @@ func (s *Store) FileByID(ctx context.Context, id int64) (*depot.File, error) {
 }
 
 // DeleteFileByID implements depot.GitLabStore.
-func (s *Store) DeleteFileByID(ctx context.Context, id int64, removeBlob func(context.Context, string) error) error {
+func (s *Store) DeleteFileByID(ctx context.Context, id, actorID int64, removeBlob func(context.Context, string) error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var versionID, pkgID int64
 		var lowerName, sha string
 		err := tx.QueryRowContext(ctx, `SELECT f.version_id, v.package_id, f.lower_name, f.blob_sha256 FROM files f
 			JOIN versions v ON v.id = f.version_id WHERE f.id = ?`, id).Scan(&versionID, &pkgID, &lowerName, &sha)
+		if err != nil {
+			return err
+		}
+		ev, err := versionEvent(ctx, tx, versionID, actorID)
 		if err != nil {
 			return err
 		}
@@ -225,6 +232,9 @@ func (s *Store) DeleteFileByID(ctx context.Context, id int64, removeBlob func(co
 			return err
 		}
 		if err := settlePackage(ctx, tx, pkgID); err != nil {
+			return err
+		}
+		if err := s.recordDeleted(ctx, tx, ev); err != nil {
 			return err
 		}
 		return releaseBlobs(ctx, tx, []string{sha}, removeBlob)

@@ -423,17 +423,24 @@ func (s *Store) insertFile(ctx context.Context, tx *sql.Tx, nf depot.NewFile) (*
 	if err := recordPublication(ctx, tx, f.ID, nf.ExchangeID); err != nil {
 		return nil, err
 	}
+	if err := s.recordCreated(ctx, tx, nf, f); err != nil {
+		return nil, fmt.Errorf("record event: %w", err)
+	}
 	return f, nil
 }
 
 // DeleteFile implements depot.Store. It deletes every file of that name,
 // the current one and those a GitLab upload superseded.
-func (s *Store) DeleteFile(ctx context.Context, ownerID int64, typ depot.PackageType, pkg, version, file string, removeBlob func(context.Context, string) error) error {
+func (s *Store) DeleteFile(ctx context.Context, ownerID int64, typ depot.PackageType, pkg, version, file string, actorID int64, removeBlob func(context.Context, string) error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var versionID, pkgID int64
 		err := tx.QueryRowContext(ctx, `SELECT v.id, p.id FROM versions v JOIN packages p ON p.id = v.package_id
 			WHERE p.owner_id = ? AND p.type = ? AND p.lower_name = ? AND v.lower_version = ?`,
 			ownerID, typ, strings.ToLower(pkg), strings.ToLower(version)).Scan(&versionID, &pkgID)
+		if err != nil {
+			return err
+		}
+		ev, err := versionEvent(ctx, tx, versionID, actorID)
 		if err != nil {
 			return err
 		}
@@ -448,6 +455,9 @@ func (s *Store) DeleteFile(ctx context.Context, ownerID int64, typ depot.Package
 			return err
 		}
 		if err := settlePackage(ctx, tx, pkgID); err != nil {
+			return err
+		}
+		if err := s.recordDeleted(ctx, tx, ev); err != nil {
 			return err
 		}
 		return releaseBlobs(ctx, tx, shas, removeBlob)
@@ -465,12 +475,16 @@ func deleteReturningBlobs(ctx context.Context, tx *sql.Tx, query string, args ..
 }
 
 // DeleteVersion implements depot.Store.
-func (s *Store) DeleteVersion(ctx context.Context, ownerID int64, typ depot.PackageType, pkg, version string, removeBlob func(context.Context, string) error) error {
+func (s *Store) DeleteVersion(ctx context.Context, ownerID int64, typ depot.PackageType, pkg, version string, actorID int64, removeBlob func(context.Context, string) error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var versionID, pkgID int64
 		err := tx.QueryRowContext(ctx, `SELECT v.id, p.id FROM versions v JOIN packages p ON p.id = v.package_id
 			WHERE p.owner_id = ? AND p.type = ? AND p.lower_name = ? AND v.lower_version = ?`,
 			ownerID, typ, strings.ToLower(pkg), strings.ToLower(version)).Scan(&versionID, &pkgID)
+		if err != nil {
+			return err
+		}
+		ev, err := versionEvent(ctx, tx, versionID, actorID)
 		if err != nil {
 			return err
 		}
@@ -482,6 +496,9 @@ func (s *Store) DeleteVersion(ctx context.Context, ownerID int64, typ depot.Pack
 			return err
 		}
 		if err := settlePackage(ctx, tx, pkgID); err != nil {
+			return err
+		}
+		if err := s.recordDeleted(ctx, tx, ev); err != nil {
 			return err
 		}
 		return releaseBlobs(ctx, tx, shas, removeBlob)

@@ -128,3 +128,27 @@ func (plainPasswords) Verify(hash, p string) error {
 	}
 	return nil
 }
+
+// BenchmarkCreateFileNewVersion records files that each create a version,
+// one at a time (no group commit), with no hooks.
+func BenchmarkCreateFileNewVersion(b *testing.B) {
+	ctx := context.Background()
+	st := MustOpen(b, filepath.Join(b.TempDir(), "depot.db"))
+	svc := depot.NewService(st, nil, plainPasswords{}, nil)
+	if _, err := svc.CreateUser(ctx, depot.NewUser{Username: "bench", Email: "b@example.com", Password: "bench-password"}); err != nil {
+		b.Fatal(err)
+	}
+	owner, _ := st.OwnerByName(ctx, "bench")
+	now := time.Now().UTC()
+	b.ResetTimer()
+	for i := range b.N {
+		sha := fmt.Sprintf("%064x", i)
+		_, err := st.CreateFile(ctx, depot.NewFile{OwnerID: owner.ID, Type: depot.TypeGeneric, Package: fmt.Sprintf("pkg%d", i%100),
+			Version: fmt.Sprintf("1.%d", i), File: "f.bin", CreatorID: owner.ID, CreatedAt: now,
+			Blob: depot.Blob{SHA256: sha, MD5: strings.Repeat("0", 32), SHA1: strings.Repeat("0", 40), SHA512: strings.Repeat("0", 128), Size: 1024, CreatedAt: now}},
+			func(context.Context) error { return nil })
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}

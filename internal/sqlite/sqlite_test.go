@@ -175,7 +175,7 @@ func TestFileCacheOtherProcess(t *testing.T) {
 		t.Fatalf("FileByName: %v", err)
 	}
 	noop := func(context.Context, string) error { return nil }
-	if err := b.DeleteFile(ctx, nf.OwnerID, nf.Type, nf.Package, nf.Version, nf.File, noop); err != nil {
+	if err := b.DeleteFile(ctx, nf.OwnerID, nf.Type, nf.Package, nf.Version, nf.File, 0, noop); err != nil {
 		t.Fatalf("DeleteFile through the other connection: %v", err)
 	}
 	deadline := time.Now().Add(3 * time.Second)

@@ -151,7 +151,7 @@ func testGitLabDeleteFileByID(t *testing.T, s depot.Store) {
 	}
 	r := &remover{}
 	// Deleting a superseded file leaves the current one.
-	if err := s.DeleteFileByID(ctx, ids[1], r.remove); err != nil {
+	if err := s.DeleteFileByID(ctx, ids[1], 0, r.remove); err != nil {
 		t.Fatalf("DeleteFileByID(superseded): %v", err)
 	}
 	r.want(t, BlobOf("v2").SHA256)
@@ -159,16 +159,16 @@ func testGitLabDeleteFileByID(t *testing.T, s depot.Store) {
 		t.Errorf("current file = %d, want %d", f.ID, ids[2])
 	}
 	// Deleting the current file makes the newest remaining one current.
-	if err := s.DeleteFileByID(ctx, ids[2], r.remove); err != nil {
+	if err := s.DeleteFileByID(ctx, ids[2], 0, r.remove); err != nil {
 		t.Fatalf("DeleteFileByID(current): %v", err)
 	}
 	if f := mustFile(t, s, nf); f.ID != ids[0] {
 		t.Errorf("current file after deleting the newest = %d, want %d", f.ID, ids[0])
 	}
-	err := s.DeleteFileByID(ctx, ids[2], r.remove)
+	err := s.DeleteFileByID(ctx, ids[2], 0, r.remove)
 	wantErr(t, "DeleteFileByID(deleted)", err, depot.ErrNotFound)
 	// The last file takes its version and package with it.
-	if err := s.DeleteFileByID(ctx, ids[0], r.remove); err != nil {
+	if err := s.DeleteFileByID(ctx, ids[0], 0, r.remove); err != nil {
 		t.Fatalf("DeleteFileByID(last): %v", err)
 	}
 	r.want(t, BlobOf("v3").SHA256, BlobOf("v1").SHA256)

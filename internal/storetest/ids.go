@@ -41,7 +41,7 @@ func testIDsNeverReused(t *testing.T, s depot.Store) {
 			t.Fatal(err)
 		}
 		// The last file takes its version and package with it.
-		if err := s.DeleteFile(ctx, u.ID, depot.TypeGeneric, "tool", "1.0", "a.bin", noop); err != nil {
+		if err := s.DeleteFile(ctx, u.ID, depot.TypeGeneric, "tool", "1.0", "a.bin", 0, noop); err != nil {
 			t.Fatal(err)
 		}
 		f2 := MustCreateFile(t, s, nf)
@@ -57,7 +57,7 @@ func testIDsNeverReused(t *testing.T, s depot.Store) {
 			t.Errorf("GitLabPackageByID(%d) of the deleted version found a package", v.Version.ID)
 		}
 		// A file deleted by id, and a version deleted whole.
-		if err := s.DeleteFileByID(ctx, f2.ID, noop); err != nil {
+		if err := s.DeleteFileByID(ctx, f2.ID, 0, noop); err != nil {
 			t.Fatal(err)
 		}
 		f3 := MustCreateFile(t, s, nf)
@@ -68,7 +68,7 @@ func testIDsNeverReused(t *testing.T, s depot.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DeleteVersion(ctx, u.ID, depot.TypeGeneric, "tool", "1.0", noop); err != nil {
+		if err := s.DeleteVersion(ctx, u.ID, depot.TypeGeneric, "tool", "1.0", 0, noop); err != nil {
 			t.Fatal(err)
 		}
 		MustCreateFile(t, s, nf)

@@ -174,7 +174,7 @@ func testBlobDamage(t *testing.T, s depot.Store) {
 	}
 	// Deleting the blob's last file deletes its record, and the damage.
 	var r remover
-	if err := s.DeleteFile(ctx, alice.ID, depot.TypeGeneric, "app", "1.0", "a", r.remove); err != nil {
+	if err := s.DeleteFile(ctx, alice.ID, depot.TypeGeneric, "app", "1.0", "a", 0, r.remove); err != nil {
 		t.Fatal(err)
 	}
 	if got := damaged(); len(got) != 0 {

@@ -166,7 +166,7 @@ func testConcurrentSharedBlob(t *testing.T, s depot.Store) {
 					return
 				}
 				m.deleting(sha)
-				if err := s.DeleteFile(context.Background(), nf.OwnerID, nf.Type, nf.Package, nf.Version, nf.File, m.remove); err != nil {
+				if err := s.DeleteFile(context.Background(), nf.OwnerID, nf.Type, nf.Package, nf.Version, nf.File, 0, m.remove); err != nil {
 					t.Errorf("worker %d round %d: DeleteFile: %v", w, r, err)
 					return
 				}
@@ -199,7 +199,7 @@ func testConcurrentSharedBlob(t *testing.T, s depot.Store) {
 	for w, nf := range files {
 		if keeps(w) {
 			m.deleting(sha)
-			if err := s.DeleteFile(context.Background(), nf.OwnerID, nf.Type, nf.Package, nf.Version, nf.File, m.remove); err != nil {
+			if err := s.DeleteFile(context.Background(), nf.OwnerID, nf.Type, nf.Package, nf.Version, nf.File, 0, m.remove); err != nil {
 				t.Fatalf("DeleteFile(worker %d): %v", w, err)
 			}
 		}
@@ -262,9 +262,9 @@ func testConcurrentDeleteAndCreate(t *testing.T, s depot.Store) {
 						time.Sleep(raceDelay) // let the create start first
 					}
 					if mode.deleteVersion {
-						deleteErr = s.DeleteVersion(ctx, old.OwnerID, old.Type, old.Package, old.Version, m.remove)
+						deleteErr = s.DeleteVersion(ctx, old.OwnerID, old.Type, old.Package, old.Version, 0, m.remove)
 					} else {
-						deleteErr = s.DeleteFile(ctx, old.OwnerID, old.Type, old.Package, old.Version, old.File, m.remove)
+						deleteErr = s.DeleteFile(ctx, old.OwnerID, old.Type, old.Package, old.Version, old.File, 0, m.remove)
 					}
 				})
 				close(start)
@@ -294,7 +294,7 @@ func testConcurrentDeleteAndCreate(t *testing.T, s depot.Store) {
 					return
 				}
 				if exists {
-					if err := s.DeleteFile(ctx, nf.OwnerID, nf.Type, nf.Package, nf.Version, nf.File, m.remove); err != nil {
+					if err := s.DeleteFile(ctx, nf.OwnerID, nf.Type, nf.Package, nf.Version, nf.File, 0, m.remove); err != nil {
 						t.Fatalf("round %d: DeleteFile(new): %v", r, err)
 					}
 					m.wantConsistent(t, s, newSHA, false)
@@ -334,9 +334,9 @@ func testConcurrentDeletes(t *testing.T, s depot.Store) {
 				<-start
 				nf := files[0]
 				if i%2 == 0 {
-					errs[i] = s.DeleteVersion(ctx, nf.OwnerID, nf.Type, nf.Package, nf.Version, m.remove)
+					errs[i] = s.DeleteVersion(ctx, nf.OwnerID, nf.Type, nf.Package, nf.Version, 0, m.remove)
 				} else {
-					errs[i] = s.DeleteFile(ctx, nf.OwnerID, nf.Type, nf.Package, nf.Version, nf.File, m.remove)
+					errs[i] = s.DeleteFile(ctx, nf.OwnerID, nf.Type, nf.Package, nf.Version, nf.File, 0, m.remove)
 				}
 			})
 		}

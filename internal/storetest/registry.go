@@ -435,7 +435,7 @@ func testSearchVersionsAcrossOwners(t *testing.T, s depot.Store) {
 	}
 	for _, i := range []int{3, 10, 44} {
 		v := all[i]
-		if err := s.DeleteVersion(ctx, v.owner, v.typ, v.pkg, v.version, func(context.Context, string) error { return nil }); err != nil {
+		if err := s.DeleteVersion(ctx, v.owner, v.typ, v.pkg, v.version, 0, func(context.Context, string) error { return nil }); err != nil {
 			t.Fatalf("DeleteVersion(%s@%s): %v", v.pkg, v.version, err)
 		}
 		v.deleted = true

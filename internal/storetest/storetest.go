@@ -76,6 +76,7 @@ func Run(t *testing.T, newStore func(t *testing.T) depot.Store) {
 	runIntegrity(t, newStore)
 	runPublish(t, newStore)
 	runQuota(t, newStore)
+	runHooks(t, newStore)
 }
 
 // RunListings runs the part of the suite that lists versions (SearchVersions
@@ -236,11 +237,11 @@ func (r *remover) want(tb testing.TB, shas ...string) {
 }
 
 func deleteFile(s depot.Store, nf depot.NewFile, r *remover) error {
-	return s.DeleteFile(context.Background(), nf.OwnerID, nf.Type, nf.Package, nf.Version, nf.File, r.remove)
+	return s.DeleteFile(context.Background(), nf.OwnerID, nf.Type, nf.Package, nf.Version, nf.File, 0, r.remove)
 }
 
 func deleteVersion(s depot.Store, nf depot.NewFile, r *remover) error {
-	return s.DeleteVersion(context.Background(), nf.OwnerID, nf.Type, nf.Package, nf.Version, r.remove)
+	return s.DeleteVersion(context.Background(), nf.OwnerID, nf.Type, nf.Package, nf.Version, 0, r.remove)
 }
 
 func testCreateUser(t *testing.T, s depot.Store) {
@@ -780,7 +781,7 @@ func testDeleteVersion(t *testing.T, s depot.Store) {
 		MustCreateFile(t, s, nf)
 	}
 	r := &remover{}
-	if err := s.DeleteVersion(context.Background(), alice.ID, depot.TypeGeneric, "TOOL", "1.0", r.remove); err != nil {
+	if err := s.DeleteVersion(context.Background(), alice.ID, depot.TypeGeneric, "TOOL", "1.0", 0, r.remove); err != nil {
 		t.Fatalf("DeleteVersion: %v", err)
 	}
 	r.want(t, x1.Blob.SHA256, z.Blob.SHA256)
@@ -933,7 +934,7 @@ func testRemoveUnrecordedBlobRace(t *testing.T, s depot.Store) {
 				t.Fatalf("round %d: a file exists but its blob was removed", i)
 			}
 		}
-		if err := s.DeleteFile(ctx, nf.OwnerID, nf.Type, nf.Package, nf.Version, nf.File, set(false)); err != nil {
+		if err := s.DeleteFile(ctx, nf.OwnerID, nf.Type, nf.Package, nf.Version, nf.File, 0, set(false)); err != nil {
 			t.Fatalf("DeleteFile #%d: %v", i, err)
 		}
 	}

@@ -376,14 +376,14 @@ func testOwnerPackageStatsGitLab(t *testing.T, s depot.Store) {
 		t.Errorf("gl's ProjectID = %d, want %d", page.Packages[0].Package.ProjectID, p.ID)
 	}
 	r := &remover{}
-	if err := s.DeleteFileByID(ctx, newest.ID, r.remove); err != nil {
+	if err := s.DeleteFileByID(ctx, newest.ID, 0, r.remove); err != nil {
 		t.Fatalf("DeleteFileByID: %v", err)
 	}
 	page = wantOwnerPackages(t, s, "after DeleteFileByID", q, []string{"generic-one 1/1/2", "gl 2/2/10"}, 2, 12)
 	if len(page.Packages) == 2 {
 		wantTime(t, "gl's LastUpload", page.Packages[1].LastUpload, when.Add(5*time.Minute))
 	}
-	if err := s.DeleteFileByID(ctx, first.ID, r.remove); err != nil {
+	if err := s.DeleteFileByID(ctx, first.ID, 0, r.remove); err != nil {
 		t.Fatalf("DeleteFileByID: %v", err)
 	}
 	wantOwnerPackages(t, s, "after deleting a version's last file", q, []string{"generic-one 1/1/2", "gl 1/1/7"}, 2, 9)
