@@ -1,0 +1,258 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Upload is one file to send: where, its size, and a way to (re)open its
+// bytes from an offset (a retry, or a resumable protocol continuing).
+type Upload struct {
+	// URL is the file's Gitea generic route.
+	URL  string
+	Name string
+	Size int64
+	// Open returns the file's bytes from offset on.
+	Open func(offset int64) (io.ReadCloser, error)
+}
+
+// Uploader sends one file's bytes, once: the Client retries around it.
+// It returns nil once the server has stored the file, an *HTTPError for a
+// refusal (a 409 when the name exists), any other error for a failed
+// connection. PlainUploader is one PUT; a resumable protocol (the IETF
+// resumable upload draft, on servers that offer it) fits behind the same
+// interface, continuing from the offset the server reports.
+type Uploader interface {
+	Upload(ctx context.Context, c *Client, u Upload, p Progress) error
+}
+
+// PlainUploader sends a file with one PUT and Content-Length.
+type PlainUploader struct{}
+
+// Upload implements Uploader.
+func (PlainUploader) Upload(ctx context.Context, c *Client, u Upload, p Progress) error {
+	body, err := u.Open(0)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	p.SetCurrent(0)
+	req, err := c.newRequest(ctx, http.MethodPut, u.URL, &countingReader{r: body, p: p})
+	if err != nil {
+		return err
+	}
+	req.ContentLength = u.Size
+	if u.Size == 0 {
+		req.Body = http.NoBody
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		return newHTTPError(resp)
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return nil
+}
+
+// countingReader reports the bytes read to p.
+type countingReader struct {
+	r io.Reader
+	p Progress
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	if n > 0 {
+		c.p.Add(n)
+	}
+	return n, err
+}
+
+// TransferOptions tune Push and Pull.
+type TransferOptions struct {
+	// Parallel is the most files moving at once; 0 means 4.
+	Parallel int
+}
+
+func (o TransferOptions) parallel() int {
+	if o.Parallel <= 0 {
+		return 4
+	}
+	return o.Parallel
+}
+
+// each runs fn for every index, at most n at a time, and returns the
+// results in order.
+func each(ctx context.Context, count, n int, fn func(ctx context.Context, i int) FileResult) []FileResult {
+	out := make([]FileResult, count)
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(n)
+	for i := range count {
+		g.Go(func() error {
+			out[i] = fn(ctx, i)
+			return nil
+		})
+	}
+	g.Wait()
+	return out
+}
+
+// FirstError returns the first failed result's error, nil when all
+// succeeded.
+func FirstError(rs []FileResult) error {
+	for _, r := range rs {
+		if r.Status == Failed {
+			return r.Err
+		}
+	}
+	return nil
+}
+
+// Push uploads files (local paths; each stored under its base name) to
+// ref's version, several at once. A file the server already holds with the
+// same sha256 is Exists (a retried publish is done); with other content it
+// fails with ErrConflict. Every upload is checked afterwards against the
+// sha256 the server reports. The error is for the call as a whole (bad
+// arguments); each file's outcome is in its result.
+func (c *Client) Push(ctx context.Context, ref Ref, files []string, opts TransferOptions, ev Events) ([]FileResult, error) {
+	if ref.Package == "" || ref.Version == "" || ref.File != "" {
+		return nil, fmt.Errorf("%w reference %q: want owner/name@version", ErrInvalid, ref)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%w: no files to push", ErrInvalid)
+	}
+	seen := map[string]string{}
+	for _, f := range files {
+		base := strings.ToLower(filepath.Base(f))
+		if prev, ok := seen[base]; ok {
+			return nil, fmt.Errorf("%w: %s and %s would both be stored as %s", ErrInvalid, prev, f, filepath.Base(f))
+		}
+		seen[base] = f
+	}
+	if ev == nil {
+		ev = NoEvents{}
+	}
+	var mu sync.Mutex // Start may draw; keep announcements in argument order per batch
+	return each(ctx, len(files), opts.parallel(), func(ctx context.Context, i int) FileResult {
+		mu.Lock()
+		path := files[i]
+		name := filepath.Base(path)
+		fi, err := os.Stat(path)
+		size := int64(-1)
+		if err == nil {
+			size = fi.Size()
+		}
+		p := ev.Start(name, size)
+		mu.Unlock()
+		r := FileResult{Name: name, Path: path, Size: size}
+		if err == nil && !fi.Mode().IsRegular() {
+			err = fmt.Errorf("%w: %s is not a regular file", ErrInvalid, path)
+		}
+		if err == nil {
+			err = c.pushOne(ctx, ref, path, &r, p)
+		}
+		if err != nil {
+			r.Status, r.Err, r.Error = Failed, err, err.Error()
+		}
+		p.Done(r)
+		return r
+	}), nil
+}
+
+func (c *Client) pushOne(ctx context.Context, ref Ref, path string, r *FileResult, p Progress) error {
+	var sum *asyncHash
+	defer func() {
+		if sum != nil {
+			sum.close()
+		}
+	}()
+	up := Upload{URL: c.fileURL(ref.Owner, ref.Package, ref.Version, r.Name), Name: r.Name, Size: r.Size,
+		Open: func(offset int64) (io.ReadCloser, error) {
+			f, err := os.Open(path)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := f.Seek(offset, io.SeekStart); err != nil {
+				f.Close()
+				return nil, err
+			}
+			if sum != nil {
+				sum.close()
+			}
+			sum = newAsyncHash()
+			if offset != 0 {
+				// A resumable uploader continuing: hash the prefix first.
+				if _, err := io.Copy(sum, io.NewSectionReader(f, 0, offset)); err != nil {
+					f.Close()
+					return nil, err
+				}
+			}
+			return struct {
+				io.Reader
+				io.Closer
+			}{io.TeeReader(f, sum), f}, nil
+		}}
+	var err error
+	for attempt := 1; attempt <= c.retry.attempts(); attempt++ {
+		r.Attempts = attempt
+		if attempt > 1 {
+			p.Retry(attempt-1, err)
+			if werr := c.retry.wait(ctx, attempt-1); werr != nil {
+				return werr
+			}
+		}
+		err = c.uploader.Upload(ctx, c, up, p)
+		if err == nil || !temporary(ctx, err) {
+			break
+		}
+	}
+	switch {
+	case errors.Is(err, ErrConflict):
+		// The name exists (maybe stored by an attempt whose answer was
+		// lost): done when the bytes are the same.
+		f, oerr := os.Open(path)
+		if oerr != nil {
+			return oerr
+		}
+		local, _, herr := fileSHA256(f)
+		f.Close()
+		if herr != nil {
+			return herr
+		}
+		remote, rerr := c.remoteSHA256(ctx, ref.Owner, ref.Package, ref.Version, r.Name)
+		if rerr != nil {
+			return fmt.Errorf("%w (and its sha256 could not be read: %v)", err, rerr)
+		}
+		r.SHA256 = local
+		if remote != local {
+			return fmt.Errorf("%s exists in %s with other content (sha256 %s, local %s): %w", r.Name, ref, remote, local, ErrConflict)
+		}
+		r.Status = Exists
+		return nil
+	case err != nil:
+		return err
+	}
+	r.SHA256 = sum.Sum()
+	remote, err := c.remoteSHA256(ctx, ref.Owner, ref.Package, ref.Version, r.Name)
+	if err != nil {
+		return fmt.Errorf("uploaded, but reading back its sha256: %w", err)
+	}
+	if remote != r.SHA256 {
+		return fmt.Errorf("%s: the server stored sha256 %s, sent %s: %w", r.Name, remote, r.SHA256, ErrVerify)
+	}
+	r.Status = Uploaded
+	return nil
+}
