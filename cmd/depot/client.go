@@ -75,8 +75,12 @@ func clientFlags(extra ...cli.Flag) []cli.Flag {
 	}, extra...)
 }
 
-func parallelFlag() cli.Flag {
-	return &cli.IntFlag{Name: "parallel", Aliases: []string{"p"}, Value: 4, Usage: "files transferred at once"}
+// transferFlags are push's and pull's.
+func transferFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "parallel", Aliases: []string{"p"}, Value: 4, Usage: "files transferred at once"},
+		&cli.IntFlag{Name: "retries", Value: 5, Usage: "tries of each request after connection errors and 5xx answers (with backoff)"},
+	}
 }
 
 // clientCommands are login, push, pull, ls and rm.
@@ -104,7 +108,14 @@ func clientCommands(stdin io.Reader, stdout, stderr io.Writer, onUsage cli.OnUsa
 		if u == "" {
 			return nil, usageError("no server: run `depot login URL`, or set --url or DEPOT_URL")
 		}
-		c, err := client.New(u, tok, &client.Options{UserAgent: "depot/" + version})
+		opts := &client.Options{UserAgent: "depot/" + version}
+		if cmd.IsSet("retries") {
+			if cmd.Int("retries") < 1 {
+				return nil, usageError("--retries: want at least 1")
+			}
+			opts.Retry.Attempts = int(cmd.Int("retries"))
+		}
+		c, err := client.New(u, tok, opts)
 		if err != nil {
 			return nil, clientExit(err)
 		}
@@ -219,7 +230,7 @@ func clientCommands(stdin io.Reader, stdout, stderr io.Writer, onUsage cli.OnUsa
 		Name:         "push",
 		Usage:        "upload files to a package version",
 		ArgsUsage:    "OWNER/NAME@VERSION FILE...",
-		Flags:        clientFlags(parallelFlag()),
+		Flags:        clientFlags(transferFlags()...),
 		OnUsageError: onUsage,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			r, err := ref(cmd, "OWNER/NAME@VERSION FILE...")
@@ -248,8 +259,8 @@ func clientCommands(stdin io.Reader, stdout, stderr io.Writer, onUsage cli.OnUsa
 		Name:      "pull",
 		Usage:     "download a version's files (all, or those named), by version, latest or semver range",
 		ArgsUsage: "OWNER/NAME[@VERSION|@latest|@RANGE] [FILE...]",
-		Flags: clientFlags(parallelFlag(),
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: ".", Usage: "directory to write the files into"}),
+		Flags: clientFlags(append(transferFlags(),
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: ".", Usage: "directory to write the files into"})...),
 		OnUsageError: onUsage,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			r, err := ref(cmd, "OWNER/NAME[@VERSION] [FILE...]")

@@ -136,7 +136,6 @@ func (c *Client) pullOne(ctx context.Context, owner, pkg, version string, f Remo
 	if err := d.open(); err != nil {
 		return err
 	}
-	r.ResumedAt = d.off
 	var err error
 	for attempt := 1; attempt <= c.retry.attempts(); attempt++ {
 		r.Attempts = attempt
@@ -157,7 +156,7 @@ func (c *Client) pullOne(ctx context.Context, owner, pkg, version string, f Remo
 		}
 		return err
 	}
-	r.SHA256, r.Size = d.sum, d.off
+	r.SHA256, r.Size, r.ResumedAt = d.sum, d.off, d.from
 	r.Status = Downloaded
 	return nil
 }
@@ -173,6 +172,7 @@ type download struct {
 	off        int64
 	h          *asyncHash
 	etag       string // the validator the part's bytes belong to
+	from       int64  // where the last answer started: >0 for a continued download
 	sum        string
 }
 
@@ -239,6 +239,7 @@ func (d *download) fetch(ctx context.Context) error {
 		return err
 	}
 	defer resp.Body.Close()
+	d.from = 0
 	switch resp.StatusCode {
 	case http.StatusOK:
 		if d.off > 0 { // the content changed (If-Range failed): start over
@@ -250,6 +251,7 @@ func (d *download) fetch(ctx context.Context) error {
 		if start, ok := rangeStart(resp.Header.Get("Content-Range")); !ok || start != d.off {
 			return fmt.Errorf("GET %s: answer starts at %q, asked for %d", redact(d.url), resp.Header.Get("Content-Range"), d.off)
 		}
+		d.from = d.off
 	case http.StatusRequestedRangeNotSatisfiable:
 		// The part is as long as (or longer than) the file: start over.
 		if err := d.restart(); err != nil {

@@ -19,8 +19,9 @@ type FileResult struct {
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256,omitempty"`
 	Status Status `json:"status"`
-	// ResumedAt is the offset a download continued from (a FILE.part left
-	// by an earlier try), 0 when it started from the beginning.
+	// ResumedAt is the offset the download's last request continued from
+	// (the bytes of FILE.part, left by an earlier try of this run or an
+	// earlier run), 0 when it received the whole file in one answer.
 	ResumedAt int64  `json:"resumed_at,omitempty"`
 	Attempts  int    `json:"attempts"`
 	Error     string `json:"error,omitempty"`
