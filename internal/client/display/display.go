@@ -158,11 +158,10 @@ func newBars(ctx context.Context, out io.Writer) *bars {
 func (b *bars) Start(name string, size int64) client.Progress {
 	bp := &barProgress{}
 	bp.status.Store("")
-	total := size
-	if total <= 0 {
-		total = 0
-	}
-	bp.bar = b.p.AddBar(total,
+	// Created without a total, so reaching it does not complete the bar:
+	// Done does, after the status is set (a push still checks the sha256
+	// after the last byte).
+	bp.bar = b.p.AddBar(0,
 		mpb.PrependDecorators(
 			decor.Name(name, decor.WCSyncSpaceR),
 			decor.CountersKibiByte("% .1f / % .1f", decor.WCSyncSpace),
@@ -173,6 +172,9 @@ func (b *bars) Start(name string, size int64) client.Progress {
 			decor.Any(func(decor.Statistics) string { return bp.status.Load().(string) }, decor.WCSyncSpace),
 		),
 	)
+	if size > 0 {
+		bp.bar.SetTotal(size, false)
+	}
 	return bp
 }
 
