@@ -239,3 +239,20 @@ func mustSameFile(t *testing.T, path string, want []byte) {
 		t.Fatalf("%s: %d bytes differ from the %d uploaded", path, len(got), len(want))
 	}
 }
+
+// TestClientPushAnswerLost: the server stores an upload but its answer is
+// lost (the connection is cut at the answer's first byte); the retried PUT
+// meets the stored file (409), whose sha256 is the file's: done, exit 0.
+func TestClientPushAnswerLost(t *testing.T) {
+	e := mustClientEnv(t, "fred")
+	src := t.TempDir()
+	want := mustFile(t, src, "out.bin", 1<<20)
+	p := startFaultProxy(t, strings.TrimPrefix(e.url, "http://"), []int64{1}, 0)
+	code, s, stderr := runJSON(t, proxied(e, p), "push", "fred/out@1.0.0", filepath.Join(src, "out.bin"))
+	if code != 0 || p.cutCount() != 1 {
+		t.Fatalf("exit %d, %d cuts: %s", code, p.cutCount(), stderr)
+	}
+	if f := s.Files[0]; f.Status != client.Exists || f.Attempts != 2 || f.SHA256 != sha256hex(want) {
+		t.Fatalf("result %+v; want exists after 2 attempts", f)
+	}
+}

@@ -227,6 +227,11 @@ func TestClientExitCodes(t *testing.T) {
 	if code, _, stderr := runCLI(t, e.env, "push", "bob/p@1.0.0", f, "--quiet"); code != 0 {
 		t.Fatalf("push: exit %d: %s", code, stderr)
 	}
+	readTok, _, err := e.m.Service.CreateToken(t.Context(), "bob", "read", depot.Scopes{depot.ScopeReadPackage}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readOnly := map[string]string{"XDG_CONFIG_HOME": e.env["XDG_CONFIG_HOME"], "DEPOT_URL": e.url, "DEPOT_TOKEN": readTok}
 	bad := map[string]string{"XDG_CONFIG_HOME": e.env["XDG_CONFIG_HOME"], "DEPOT_URL": e.url, "DEPOT_TOKEN": "not-a-token"}
 	for _, c := range []struct {
 		name string
@@ -236,7 +241,9 @@ func TestClientExitCodes(t *testing.T) {
 	}{
 		{"401 bad token", bad, []string{"push", "bob/p@2.0.0", f}, exitAuth},
 		{"401 bad token on pull", bad, []string{"pull", "bob/p@1.0.0", "-o", t.TempDir()}, exitAuth},
-		{"403 another owner", e.env, []string{"rm", "someone/p@1.0.0"}, exitNotFound},
+		{"403 read-only token", readOnly, []string{"push", "bob/p@2.0.0", f}, exitAuth},
+		{"403 read-only token on rm", readOnly, []string{"rm", "bob/p@1.0.0"}, exitAuth},
+		{"404 another owner", e.env, []string{"rm", "someone/p@1.0.0"}, exitNotFound},
 		{"404 missing version", e.env, []string{"pull", "bob/p@9.9.9", "-o", t.TempDir()}, exitNotFound},
 		{"404 no version in range", e.env, []string{"pull", "bob/p@^3", "-o", t.TempDir()}, exitNotFound},
 		{"404 missing file", e.env, []string{"pull", "bob/p@1.0.0", "nope.bin", "-o", t.TempDir()}, exitNotFound},
