@@ -28,7 +28,12 @@ type clientEnv struct {
 
 func mustClientEnv(t *testing.T, user string) *clientEnv {
 	t.Helper()
-	m := MustRunMain(t, Config{})
+	return mustClientEnvConfig(t, user, Config{})
+}
+
+func mustClientEnvConfig(t *testing.T, user string, c Config) *clientEnv {
+	t.Helper()
+	m := MustRunMain(t, c)
 	ctx := t.Context()
 	if _, err := m.Service.CreateUser(ctx, depot.NewUser{Username: user, Email: user + "@example.com", Password: user + "-password"}); err != nil {
 		t.Fatal(err)
