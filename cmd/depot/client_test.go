@@ -176,7 +176,7 @@ func TestClientRoundTrip(t *testing.T) {
 		}
 	})
 	t.Run("pull again skips matching files", func(t *testing.T) {
-		code, s, _ := runJSON(t, e.env, "pull", "alice/app@1.10.0", "app.sig", "-o", dst)
+		code, s, _ := runJSON(t, e.env, "pull", "alice/app@1.10.0", "app.sig", "APP.SIG", "-o", dst)
 		if code != 0 || len(s.Files) != 1 || s.Files[0].Status != client.Skipped {
 			t.Fatalf("exit %d, %+v", code, s)
 		}

@@ -71,12 +71,16 @@ func (c *Client) Pull(ctx context.Context, ref Ref, names []string, dir string, 
 	want := files
 	if len(names) > 0 {
 		want = nil
+		seen := map[int]bool{}
 		for _, n := range names {
 			i := indexFile(files, n)
 			if i < 0 {
 				return version, nil, fmt.Errorf("file %s in %s/%s@%s: %w", n, ref.Owner, ref.Package, version, ErrNotFound)
 			}
-			want = append(want, files[i])
+			if !seen[i] { // a name given twice is one download, not two into one part file
+				seen[i] = true
+				want = append(want, files[i])
+			}
 		}
 	}
 	for _, f := range want {
