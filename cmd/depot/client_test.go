@@ -34,14 +34,7 @@ func mustClientEnv(t *testing.T, user string) *clientEnv {
 func mustClientEnvConfig(t *testing.T, user string, c Config) *clientEnv {
 	t.Helper()
 	m := MustRunMain(t, c)
-	ctx := t.Context()
-	if _, err := m.Service.CreateUser(ctx, depot.NewUser{Username: user, Email: user + "@example.com", Password: user + "-password"}); err != nil {
-		t.Fatal(err)
-	}
-	token, _, err := m.Service.CreateToken(ctx, user, "ci", depot.Scopes{depot.ScopeWritePackage}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := mustUserToken(t, m, user)
 	e := &clientEnv{m: m, url: "http://" + m.Addr(), token: token}
 	e.env = map[string]string{"XDG_CONFIG_HOME": t.TempDir(), "DEPOT_URL": e.url, "DEPOT_TOKEN": token}
 	return e

@@ -180,37 +180,51 @@ func temporary(ctx context.Context, err error) bool {
 	return !errors.Is(err, context.Canceled) && !errors.Is(err, ErrVerify) && !errors.Is(err, ErrInvalid)
 }
 
+// retrying calls try (with the attempt's number, from 1) until it succeeds,
+// fails for good (not temporary), or the policy's attempts are spent,
+// waiting with backoff between tries; onRetry, when not nil, hears each
+// failed attempt that another follows.
+func (c *Client) retrying(ctx context.Context, try func(attempt int) error, onRetry func(attempt int, err error)) error {
+	var err error
+	for attempt := 1; attempt <= c.retry.attempts(); attempt++ {
+		if attempt > 1 {
+			if onRetry != nil {
+				onRetry(attempt-1, err)
+			}
+			if werr := c.retry.wait(ctx, attempt-1); werr != nil {
+				return werr
+			}
+		}
+		if err = try(attempt); err == nil || !temporary(ctx, err) {
+			return err
+		}
+	}
+	return err
+}
+
 // do sends a body-less request with retries and returns a 2xx response
 // (its body to close) or an error; non-2xx answers become HTTPError.
 func (c *Client) do(ctx context.Context, method, u string, hdr http.Header) (*http.Response, error) {
-	var lastErr error
-	for attempt := 1; attempt <= c.retry.attempts(); attempt++ {
-		if attempt > 1 {
-			if err := c.retry.wait(ctx, attempt-1); err != nil {
-				return nil, err
-			}
-		}
+	var resp *http.Response
+	err := c.retrying(ctx, func(int) error {
 		req, err := c.newRequest(ctx, method, u, nil)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for k, v := range hdr {
 			req.Header[k] = v
 		}
-		resp, err := c.http.Do(req)
+		resp, err = c.http.Do(req)
 		if err == nil && resp.StatusCode >= 300 && resp.StatusCode != http.StatusNotModified {
 			err = newHTTPError(resp)
 			resp.Body.Close()
 		}
-		if err == nil {
-			return resp, nil
-		}
-		lastErr = err
-		if !temporary(ctx, err) {
-			return nil, err
-		}
+		return err
+	}, nil)
+	if err != nil {
+		return nil, err
 	}
-	return nil, lastErr
+	return resp, nil
 }
 
 // getJSON decodes a GET's JSON answer into v and returns the response

@@ -131,3 +131,16 @@ func TestHTTPErrorKinds(t *testing.T) {
 		t.Errorf("500 misclassified")
 	}
 }
+
+func TestAsyncHashWriteAfterClose(t *testing.T) {
+	a := newAsyncHash()
+	a.Write([]byte("abc"))
+	want := sha256.Sum256([]byte("abc"))
+	if got := a.Sum(); got != hex.EncodeToString(want[:]) {
+		t.Fatalf("sum %s", got)
+	}
+	// A transport still reading a request body after an early answer.
+	if n, err := a.Write(make([]byte, 3*hashBuf)); n != 3*hashBuf || err != nil {
+		t.Fatalf("late write: %d, %v", n, err)
+	}
+}

@@ -140,20 +140,10 @@ func (c *Client) pullOne(ctx context.Context, owner, pkg, version string, f Remo
 	if err := d.open(); err != nil {
 		return err
 	}
-	var err error
-	for attempt := 1; attempt <= c.retry.attempts(); attempt++ {
+	err := c.retrying(ctx, func(attempt int) error {
 		r.Attempts = attempt
-		if attempt > 1 {
-			p.Retry(attempt-1, err)
-			if werr := c.retry.wait(ctx, attempt-1); werr != nil {
-				return werr
-			}
-		}
-		err = d.fetch(ctx)
-		if err == nil || !temporary(ctx, err) {
-			break
-		}
-	}
+		return d.fetch(ctx)
+	}, p.Retry)
 	if err != nil {
 		if errors.Is(err, ErrVerify) {
 			d.discard()

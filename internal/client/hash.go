@@ -18,7 +18,11 @@ type asyncHash struct {
 	ch   chan *[]byte
 	done chan struct{}
 	free chan *[]byte
-	once sync.Once
+	// mu orders Write and close: an HTTP transport may still read a
+	// request body (and so write here) after Do returned an early answer,
+	// such as a 409 before the body was read; such late writes are dropped.
+	mu     sync.Mutex
+	closed bool
 }
 
 const (
@@ -45,6 +49,11 @@ func newAsyncHash() *asyncHash {
 // Write implements io.Writer; it never fails.
 func (a *asyncHash) Write(p []byte) (int, error) {
 	n := len(p)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return n, nil
+	}
 	for len(p) > 0 {
 		b := <-a.free
 		k := min(len(p), hashBuf)
@@ -64,7 +73,12 @@ func (a *asyncHash) Sum() string {
 
 // close stops the goroutine (Sum, or abandoning the hash).
 func (a *asyncHash) close() {
-	a.once.Do(func() { close(a.ch) })
+	a.mu.Lock()
+	if !a.closed {
+		a.closed = true
+		close(a.ch)
+	}
+	a.mu.Unlock()
 	<-a.done
 }
 

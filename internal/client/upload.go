@@ -205,20 +205,10 @@ func (c *Client) pushOne(ctx context.Context, ref Ref, path string, r *FileResul
 				io.Closer
 			}{io.TeeReader(f, sum), f}, nil
 		}}
-	var err error
-	for attempt := 1; attempt <= c.retry.attempts(); attempt++ {
+	err := c.retrying(ctx, func(attempt int) error {
 		r.Attempts = attempt
-		if attempt > 1 {
-			p.Retry(attempt-1, err)
-			if werr := c.retry.wait(ctx, attempt-1); werr != nil {
-				return werr
-			}
-		}
-		err = c.uploader.Upload(ctx, c, up, p)
-		if err == nil || !temporary(ctx, err) {
-			break
-		}
-	}
+		return c.uploader.Upload(ctx, c, up, p)
+	}, p.Retry)
 	switch {
 	case errors.Is(err, ErrConflict):
 		// The name exists (maybe stored by an attempt whose answer was
