@@ -87,6 +87,16 @@ func TestClientProgressInTerminal(t *testing.T) {
 			t.Fatalf("pull: exit %d:\n%q", code, out)
 		}
 	})
+	t.Run("listings and errors on a terminal", func(t *testing.T) {
+		code, out := runInPTY(t, ctx, bin, env, "ls", "erin/app@1.0.0")
+		if code != 0 || !strings.Contains(out, "first-file.bin") || !strings.Contains(out, "SHA256") || strings.Contains(out, "\x1b") {
+			t.Fatalf("ls: exit %d:\n%q", code, out)
+		}
+		code, out = runInPTY(t, ctx, bin, env, "pull", "erin/app@^7", "-o", t.TempDir())
+		if code != exitNotFound || !strings.Contains(out, "^7") {
+			t.Fatalf("pull of no match: exit %d:\n%q", code, out)
+		}
+	})
 	t.Run("json on a terminal has no escape codes", func(t *testing.T) {
 		code, out := runInPTY(t, ctx, bin, env, "pull", "erin/app@1.0.0", "-o", t.TempDir(), "--json")
 		if code != 0 {

@@ -146,13 +146,32 @@ func writeJSON(w io.Writer, v any) error {
 
 // bars draws a progress bar per file with mpb, which renders several bars
 // at once (parallel transfers) and keeps finished ones on screen.
+// The mpb container starts with the first bar, so a command that transfers
+// nothing (ls, rm, a failed resolve) draws nothing.
 type bars struct {
-	out io.Writer
-	p   *mpb.Progress
+	ctx  context.Context
+	out  io.Writer
+	once sync.Once
+	p    *mpb.Progress
 }
 
 func newBars(ctx context.Context, out io.Writer) *bars {
-	return &bars{out: out, p: mpb.NewWithContext(ctx, mpb.WithOutput(out), mpb.WithWidth(40), mpb.WithRefreshRate(120*time.Millisecond))}
+	return &bars{ctx: ctx, out: out}
+}
+
+func (b *bars) progress() *mpb.Progress {
+	b.once.Do(func() {
+		b.p = mpb.NewWithContext(b.ctx, mpb.WithOutput(b.out), mpb.WithWidth(40), mpb.WithRefreshRate(120*time.Millisecond))
+	})
+	return b.p
+}
+
+// wait ends the bars, if any were drawn.
+func (b *bars) wait() {
+	b.once.Do(func() {})
+	if b.p != nil {
+		b.p.Wait()
+	}
 }
 
 func (b *bars) Start(name string, size int64) client.Progress {
@@ -161,7 +180,7 @@ func (b *bars) Start(name string, size int64) client.Progress {
 	// Created without a total, so reaching it does not complete the bar:
 	// Done does, after the status is set (a push still checks the sha256
 	// after the last byte).
-	bp.bar = b.p.AddBar(0,
+	bp.bar = b.progress().AddBar(0,
 		mpb.PrependDecorators(
 			decor.Name(name, decor.WCSyncSpaceR),
 			decor.CountersKibiByte("% .1f / % .1f", decor.WCSyncSpace),
@@ -199,11 +218,11 @@ func (p *barProgress) Done(r client.FileResult) {
 }
 
 func (b *bars) Finish(Summary) error {
-	b.p.Wait()
+	b.wait()
 	return nil
 }
 
 func (b *bars) Listing(_ any, table func(io.Writer) error) error {
-	b.p.Wait()
+	b.wait()
 	return table(b.out)
 }
