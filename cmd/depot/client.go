@@ -68,8 +68,8 @@ func clientExit(err error) error {
 // show progress.
 func clientFlags(extra ...cli.Flag) []cli.Flag {
 	return append([]cli.Flag{
-		&cli.StringFlag{Name: "url", Usage: "server URL (default: the one `depot login` saved)", Sources: cli.EnvVars("DEPOT_URL")},
-		&cli.StringFlag{Name: "token", Usage: "access token (default: the one `depot login` saved)", Sources: cli.EnvVars("DEPOT_TOKEN")},
+		&cli.StringFlag{Name: "url", Usage: "server `URL` (default: the one depot login saved)", Sources: cli.EnvVars("DEPOT_URL")},
+		&cli.StringFlag{Name: "token", Usage: "access `TOKEN` (default: the one depot login saved)", Sources: cli.EnvVars("DEPOT_TOKEN")},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON document instead of progress"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
 	}, extra...)
