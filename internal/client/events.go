@@ -50,6 +50,19 @@ type Progress interface {
 	Done(r FileResult)
 }
 
+// ByteCounter is implemented by a Progress that says whether it uses byte
+// counts (SetCurrent, Add). One that does not (a quiet, line or JSON
+// display) lets an uploader hand a file to the kernel unread (sendfile).
+type ByteCounter interface {
+	CountsBytes() bool
+}
+
+// countsBytes reports whether p wants byte counts: true unless it says no.
+func countsBytes(p Progress) bool {
+	bc, ok := p.(ByteCounter)
+	return !ok || bc.CountsBytes()
+}
+
 // NoEvents discards every event.
 type NoEvents struct{}
 
