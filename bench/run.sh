@@ -9,12 +9,13 @@
 #
 # Options: --rounds N, --out FILE, --pprof (serve depot's pprof on a free
 # port and save a CPU profile of each depot case into the work directory),
-# --keep (keep the work directory). Needs nginx-light, wrk and curl; installs
+# --keep (keep the work directory), --cases A,B (run only those cases; the
+# concurrent-download RSS step is skipped unless rss_peak_mib is named). Needs nginx-light, wrk and curl; installs
 # them with apt-get when absent (as root). Only loopback is ever contacted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-QUICK=0 ROUNDS="" OUT=bench/results.json KEEP=0 PPROF=0
+QUICK=0 ROUNDS="" OUT=bench/results.json KEEP=0 PPROF=0 ONLY=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -22,6 +23,7 @@ while [ $# -gt 0 ]; do
     --out) OUT="$2"; shift ;;
     --keep) KEEP=1 ;;
     --pprof) PPROF=1 ;;
+    --cases) ONLY="$2"; shift ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -171,7 +173,9 @@ curl -fsS -o /dev/null -H "$AUTH" "$DEPOT_DL"; curl -fsS -o /dev/null "$NGX_DL"
 
 # --- list_deep setup: only when the listing API answers ----------------------------
 LIST=0
-if curl -fsS -o /dev/null -H "Authorization: token $DEEP_TOKEN" "$DEPOT/api/v1/packages/deep?type=generic&page=1&limit=50" 2>/dev/null; then
+if [ -n "$ONLY" ] && [[ ",$ONLY," != *",list_deep,"* ]]; then
+  :  # not asked for: no seeding
+elif curl -fsS -o /dev/null -H "Authorization: token $DEEP_TOKEN" "$DEPOT/api/v1/packages/deep?type=generic&page=1&limit=50" 2>/dev/null; then
   LIST=1
   put "$DEPOT/api/packages/deep/generic/blob-for-seed/1/seed.bin" "$WORK/src/small.bin" -H "Authorization: token $DEEP_TOKEN"
   SHA=$(sha256sum "$WORK/src/small.bin" | cut -d" " -f1)
@@ -291,6 +295,12 @@ profiled() {
 
 CASES=(download_1g upload_1g get_small_rps put_small_rps get_small_p99 client_push_1g client_pull_1g)
 [ "$LIST" = 1 ] && CASES+=(list_deep)
+if [ -n "$ONLY" ]; then
+  picked=()
+  for c in "${CASES[@]}"; do [[ ",$ONLY," == *",$c,"* ]] && picked+=("$c"); done
+  CASES=("${picked[@]}")
+  note all "only cases: $ONLY"
+fi
 round_time=$ROUND_GUESS
 for r in $(seq "$ROUNDS"); do
   # Stop early rather than overrun the time bound (keeping room for the
@@ -314,6 +324,7 @@ for r in $(seq "$ROUNDS"); do
 done
 
 # --- memory: 200 concurrent downloads of the 1 GiB file, then peak RSS ------------
+if [ -z "$ONLY" ] || [[ ",$ONLY," == *",rss_peak_mib,"* ]]; then
 many() {
   local url=$NGX_DL h=()
   [ "$1" = depot ] && url=$DEPOT_DL h=(-header "$AUTH")
@@ -332,6 +343,7 @@ ngx_status=("$NGINX_PID/status")
 for p in $(ps -o pid= --ppid "$NGINX_PID"); do ngx_status+=("$p/status"); done
 record rss_peak_mib nginx 1 "$(awk -v k="$(hwm_kib "${ngx_status[@]}")" 'BEGIN {printf "%.1f", k / 1024}')"
 
+fi
 note all "rounds=$ROUNDS quick=$QUICK nproc=$(nproc) took $(elapsed)s"
 "$LG" report -in "$RAW" -out "$OUT"
 log "done in $(elapsed)s; JSON in $OUT"
