@@ -158,9 +158,11 @@ func (c *Client) newRequest(ctx context.Context, method, u string, body io.Reade
 		return nil, err
 	}
 	if c.token != "" {
-		// Gitea's and depot's token header; GitLab-style PRIVATE-TOKEN is
-		// not needed on these routes.
-		req.Header.Set("Authorization", "token "+c.token)
+		// HTTP Basic with the token as the user name and "x-oauth-basic"
+		// as the password, which Gitea, Forgejo and depot accept on the
+		// package routes and /api/v1 alike (Forgejo's package docs name
+		// Basic only; `Authorization: token` is an OAuth2-method extra).
+		req.SetBasicAuth(c.token, "x-oauth-basic")
 	}
 	req.Header.Set("User-Agent", c.agent)
 	req.Header.Set("Accept", "application/json")
