@@ -4,17 +4,18 @@
 # rounds and prints a table of medians and the depot/nginx ratio per case;
 # writes the same to bench/results.json. See README.md, "Benchmarks".
 #
-#   bench/run.sh            full run: 5 rounds, under 10 minutes
-#   bench/run.sh --quick    3 short rounds, fewer seeded packages, under 2 minutes
+#   bench/run.sh            full run: 5 rounds, under 12 minutes
+#   bench/run.sh --quick    3 short rounds, fewer seeded packages, under 2.5 minutes
 #
 # Options: --rounds N, --out FILE, --pprof (serve depot's pprof on a free
 # port and save a CPU profile of each depot case into the work directory),
-# --keep (keep the work directory). Needs nginx-light, wrk and curl; installs
+# --keep (keep the work directory), --cases A,B (run only those cases; the
+# concurrent-download RSS step is skipped unless rss_peak_mib is named). Needs nginx-light, wrk and curl; installs
 # them with apt-get when absent (as root). Only loopback is ever contacted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-QUICK=0 ROUNDS="" OUT=bench/results.json KEEP=0 PPROF=0
+QUICK=0 ROUNDS="" OUT=bench/results.json KEEP=0 PPROF=0 ONLY=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -22,6 +23,7 @@ while [ $# -gt 0 ]; do
     --out) OUT="$2"; shift ;;
     --keep) KEEP=1 ;;
     --pprof) PPROF=1 ;;
+    --cases) ONLY="$2"; shift ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -30,9 +32,9 @@ done
 
 if [ "$QUICK" = 1 ]; then
   # A smaller file and fewer packages, said so in the report.
-  : "${ROUNDS:=3}"; BUDGET=105; DUR=2; RATE_DUR=2s; MANY_DUR=4; SEED_N=10000; DEEP=5000; BIG=$((256 << 20)); ROUND_GUESS=25
+  : "${ROUNDS:=3}"; BUDGET=125; DUR=2; RATE_DUR=2s; MANY_DUR=4; SEED_N=10000; DEEP=5000; BIG=$((256 << 20)); ROUND_GUESS=32
 else
-  : "${ROUNDS:=5}"; BUDGET=560; DUR=5; RATE_DUR=5s; MANY_DUR=30; SEED_N=100000; DEEP=10000; BIG=$((1 << 30)); ROUND_GUESS=70
+  : "${ROUNDS:=5}"; BUDGET=680; DUR=5; RATE_DUR=5s; MANY_DUR=30; SEED_N=100000; DEEP=10000; BIG=$((1 << 30)); ROUND_GUESS=90
 fi
 RATE=500          # get_small_p99: requests per second, a moderate load
 START=$SECONDS
@@ -95,6 +97,8 @@ head -c 1024 /dev/urandom >"$WORK/src/small.bin"
 if [ "$QUICK" = 1 ]; then
   note download_1g "quick run: 256 MiB file"
   note upload_1g "quick run: 256 MiB file"
+  note client_push_1g "quick run: 256 MiB file"
+  note client_pull_1g "quick run: 256 MiB file"
 fi
 
 # --- depot ------------------------------------------------------------------------
@@ -169,7 +173,9 @@ curl -fsS -o /dev/null -H "$AUTH" "$DEPOT_DL"; curl -fsS -o /dev/null "$NGX_DL"
 
 # --- list_deep setup: only when the listing API answers ----------------------------
 LIST=0
-if curl -fsS -o /dev/null -H "Authorization: token $DEEP_TOKEN" "$DEPOT/api/v1/packages/deep?type=generic&page=1&limit=50" 2>/dev/null; then
+if [ -n "$ONLY" ] && [[ ",$ONLY," != *",list_deep,"* ]]; then
+  :  # not asked for: no seeding
+elif curl -fsS -o /dev/null -H "Authorization: token $DEEP_TOKEN" "$DEPOT/api/v1/packages/deep?type=generic&page=1&limit=50" 2>/dev/null; then
   LIST=1
   put "$DEPOT/api/packages/deep/generic/blob-for-seed/1/seed.bin" "$WORK/src/small.bin" -H "Authorization: token $DEEP_TOKEN"
   SHA=$(sha256sum "$WORK/src/small.bin" | cut -d" " -f1)
@@ -238,6 +244,42 @@ case_list_deep() {
   record list_deep first "$2" "${out% *}"
   record list_deep depot "$2" "${out#* }"
 }
+# The client cases: `depot push` and `depot pull` against curl on the same
+# depot server (sides "depot" and "curl"), wall-clock MB/s of the whole
+# command, process start included, for both.
+# mbs CMD...: runs CMD and prints BIG bytes over its wall-clock time in MB/s.
+mbs() {
+  local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N)
+  awk -v b="$BIG" -v a="$t0" -v z="$t1" 'BEGIN {printf "%.1f", b / (z - a) / 1e6}'
+}
+case_client_push_1g() {
+  local v
+  if [ "$1" = depot ]; then
+    v=cpush-r$2
+    v=$(DEPOT_URL=$DEPOT DEPOT_TOKEN=$TOKEN mbs "$WORK/depot" push "bench/cup@$v" "$WORK/src/up.bin" --quiet)
+    record client_push_1g depot "$2" "$v"
+    "$LG" idle -pid "$DEPOT_PID" -max 20s
+    curl -fsS -o /dev/null -X DELETE -H "$AUTH" "$DEPOT/api/packages/bench/generic/cup/cpush-r$2"
+  else
+    v=$(mbs curl -fsS -o /dev/null -H "$AUTH" --upload-file "$WORK/src/up.bin" "$DEPOT/api/packages/bench/generic/cup/curl-r$2/up.bin")
+    record client_push_1g curl "$2" "$v"
+    "$LG" idle -pid "$DEPOT_PID" -max 20s
+    curl -fsS -o /dev/null -X DELETE -H "$AUTH" "$DEPOT/api/packages/bench/generic/cup/curl-r$2"
+  fi
+  sync
+}
+case_client_pull_1g() {
+  local dir="$WORK/pull" v
+  rm -rf "$dir"; mkdir -p "$dir"
+  if [ "$1" = depot ]; then
+    v=$(DEPOT_URL=$DEPOT DEPOT_TOKEN=$TOKEN mbs "$WORK/depot" pull bench/dl@1 dl.bin -o "$dir" --quiet)
+  else
+    v=$(mbs curl -fsS -H "$AUTH" -o "$dir/dl.bin" "$DEPOT_DL")
+  fi
+  cmp -s "$dir/dl.bin" "$WORK/src/dl.bin" || { echo "client_pull_1g $1: wrong bytes" >&2; return 1; }
+  record client_pull_1g "$1" "$2" "$v"
+  rm -rf "$dir"; sync
+}
 # profiled CASE SIDE ROUND: runs a case, with a CPU profile of depot when
 # --pprof was given.
 profiled() {
@@ -251,8 +293,14 @@ profiled() {
   fi
 }
 
-CASES=(download_1g upload_1g get_small_rps put_small_rps get_small_p99)
+CASES=(download_1g upload_1g get_small_rps put_small_rps get_small_p99 client_push_1g client_pull_1g)
 [ "$LIST" = 1 ] && CASES+=(list_deep)
+if [ -n "$ONLY" ]; then
+  picked=()
+  for c in "${CASES[@]}"; do [[ ",$ONLY," == *",$c,"* ]] && picked+=("$c"); done
+  CASES=("${picked[@]}")
+  note all "only cases: $ONLY"
+fi
 round_time=$ROUND_GUESS
 for r in $(seq "$ROUNDS"); do
   # Stop early rather than overrun the time bound (keeping room for the
@@ -265,7 +313,9 @@ for r in $(seq "$ROUNDS"); do
   t0=$SECONDS
   sides=(depot nginx); [ $((r % 2)) = 0 ] && sides=(nginx depot)
   for c in "${CASES[@]}"; do
-    for s in "${sides[@]}"; do
+    # The client cases compare the depot client with curl, both on depot.
+    case_sides=("${sides[@]}"); [ "${c#client_}" != "$c" ] && case_sides=("${sides[@]/nginx/curl}")
+    for s in "${case_sides[@]}"; do
       profiled "$c" "$s" "$r"
     done
   done
@@ -274,6 +324,7 @@ for r in $(seq "$ROUNDS"); do
 done
 
 # --- memory: 200 concurrent downloads of the 1 GiB file, then peak RSS ------------
+if [ -z "$ONLY" ] || [[ ",$ONLY," == *",rss_peak_mib,"* ]]; then
 many() {
   local url=$NGX_DL h=()
   [ "$1" = depot ] && url=$DEPOT_DL h=(-header "$AUTH")
@@ -292,6 +343,7 @@ ngx_status=("$NGINX_PID/status")
 for p in $(ps -o pid= --ppid "$NGINX_PID"); do ngx_status+=("$p/status"); done
 record rss_peak_mib nginx 1 "$(awk -v k="$(hwm_kib "${ngx_status[@]}")" 'BEGIN {printf "%.1f", k / 1024}')"
 
+fi
 note all "rounds=$ROUNDS quick=$QUICK nproc=$(nproc) took $(elapsed)s"
 "$LG" report -in "$RAW" -out "$OUT"
 log "done in $(elapsed)s; JSON in $OUT"

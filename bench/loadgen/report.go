@@ -21,8 +21,9 @@ type benchCase struct {
 	higherIsBetter bool
 	// absolute means the goal bounds depot's value itself, not the ratio.
 	absolute bool
-	// baseline names the side the ratio divides by ("nginx", or "first"
-	// for list_deep, whose ratio is deep page over first page).
+	// baseline names the side the ratio divides by ("nginx"; "first"
+	// for list_deep, whose ratio is deep page over first page; "curl" for
+	// the client cases, depot's client against curl on the same depot).
 	baseline string
 }
 
@@ -34,6 +35,8 @@ var cases = []benchCase{
 	{name: "get_small_p99", unit: "ms", goal: 2.0, baseline: "nginx"},
 	{name: "list_deep", unit: "ms", goal: 2.0, baseline: "first"},
 	{name: "rss_peak_mib", unit: "MiB", goal: 150, absolute: true, baseline: "nginx"},
+	{name: "client_push_1g", unit: "MB/s", goal: 0.95, higherIsBetter: true, baseline: "curl"},
+	{name: "client_pull_1g", unit: "MB/s", goal: 0.95, higherIsBetter: true, baseline: "curl"},
 }
 
 // result is one object of results.json.
@@ -48,7 +51,9 @@ type result struct {
 	Rounds int      `json:"rounds"`
 	// FirstPage is list_deep's page-1 median, the ratio's denominator.
 	FirstPage *float64 `json:"first_page,omitempty"`
-	Note      string   `json:"note,omitempty"`
+	// Curl is a client case's curl median, the ratio's denominator.
+	Curl *float64 `json:"curl,omitempty"`
+	Note string   `json:"note,omitempty"`
 }
 
 // reportCmd reads raw samples ("case<TAB>side<TAB>round<TAB>value", or
@@ -107,9 +112,12 @@ func reportCmd(ctx context.Context, args []string) error {
 		base, _ := median(s[c.baseline])
 		r.Rounds = nDepot
 		r.Depot = depotV
-		if c.baseline == "first" {
+		switch c.baseline {
+		case "first":
 			r.FirstPage = base
-		} else {
+		case "curl":
+			r.Curl = base
+		default:
 			r.Nginx = base
 		}
 		if depotV != nil && base != nil && *base != 0 {
@@ -144,13 +152,16 @@ func reportCmd(ctx context.Context, args []string) error {
 		if r.FirstPage != nil {
 			base = r.FirstPage
 		}
+		if r.Curl != nil {
+			base = r.Curl
+		}
 		line := fmt.Sprintf("%-15s %12s %12s %-8s %8s %-18s %s", r.Name, num(r.Depot), num(base), r.Unit, num(r.Ratio), r.Goal, met)
 		if r.Note != "" {
 			line += "  (" + r.Note + ")"
 		}
 		fmt.Println(line)
 	}
-	fmt.Println("baseline: nginx, except list_deep (depot's first page; depot column = the deep page)")
+	fmt.Println("baseline: nginx, except list_deep (depot's first page; depot column = the deep page) and client_* (curl against the same depot; depot column = the depot client)")
 	for _, n := range notes["all"] {
 		fmt.Println("note:", n)
 	}

@@ -79,10 +79,9 @@ func TestDeferredDigests(t *testing.T) {
 	}
 }
 
-// mustPublishRandom creates user with a write token and uploads size random
-// bytes (seeded by the user name) to /api/packages/<user>/generic/<path>
-// through the Gitea dialect, returning the token and the bytes.
-func mustPublishRandom(t *testing.T, m *Main, user, path string, size int) (string, []byte) {
+// mustUserToken creates user (password user-password) and returns a
+// write:package token of it.
+func mustUserToken(t *testing.T, m *Main, user string) string {
 	t.Helper()
 	ctx := t.Context()
 	if _, err := m.Service.CreateUser(ctx, depot.NewUser{Username: user, Email: user + "@example.com", Password: user + "-password"}); err != nil {
@@ -92,6 +91,16 @@ func mustPublishRandom(t *testing.T, m *Main, user, path string, size int) (stri
 	if err != nil {
 		t.Fatal(err)
 	}
+	return token
+}
+
+// mustPublishRandom creates user with a write token and uploads size random
+// bytes (seeded by the user name) to /api/packages/<user>/generic/<path>
+// through the Gitea dialect, returning the token and the bytes.
+func mustPublishRandom(t *testing.T, m *Main, user, path string, size int) (string, []byte) {
+	t.Helper()
+	ctx := t.Context()
+	token := mustUserToken(t, m, user)
 	var seed [32]byte
 	copy(seed[:], user)
 	body := make([]byte, size)

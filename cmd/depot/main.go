@@ -4,6 +4,7 @@
 //	depot serve                 run the server
 //	depot admin user create ... manage users, organizations and tokens
 //	depot version               print the version
+//	depot login / push / pull / ls / rm   the client (README, "Client")
 package main
 
 import (
@@ -60,7 +61,7 @@ func NewApp(stdout, stderr io.Writer) *cli.Command {
 		ErrWriter:      stderr,
 		OnUsageError:   onUsage,
 		ExitErrHandler: func(context.Context, *cli.Command, error) {}, // main reports errors
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			serveCommand(onUsage),
 			adminCommand(stdout, stderr, onUsage),
 			{
@@ -71,6 +72,6 @@ func NewApp(stdout, stderr io.Writer) *cli.Command {
 					return err
 				},
 			},
-		},
+		}, clientCommands(os.Stdin, stdout, stderr, onUsage)...),
 	}
 }
