@@ -1,9 +1,10 @@
 -- +goose Up
+-- Ids are AUTOINCREMENT: never reused (see 00007).
 -- Trusted publishers: CI identities (an OIDC issuer, an audience, claim
 -- conditions as a JSON object, package patterns as a JSON array) an owner
 -- lets publish.
 CREATE TABLE trusted_publishers (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     owner_id   INTEGER NOT NULL REFERENCES owners (id) ON DELETE CASCADE,
     issuer     TEXT    NOT NULL,
     audience   TEXT    NOT NULL,
@@ -19,7 +20,7 @@ CREATE INDEX trusted_publishers_owner ON trusted_publishers (owner_id);
 -- outlives its publisher (publisher_id becomes NULL, its tokens stop
 -- working).
 CREATE TABLE publisher_exchanges (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     publisher_id INTEGER REFERENCES trusted_publishers (id) ON DELETE SET NULL,
     owner_id     INTEGER NOT NULL REFERENCES owners (id) ON DELETE CASCADE,
     issuer       TEXT    NOT NULL,
