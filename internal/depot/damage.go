@@ -169,8 +169,9 @@ func (s *Service) BlobFaults() BlobFaults {
 func (s *Service) blobFault(f *File, fault int, problem BlobProblem, detail string) error {
 	s.damage.faults[fault].Add(1)
 	sha := f.Blob.SHA256
-	s.opts.Logger.Error("download refused: the file's blob is damaged", "sha256", sha, "file_id", f.ID, "file", f.Name, "problem", problem, "detail", detail)
 	if fault != faultKnown {
+		// Found now; the error writer logs every refused request too.
+		s.opts.Logger.Error("download refused: the file's blob is damaged", "sha256", sha, "file_id", f.ID, "file", f.Name, "problem", problem, "detail", detail)
 		s.NoteBlobDamage(sha, problem)
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
