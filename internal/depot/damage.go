@@ -165,21 +165,21 @@ func (s *Service) BlobFaults() BlobFaults {
 
 // blobFault counts and logs a download refused because of f's blob and,
 // unless the damage was known, remembers it here and records it in the
-// store (in the background: a download never waits for a write).
+// store (a write on a failing download only, so the next refresh of the
+// set finds it there).
 func (s *Service) blobFault(f *File, fault int, problem BlobProblem, detail string) error {
 	s.damage.faults[fault].Add(1)
 	sha := f.Blob.SHA256
-	s.opts.Logger.Error("download refused: the file's blob is damaged", "sha256", sha, "file_id", f.ID, "file", f.Name, "problem", problem, "detail", detail)
 	if fault != faultKnown {
+		// Found now; the error writer logs every refused request too.
+		s.opts.Logger.Error("download refused: the file's blob is damaged", "sha256", sha, "file_id", f.ID, "file", f.Name, "problem", problem, "detail", detail)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := s.store.MarkBlobDamaged(ctx, BlobDamage{SHA256: sha, Problem: problem, FoundAt: s.now()})
+		cancel()
+		if err != nil {
+			s.opts.Logger.Warn("recording a damaged blob", "sha256", sha, "err", err)
+		}
 		s.NoteBlobDamage(sha, problem)
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			d := BlobDamage{SHA256: sha, Problem: problem, FoundAt: s.now()}
-			if err := s.store.MarkBlobDamaged(ctx, d); err != nil {
-				s.opts.Logger.Warn("recording a damaged blob", "sha256", sha, "err", err)
-			}
-		}()
 	}
 	return fmt.Errorf("blob %s of file %d is %s (%s): %w", sha, f.ID, problem, detail, ErrBlobDamaged)
 }

@@ -199,10 +199,10 @@ func (v *Verifier) Run(ctx context.Context) (Summary, error) {
 	defer cancel()
 	todo := make(chan depot.Blob)
 	results := make(chan Result)
-	var produceErr error
+	produced := make(chan error, 1)
 	go func() {
 		defer close(todo)
-		produceErr = v.produce(ctx, todo)
+		produced <- v.produce(ctx, todo)
 	}()
 	var wg sync.WaitGroup
 	for range v.opts.Workers {
@@ -265,6 +265,8 @@ func (v *Verifier) Run(ctx context.Context) (Summary, error) {
 			v.opts.OnResult(res)
 		}
 	}
+	// Workers stop early when ctx ends: wait for the producer too.
+	produceErr := <-produced
 	sum.Finished = v.opts.Now()
 	if err := errors.Join(recordErr, produceErr); err != nil {
 		return sum, err
