@@ -43,9 +43,12 @@ func New(dir string) (*Store, error) {
 		}
 	}
 	s := &Store{root: dir}
-	if id, f, err := claimOwner(dir); err == nil {
+	// A full disk must not keep a server from starting (downloads still
+	// work): its temporary files then have no owner and keep the age rule.
+	switch id, f, err := claimOwner(dir); {
+	case err == nil:
 		s.owner, s.lock = id, f
-	} else if tryLockWorks {
+	case tryLockWorks && !errors.Is(err, depot.ErrInsufficientStorage):
 		return nil, err
 	}
 	return s, nil
