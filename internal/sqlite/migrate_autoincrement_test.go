@@ -15,7 +15,7 @@ import (
 var idTables = []string{"owners", "tokens", "projects", "packages", "versions", "files", "project_tokens"}
 
 // TestMigration7KeepsRowsAndNeverReusesIDs fills every table at migration
-// 00006, migrates to the latest and checks that every row, index, trigger
+// 00006, migrates to 00007 and checks that every row, index, trigger
 // and foreign key survived the table rebuilds, that foreign keys are
 // enforced again afterwards, and that ids continue above the highest ever
 // given instead of reusing a deleted one.
@@ -53,17 +53,20 @@ func TestMigration7KeepsRowsAndNeverReusesIDs(t *testing.T) {
 	before := dumpDB(t, db)
 	schemaBefore := schemaObjects(t, db)
 
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatalf("Open (migrates to the latest): %v", err)
+	if _, err := p.UpTo(ctx, 7); err != nil {
+		t.Fatalf("migrate up to 00007: %v", err)
 	}
-	defer s.Close()
 	if after := dumpDB(t, db); after != before {
 		t.Errorf("rows changed by the migration:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 	if after := schemaObjects(t, db); !slices.Equal(after, schemaBefore) {
 		t.Errorf("indexes, triggers and foreign keys changed:\nbefore: %q\nafter:  %q", schemaBefore, after)
 	}
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open (migrates to the latest): %v", err)
+	}
+	defer s.Close()
 	for _, table := range idTables {
 		var sqlText string
 		if err := db.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?`, table).Scan(&sqlText); err != nil {
