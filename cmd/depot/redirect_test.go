@@ -100,8 +100,9 @@ func TestStorageRedirect(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.ContentLength != int64(len(content)) || resp.Header.Get("ETag") != `"`+digest+`"` {
 		t.Errorf("HEAD: %s, length %d, ETag %q; want 200, %d, the digest", resp.Status, resp.ContentLength, resp.Header.Get("ETag"), len(content))
 	}
+	// Anonymous callers are challenged, never given a link.
 	resp, _ = do(http.MethodGet, url, nil, nil)
-	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Location") != "" {
-		t.Errorf("anonymous GET of a private owner's file: %s, Location %q; want 404 without a link", resp.Status, resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Location") != "" || resp.Header.Get("WWW-Authenticate") == "" {
+		t.Errorf("anonymous GET of a private owner's file: %s, Location %q; want a 401 challenge without a link", resp.Status, resp.Header.Get("Location"))
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/textproto"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -57,9 +59,12 @@ func dropEmptySuffixRanges(h string) (string, bool) {
 	var kept []string
 	changed := false
 	for _, spec := range strings.Split(set, ",") {
-		if t := strings.TrimSpace(spec); len(t) > 1 && t[0] == '-' && strings.Trim(t[1:], "0") == "" {
-			changed = true
-			continue
+		// As net/http reads a suffix: "-", then a number after spaces.
+		if first, last, ok := strings.Cut(textproto.TrimString(spec), "-"); ok && textproto.TrimString(first) == "" {
+			if n, err := strconv.ParseInt(textproto.TrimString(last), 10, 64); err == nil && n == 0 {
+				changed = true
+				continue
+			}
 		}
 		kept = append(kept, spec)
 	}
@@ -141,19 +146,63 @@ func fileHeaders(w http.ResponseWriter, f *depot.File) {
 func etag(f *depot.File) string { return `"` + f.Blob.SHA256 + `"` }
 
 // notModified applies RFC 9110's rules for If-None-Match (which wins when
-// present) and If-Modified-Since, as http.ServeContent does.
+// present) and If-Modified-Since exactly as http.ServeContent does, so a
+// revalidation answered here (RedirectFile) and one answered by ServeFile
+// agree (FuzzServeFile checks it; it found "*0" and a list with a malformed
+// tag read differently): the list is scanned tag by tag with weak
+// comparison, an element starting with '*' matches, and a malformed tag ends
+// the scan without a match.
 func notModified(r *http.Request, f *depot.File) bool {
 	if inm := r.Header.Get("If-None-Match"); inm != "" {
-		for _, tag := range strings.Split(inm, ",") {
-			tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
-			if tag == "*" || tag == etag(f) {
+		buf := inm
+		for {
+			buf = textproto.TrimString(buf)
+			if buf == "" {
+				return false
+			}
+			if buf[0] == ',' {
+				buf = buf[1:]
+				continue
+			}
+			if buf[0] == '*' {
 				return true
 			}
+			tag, rest := scanETag(buf)
+			if tag == "" {
+				return false
+			}
+			if strings.TrimPrefix(tag, "W/") == etag(f) {
+				return true
+			}
+			buf = rest
 		}
-		return false
 	}
 	t, err := http.ParseTime(r.Header.Get("If-Modified-Since"))
 	return err == nil && !f.CreatedAt.Truncate(time.Second).After(t)
+}
+
+// scanETag reads an entity tag (W/"text" or "text") from the start of s,
+// as net/http does, and returns it with the rest of s; "" when s does not
+// start with one.
+func scanETag(s string) (tag, rest string) {
+	s = textproto.TrimString(s)
+	start := 0
+	if strings.HasPrefix(s, "W/") {
+		start = 2
+	}
+	if len(s[start:]) < 2 || s[start] != '"' {
+		return "", ""
+	}
+	for i := start + 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == 0x21 || c >= 0x23 && c <= 0x7E || c >= 0x80:
+		case c == '"':
+			return s[:i+1], s[i+1:]
+		default:
+			return "", ""
+		}
+	}
+	return "", ""
 }
 
 // Download answers a GET or HEAD of ref's file as every dialect does: a 307
