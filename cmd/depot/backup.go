@@ -167,11 +167,9 @@ func backupCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.
 			if err != nil {
 				return err
 			}
-			to := cmd.String("to")
-			if scheme(to) == "s3" {
-				if _, err := s3blob.ParseURL(to); err != nil {
-					return usageError("--to: %v", err)
-				}
+			to, err := backupLocation(cmd, "to")
+			if err != nil {
+				return err
 			}
 			store, blobs, err := openStores(ctx, c)
 			if err != nil {
@@ -191,6 +189,18 @@ func backupCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.
 			return nil
 		},
 	}
+}
+
+// backupLocation reads the flag naming a backup: a directory, or an
+// s3:// URL that must parse as --storage-url's do.
+func backupLocation(cmd *cli.Command, flag string) (string, error) {
+	raw := cmd.String(flag)
+	if scheme(raw) == "s3" {
+		if _, err := s3blob.ParseURL(raw); err != nil {
+			return "", usageError("--%s: %v", flag, err)
+		}
+	}
+	return raw, nil
 }
 
 // redactURL hides a database URL's password.

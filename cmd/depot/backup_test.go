@@ -282,3 +282,15 @@ func TestBackupDuringUploadsSQLite(t *testing.T) {
 func TestBackupDuringUploadsPostgresS3(t *testing.T) {
 	backupUnderLoad(t, MustRunMain(t, freshScaleOut(t)), freshScaleOut(t))
 }
+
+func TestBackupBadLocation(t *testing.T) {
+	for _, args := range [][]string{
+		{"admin", "backup", "--data-dir", t.TempDir(), "--to", "s3://?endpoint=http://127.0.0.1:1"},
+		{"admin", "restore", "--data-dir", t.TempDir(), "--from", "s3://?endpoint=http://127.0.0.1:1"},
+	} {
+		code, _, stderr := runCLI(t, nil, args...)
+		if flag := args[len(args)-2]; code != 2 || !strings.Contains(stderr, flag) {
+			t.Errorf("%v: exit %d, %q; want 2 naming %s", args, code, stderr, flag)
+		}
+	}
+}

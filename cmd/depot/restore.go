@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 
 	"github.com/depot-registry/depot/internal/depot"
-	"github.com/depot-registry/depot/internal/s3blob"
 	"github.com/depot-registry/depot/internal/sqlcopy"
 	"github.com/depot-registry/depot/internal/sqlite"
 	"github.com/urfave/cli/v3"
@@ -39,11 +38,9 @@ func restoreCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli
 			if err != nil {
 				return err
 			}
-			from := cmd.String("from")
-			if scheme(from) == "s3" {
-				if _, err := s3blob.ParseURL(from); err != nil {
-					return usageError("--from: %v", err)
-				}
+			from, err := backupLocation(cmd, "from")
+			if err != nil {
+				return err
 			}
 			name := manifestName
 			if s := cmd.String("snapshot"); s != "" {
