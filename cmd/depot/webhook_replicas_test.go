@@ -26,21 +26,9 @@ func TestWebhookReplicas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the webhook replica test builds and runs the binary; it runs outside -short")
 	}
-	dbURL := testenv.PostgresURL(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	tmp := t.TempDir()
-	bin := buildBinary(t, ctx, tmp)
-	// One blob directory for every process (the admin CLI deletes a blob
-	// too); the database is what they coordinate through.
-	env := []string{"DEPOT_DATABASE_URL=" + dbURL, "DEPOT_STORAGE_URL=file://" + filepath.Join(tmp, "blobs"),
-		"DEPOT_WEBHOOK_ALLOWED_HOSTS=loopback", "DEPOT_WEBHOOK_POLL=100ms"}
-	admin := func(args ...string) string {
-		t.Helper()
-		return strings.TrimSpace(runBinaryEnv(t, ctx, bin, append(env, "DEPOT_DATA_DIR="+filepath.Join(tmp, "cli")), append([]string{"admin"}, args...)...))
-	}
-	admin("user", "create", "--username", "rep", "--password", "replica-password", "--email", "rep@example.com")
-	token := admin("token", "create", "--username", "rep", "--name", "ci", "--scopes", "all")
+	tmp, bin, env, admin, token := hookProcesses(t, ctx)
 
 	var replicas [2]*childServer
 	for i := range replicas {
@@ -100,21 +88,11 @@ func TestWebhookSurvivesKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the webhook kill test builds and runs the binary and waits out a lease; it runs outside -short")
 	}
-	dbURL := testenv.PostgresURL(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	tmp := t.TempDir()
-	bin := buildBinary(t, ctx, tmp)
-	env := []string{"DEPOT_DATABASE_URL=" + dbURL, "DEPOT_STORAGE_URL=file://" + filepath.Join(tmp, "blobs"),
-		"DEPOT_WEBHOOK_ALLOWED_HOSTS=loopback", "DEPOT_WEBHOOK_POLL=100ms", "DEPOT_WEBHOOK_TIMEOUT=1s",
+	tmp, bin, env, admin, token := hookProcesses(t, ctx, "DEPOT_WEBHOOK_TIMEOUT=1s",
 		// Payload links use the public URL, the same on every replica.
-		"DEPOT_BASE_URL=https://depot.example.com"}
-	admin := func(args ...string) string {
-		t.Helper()
-		return strings.TrimSpace(runBinaryEnv(t, ctx, bin, append(env, "DEPOT_DATA_DIR="+filepath.Join(tmp, "cli")), append([]string{"admin"}, args...)...))
-	}
-	admin("user", "create", "--username", "rep", "--password", "replica-password", "--email", "rep@example.com")
-	token := admin("token", "create", "--username", "rep", "--name", "ci", "--scopes", "all")
+		"DEPOT_BASE_URL=https://depot.example.com")
 	rc := newReceiver(t)
 	admin("hook", "create", "--owner", "rep", "--url", rc.url, "--secret", "k")
 	hold := make(chan struct{})
@@ -144,4 +122,24 @@ func TestWebhookSurvivesKill(t *testing.T) {
 	if n := rc.count(); n != 2 {
 		t.Errorf("receiver got %d requests, want 2", n)
 	}
+}
+
+// hookProcesses builds the binary and prepares what the webhook process
+// tests share: one PostgreSQL schema and one blob directory for every
+// process (the admin CLI deletes blobs too; the database is what they
+// coordinate through), loopback targets, a short poll, the user rep and
+// its token.
+func hookProcesses(t *testing.T, ctx context.Context, extraEnv ...string) (tmp, bin string, env []string, admin func(...string) string, token string) {
+	t.Helper()
+	dbURL := testenv.PostgresURL(t)
+	tmp = t.TempDir()
+	bin = buildBinary(t, ctx, tmp)
+	env = append([]string{"DEPOT_DATABASE_URL=" + dbURL, "DEPOT_STORAGE_URL=file://" + filepath.Join(tmp, "blobs"),
+		"DEPOT_WEBHOOK_ALLOWED_HOSTS=loopback", "DEPOT_WEBHOOK_POLL=100ms"}, extraEnv...)
+	admin = func(args ...string) string {
+		t.Helper()
+		return strings.TrimSpace(runBinaryEnv(t, ctx, bin, append(env, "DEPOT_DATA_DIR="+filepath.Join(tmp, "cli")), append([]string{"admin"}, args...)...))
+	}
+	admin("user", "create", "--username", "rep", "--password", "replica-password", "--email", "rep@example.com")
+	return tmp, bin, env, admin, admin("token", "create", "--username", "rep", "--name", "ci", "--scopes", "all")
 }
