@@ -1,9 +1,10 @@
 -- +goose Up
+-- Ids are AUTOINCREMENT: never reused (see 00007).
 -- Package webhooks (Gitea's "package" event) and their outbox: an event is
 -- written in the transaction of the change it reports, with one delivery
 -- per hook it goes to; workers claim deliveries by a lease.
 CREATE TABLE webhooks (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     owner_id     INTEGER REFERENCES owners (id) ON DELETE CASCADE, -- NULL: a system hook
     name         TEXT    NOT NULL DEFAULT '',
     url          TEXT    NOT NULL,
@@ -17,7 +18,7 @@ CREATE TABLE webhooks (
 CREATE INDEX webhooks_owner ON webhooks (owner_id, active);
 
 CREATE TABLE webhook_events (
-    id                 INTEGER PRIMARY KEY,
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
     action             TEXT    NOT NULL,
     owner_id           INTEGER NOT NULL,
     type               TEXT    NOT NULL,
@@ -31,7 +32,7 @@ CREATE TABLE webhook_events (
 );
 
 CREATE TABLE webhook_deliveries (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     hook_id     INTEGER NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
     event_id    INTEGER NOT NULL REFERENCES webhook_events (id),
     uuid        TEXT    NOT NULL,
@@ -47,7 +48,7 @@ CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (hook_id, id);
 CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id);
 
 CREATE TABLE webhook_attempts (
-    id               INTEGER PRIMARY KEY,
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
     delivery_id      INTEGER NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
     hook_id          INTEGER NOT NULL,
     started_at       INTEGER NOT NULL,
