@@ -281,18 +281,9 @@ func (s *Service) ownerAdmin(ctx context.Context, a *Actor, name string) (*Owner
 	if a.Publisher != nil || a.ProjectToken != nil {
 		return nil, Errorf(ErrForbidden, "this token may not manage trusted publishers")
 	}
-	o, err := s.ownerByName(ctx, name)
-	if errors.Is(err, ErrNotFound) {
-		return nil, Errorf(ErrNotFound, "owner %q not found", name)
-	} else if err != nil {
-		return nil, err
-	}
-	role, err := s.Access(ctx, a, o)
+	o, role, err := s.ownerWithRole(ctx, a, name)
 	if err != nil {
 		return nil, err
-	}
-	if role == AccessNone {
-		return nil, Errorf(ErrNotFound, "owner %q not found", name)
 	}
 	if role < AccessAdmin {
 		return nil, Errorf(ErrForbidden, "only admins of %q may manage its trusted publishers", o.Name)

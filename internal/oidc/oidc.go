@@ -175,6 +175,14 @@ func (v *Verifier) Verify(ctx context.Context, issuer, raw string) (*depot.IDTok
 		return nil, err
 	}
 	tok, err := ver.Verify(ctx, raw)
+	if err != nil && !isNetError(err) {
+		// go-oidc's RemoteKeySet wakes the callers of a key fetch before
+		// it stores the keys and frees the fetch, so a call right after
+		// one may join that finished fetch and see the keys from before a
+		// rotation. Once more, after it settled, sees the new keys.
+		time.Sleep(10 * time.Millisecond)
+		tok, err = ver.Verify(ctx, raw)
+	}
 	if err != nil {
 		var netErr net.Error
 		if errors.As(err, &netErr) {
@@ -233,4 +241,10 @@ func numericDate(v any) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Unix(0, int64(f*float64(time.Second))).UTC(), true
+}
+
+// isNetError reports whether err is a failure to reach the issuer.
+func isNetError(err error) bool {
+	var netErr net.Error
+	return errors.As(err, &netErr)
 }
