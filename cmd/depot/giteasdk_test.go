@@ -261,7 +261,7 @@ func TestGiteaSDK(t *testing.T) {
 	orgNames := func(os []*gitea.Organization) []string {
 		var out []string
 		for _, o := range os {
-			out = append(out, o.UserName)
+			out = append(out, o.Name)
 		}
 		return out
 	}

@@ -39,7 +39,7 @@ func (s *Store) WatchAuth(ctx context.Context, changed func()) error {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var schema string
-	if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err == nil {
+	if err = conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err == nil {
 		_, err = conn.Exec(ctx, `LISTEN `+authChannel)
 	}
 	for err == nil {
