@@ -109,7 +109,7 @@ func (s *Store) UpdateHook(ctx context.Context, h *depot.Hook) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhooks SET name = $1, url = $2, content_type = $3, secret = $4, events = $5, active = $6, updated_at = $7 WHERE id = $8`,
 			h.Name, h.URL, h.ContentType, h.Secret, strings.Join(h.Events, ","), h.Active, micros(h.UpdatedAt), h.ID)
-		return affected(res, err)
+		return sqlrow.Affected(res, err)
 	})
 }
 
@@ -117,19 +117,8 @@ func (s *Store) UpdateHook(ctx context.Context, h *depot.Hook) error {
 func (s *Store) DeleteHook(ctx context.Context, id int64) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM webhooks WHERE id = $1`, id)
-		return affected(res, err)
+		return sqlrow.Affected(res, err)
 	})
-}
-
-// affected turns an UPDATE or DELETE that matched no row into ErrNotFound.
-func affected(res sql.Result, err error) error {
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return depot.ErrNotFound
-	}
-	return nil
 }
 
 // ClaimDeliveries implements depot.HookStore. Replicas claim side by side:
@@ -163,7 +152,7 @@ func (s *Store) FinishDelivery(ctx context.Context, d *depot.Delivery, a *depot.
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET state = $1, next_at = $2, body = $3, lease_until = 0
 			WHERE id = $4 AND lease_until = $5`, d.State, micros(d.NextAt), d.Body, d.ID, micros(d.Lease))
-		if err := affected(res, err); err != nil {
+		if err := sqlrow.Affected(res, err); err != nil {
 			if err == depot.ErrNotFound {
 				return depot.ErrConflict
 			}

@@ -111,7 +111,7 @@ func (s *Store) UpdateHook(ctx context.Context, h *depot.Hook) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhooks SET name = ?, url = ?, content_type = ?, secret = ?, events = ?, active = ?, updated_at = ? WHERE id = ?`,
 			h.Name, h.URL, h.ContentType, h.Secret, strings.Join(h.Events, ","), h.Active, micros(h.UpdatedAt), h.ID)
-		return affected(res, err)
+		return sqlrow.Affected(res, err)
 	})
 }
 
@@ -119,19 +119,8 @@ func (s *Store) UpdateHook(ctx context.Context, h *depot.Hook) error {
 func (s *Store) DeleteHook(ctx context.Context, id int64) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM webhooks WHERE id = ?`, id)
-		return affected(res, err)
+		return sqlrow.Affected(res, err)
 	})
-}
-
-// affected turns an UPDATE or DELETE that matched no row into ErrNotFound.
-func affected(res sql.Result, err error) error {
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return depot.ErrNotFound
-	}
-	return nil
 }
 
 // ClaimDeliveries implements depot.HookStore. SQLite's single writer
@@ -164,7 +153,7 @@ func (s *Store) FinishDelivery(ctx context.Context, d *depot.Delivery, a *depot.
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET state = ?, next_at = ?, body = ?, lease_until = 0
 			WHERE id = ? AND lease_until = ?`, d.State, micros(d.NextAt), d.Body, d.ID, micros(d.Lease))
-		if err := affected(res, err); err != nil {
+		if err := sqlrow.Affected(res, err); err != nil {
 			if err == depot.ErrNotFound {
 				return depot.ErrConflict
 			}

@@ -163,3 +163,15 @@ func GitLabPackage(row Scanner) (*depot.GitLabPackage, error) {
 	}
 	return &gp, nil
 }
+
+// Affected turns an UPDATE or DELETE that matched no row into
+// depot.ErrNotFound; err, when not nil, is returned as is.
+func Affected(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return depot.ErrNotFound
+	}
+	return nil
+}
