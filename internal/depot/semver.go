@@ -159,9 +159,13 @@ func CompareVersions(a, b string) int {
 	return 0
 }
 
-// LatestVersion picks the latest of versions: the highest semantic version
-// where any parse as such, else the newest; among equal precedence, the
-// newest (by creation time, then ID). It returns nil for none.
+// LatestVersion picks the latest of versions, depot's one definition of
+// "latest" (the v1 API's /-/latest, the web UI's badge, the latest download
+// route, and package semverrange's "latest" for the client): the highest
+// release (a semantic version without pre-release); without one, the
+// highest pre-release; without any semantic version, the newest upload.
+// Among equal precedence, the newest (by creation time, then ID). It
+// returns nil for none.
 func LatestVersion(versions []*PackageVersion) *PackageVersion {
 	var best *PackageVersion
 	for _, v := range versions {
@@ -169,12 +173,27 @@ func LatestVersion(versions []*PackageVersion) *PackageVersion {
 			best = v
 			continue
 		}
-		c := CompareVersions(v.Version.Version, best.Version.Version)
+		c := compareLatest(v.Version.Version, best.Version.Version)
 		if c > 0 || c == 0 && newer(&v.Version, &best.Version) {
 			best = v
 		}
 	}
 	return best
+}
+
+// compareLatest is CompareVersions with releases above every pre-release.
+func compareLatest(a, b string) int {
+	av, aok := parseSemver(a)
+	bv, bok := parseSemver(b)
+	if aok && bok {
+		if ar, br := len(av.pre) == 0, len(bv.pre) == 0; ar != br {
+			if ar {
+				return 1
+			}
+			return -1
+		}
+	}
+	return CompareVersions(a, b)
 }
 
 func newer(a, b *Version) bool {

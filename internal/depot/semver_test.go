@@ -81,6 +81,8 @@ func TestLatestVersion(t *testing.T) {
 		{"none", nil, 0},
 		{"highest semver, not newest", []*PackageVersion{pv(1, "1.10.0", 1), pv(2, "1.9.0", 2), pv(3, "nightly", 3)}, 1},
 		{"release above its pre-release", []*PackageVersion{pv(1, "2.0.0", 1), pv(2, "2.0.0-rc.1", 2)}, 1},
+		{"any release above a higher pre-release", []*PackageVersion{pv(1, "1.9.0", 1), pv(2, "2.0.0-rc.1", 2)}, 1},
+		{"no release: highest pre-release", []*PackageVersion{pv(1, "1.0.0-rc.10", 1), pv(2, "1.0.0-rc.2", 2), pv(3, "nightly", 3)}, 1},
 		{"newest when none parse", []*PackageVersion{pv(1, "b", 2), pv(2, "c", 1), pv(3, "a", 3)}, 3},
 		{"equal precedence: newest", []*PackageVersion{pv(1, "1.0.0+a", 2), pv(2, "1.0.0+b", 1)}, 1},
 		{"equal precedence and time: higher ID", []*PackageVersion{pv(2, "1.0.0+a", 1), pv(1, "1.0.0+b", 1)}, 2},

@@ -1,8 +1,9 @@
 // Package semverrange picks a version of a package by "latest" or by a
 // semantic-version range (`^1.2`, `~1.4.0`, `>=2 <3`, `1.x`), over a list of
 // the versions stored. It imports nothing of depot, so the client resolves
-// ranges with it today and the server can answer range downloads with the
-// same rule later.
+// ranges with it over a listing (against a real Gitea), and the server's
+// latest and range download routes select with it (internal/httpapi wraps
+// it as a depot.VersionSelector).
 //
 // The rule:
 //   - A version takes part when it parses as MAJOR.MINOR.PATCH with an
@@ -14,7 +15,9 @@
 //     newest upload. Prereleases match only a range that names one
 //     (`>=2.0.0-rc.1`), as Masterminds/semver does (and npm, Cargo).
 //   - "latest" (or an empty spec) is the highest release; without one, the
-//     highest prerelease; without any semantic version, the newest upload.
+//     highest prerelease; without any semantic version, the newest upload:
+//     depot.LatestVersion's rule, which the server's "latest" uses (a test
+//     holds the two to the same answers).
 package semverrange
 
 import (
@@ -78,12 +81,23 @@ func parse(name string) (*semver.Version, bool) {
 // Select returns the version spec selects among versions. Errors wrap
 // ErrInvalid (a malformed spec) or ErrNoMatch.
 func Select(spec string, versions []Version) (Version, error) {
+	i, err := SelectIndex(spec, versions)
+	if err != nil {
+		return Version{}, err
+	}
+	return versions[i], nil
+}
+
+// SelectIndex is Select answering the index of the version in versions.
+// Between versions of equal precedence and equal creation time, the later
+// in versions wins.
+func SelectIndex(spec string, versions []Version) (int, error) {
 	latest := IsLatest(spec)
 	var c *semver.Constraints
 	if !latest {
 		var err error
 		if c, err = constraint(spec); err != nil {
-			return Version{}, err
+			return -1, err
 		}
 	}
 	var best, bestPre *candidate
@@ -92,7 +106,7 @@ func Select(spec string, versions []Version) (Version, error) {
 		if !ok {
 			continue
 		}
-		cand := &candidate{v: versions[i], sv: v}
+		cand := &candidate{i: i, v: versions[i], sv: v}
 		switch {
 		case latest && v.Prerelease() != "":
 			bestPre = higher(bestPre, cand)
@@ -102,35 +116,37 @@ func Select(spec string, versions []Version) (Version, error) {
 	}
 	switch {
 	case best != nil:
-		return best.v, nil
+		return best.i, nil
 	case bestPre != nil:
-		return bestPre.v, nil
+		return bestPre.i, nil
 	case latest && len(versions) > 0:
-		newest := versions[0]
-		for _, v := range versions[1:] {
-			if v.Created.After(newest.Created) {
-				newest = v
+		newest := 0
+		for i, v := range versions {
+			if !v.Created.Before(versions[newest].Created) {
+				newest = i
 			}
 		}
 		return newest, nil
 	case latest:
-		return Version{}, fmt.Errorf("%w %q: there are no versions", ErrNoMatch, Latest)
+		return -1, fmt.Errorf("%w %q: there are no versions", ErrNoMatch, Latest)
 	}
-	return Version{}, fmt.Errorf("%w the range %q", ErrNoMatch, spec)
+	return -1, fmt.Errorf("%w the range %q", ErrNoMatch, spec)
 }
 
 type candidate struct {
+	i  int
 	v  Version
 	sv *semver.Version
 }
 
-// higher returns the higher of a and b by precedence, the newer on a tie.
+// higher returns the higher of a and b by precedence, the newer on a tie
+// (b, the later in the list, on a tie of time too).
 func higher(a, b *candidate) *candidate {
 	if a == nil {
 		return b
 	}
 	switch c := b.sv.Compare(a.sv); {
-	case c > 0, c == 0 && b.v.Created.After(a.v.Created):
+	case c > 0, c == 0 && !b.v.Created.Before(a.v.Created):
 		return b
 	}
 	return a
