@@ -28,7 +28,7 @@ func noMatch(pkg string, sel VersionSelector) error {
 	if sel != nil {
 		what = fmt.Sprintf("the range %q", sel.String())
 	}
-	return fmt.Errorf("%w: %w", ErrNoVersionMatch, Errorf(ErrNotFound, "no version of package %q matches %s", pkg, what))
+	return Errorf(ErrNoVersionMatch, "no version of package %q matches %s", pkg, what)
 }
 
 // ResolveVersion returns the version of a package that sel selects, or the
@@ -170,4 +170,31 @@ func newerFile(a, b *File) bool {
 		return a.CreatedAt.After(b.CreatedAt)
 	}
 	return a.ID > b.ID
+}
+
+// OpenGitLabVersion is OpenVersion for a project's generic package as the
+// GitLab dialect names it, with the access rule of a GitLab generic
+// download. ErrProjectNotFound, ErrPackageNotFound, ErrUnauthenticated,
+// ErrForbidden, ErrInvalid.
+func (s *Service) OpenGitLabVersion(ctx context.Context, a *Actor, project, name, version string) (*VersionContent, error) {
+	if err := ValidateGitLabPackageName(name); err != nil {
+		return nil, err
+	}
+	if err := ValidateGitLabVersion(version); err != nil {
+		return nil, err
+	}
+	p, owner, role, err := s.GitLabProject(ctx, a, project)
+	if err != nil {
+		return nil, err
+	}
+	if err := need(a, role, AccessRead); err != nil {
+		return nil, err
+	}
+	pv, err := s.store.VersionByName(ctx, owner.ID, TypeGeneric, name, version)
+	if errors.Is(err, ErrNotFound) || err == nil && pv.Package.ProjectID != p.ID {
+		return nil, ErrPackageNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("look up version: %w", err)
+	}
+	return s.versionContent(ctx, pv)
 }

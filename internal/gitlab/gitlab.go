@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -176,6 +177,8 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, a *depot.Ac
 		msg = "404 Project Not Found"
 	case errors.Is(err, depot.ErrGroupNotFound):
 		msg = "404 Group Not Found"
+	case errors.Is(err, depot.ErrNoVersionMatch):
+		msg = "404 Not found - " + msg
 	case errors.Is(err, depot.ErrPackageNotFound) && !generic:
 		msg = "404 Package Not Found"
 	case status == http.StatusNotFound && errors.Is(err, errNoRoute):
@@ -221,12 +224,33 @@ func (h *Handler) baseURL(r *http.Request) string {
 // genericPath is a parsed generic package URL.
 type genericPath struct {
 	Project, Package, Version, Path string
+	// Archive is set (and Path empty) for a version archive.
+	Archive httpapi.ArchiveFormat
+	// Resolve is set for a latest or range download, which has no Version:
+	// Range is the range, "" for the latest.
+	Resolve bool
+	Range   string
 }
+
+// Literal path segments of depot's own generic routes. None can be a
+// stored name of this dialect: GitLab's version rule has no '@', and its
+// file rule refuses a path beginning with '@'.
+const (
+	segLatest = "@latest"
+	segRange  = "@range"
+	segPrefix = "@" // of @archive.zip and @archive.tar.gz
+)
 
 // parseGenericPath parses
 // /api/v4/projects/{id}/packages/generic/{name}/{version}/{path...} from
-// an escaped path. Each segment is unescaped on its own, so an id
-// "alice%2Ftools" stays one segment.
+// an escaped path, and depot's own shapes:
+//
+//	.../generic/{name}/{version}/@archive.zip (or @archive.tar.gz)
+//	.../generic/{name}/@latest/{path...}
+//	.../generic/{name}/@range/{range}/{path...}
+//
+// the last two also with @archive.zip for {path}. Each segment is
+// unescaped on its own, so an id "alice%2Ftools" stays one segment.
 func parseGenericPath(escaped string) (genericPath, bool) {
 	rest, ok := strings.CutPrefix(escaped, Prefix+"projects/")
 	if !ok {
@@ -236,6 +260,7 @@ func parseGenericPath(escaped string) (genericPath, bool) {
 	if len(segs) < 6 || segs[1] != "packages" || segs[2] != "generic" {
 		return genericPath{}, false
 	}
+	raw := slices.Clone(segs)
 	for i, s := range segs {
 		u, err := url.PathUnescape(s)
 		if err != nil {
@@ -243,5 +268,35 @@ func parseGenericPath(escaped string) (genericPath, bool) {
 		}
 		segs[i] = u
 	}
-	return genericPath{Project: segs[0], Package: segs[3], Version: segs[4], Path: strings.Join(segs[5:], "/")}, true
+	p := genericPath{Project: segs[0], Package: segs[3]}
+	tail, rawTail := segs[5:], raw[5:]
+	switch {
+	case raw[4] == segLatest:
+		p.Resolve = true
+	case raw[4] == segRange && len(segs) >= 7:
+		p.Resolve, p.Range, tail, rawTail = true, segs[5], segs[6:], raw[6:]
+	default:
+		p.Version = segs[4]
+	}
+	if len(rawTail) == 1 && strings.HasPrefix(rawTail[0], segPrefix) {
+		if f, ok := httpapi.ParseArchiveFormat(strings.TrimPrefix(rawTail[0], segPrefix)); ok {
+			p.Archive = f
+			return p, true
+		}
+	}
+	p.Path = strings.Join(tail, "/")
+	return p, true
+}
+
+// escapedGenericPath is the URL of a generic package file or archive.
+func escapedGenericPath(project, pkg, version, path string, archive httpapi.ArchiveFormat) string {
+	segs := []string{url.PathEscape(project), "packages", "generic", url.PathEscape(pkg), url.PathEscape(version)}
+	if archive != "" {
+		segs = append(segs, segPrefix+string(archive))
+	} else {
+		for _, s := range strings.Split(path, "/") {
+			segs = append(segs, url.PathEscape(s))
+		}
+	}
+	return Prefix + "projects/" + strings.Join(segs, "/")
 }

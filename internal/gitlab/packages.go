@@ -16,6 +16,9 @@ import (
 
 // generic answers PUT, GET and HEAD of a generic package file.
 func (h *Handler) generic(w http.ResponseWriter, r *http.Request, a *depot.Actor, p genericPath) error {
+	if p.Resolve || p.Archive != "" {
+		return h.genericOwn(w, r, a, p)
+	}
 	if err := depot.ValidateGitLabPackageName(p.Package); err != nil {
 		return invalidParam("package_name")
 	}
@@ -79,6 +82,44 @@ func (h *Handler) generic(w http.ResponseWriter, r *http.Request, a *depot.Actor
 		w.Header().Set("Allow", "GET, HEAD, PUT")
 		httpapi.WriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "405 Method Not Allowed"})
 	}
+	return nil
+}
+
+// genericOwn answers depot's own generic routes: latest and range
+// downloads (a 302 to the resolved version's URL) and version archives.
+func (h *Handler) genericOwn(w http.ResponseWriter, r *http.Request, a *depot.Actor, p genericPath) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		httpapi.WriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "405 Method Not Allowed"})
+		return nil
+	}
+	if !p.Resolve {
+		vc, err := h.svc.OpenGitLabVersion(r.Context(), a, p.Project, p.Package, p.Version)
+		if err != nil {
+			return err
+		}
+		httpapi.ServeArchive(w, r, h.log, vc, p.Archive)
+		return nil
+	}
+	if err := depot.ValidateGitLabPackageName(p.Package); err != nil {
+		return invalidParam("package_name")
+	}
+	if _, err := depot.GitLabFileName(p.Path); p.Archive == "" && err != nil {
+		return invalidParam("file_name")
+	}
+	sel, err := httpapi.ParseRange(p.Range)
+	if err != nil {
+		return err
+	}
+	pv, err := h.svc.ResolveGitLabVersion(r.Context(), a, p.Project, p.Package, sel)
+	if err != nil {
+		return err
+	}
+	loc := escapedGenericPath(p.Project, p.Package, pv.Version.Version, p.Path, p.Archive)
+	if r.URL.RawQuery != "" {
+		loc += "?" + r.URL.RawQuery
+	}
+	httpapi.RedirectResolved(w, r, pv, loc)
 	return nil
 }
 
