@@ -74,6 +74,8 @@ func Run(t *testing.T, env *Env) {
 	t.Run("ErrorFormats", fx.testErrorFormats)
 	t.Run("Quota", fx.testQuota)
 	t.Run("Immutable", fx.testImmutable)
+	t.Run("Latest", fx.testLatest)
+	t.Run("Archive", fx.testArchive)
 	t.Run("NoLeftovers", func(t *testing.T) { fx.mustNoTempUploads(t) })
 }
 
