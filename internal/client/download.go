@@ -18,7 +18,10 @@ import (
 // Resolve turns a version spec into a stored version: the spec itself when
 // a version of that name exists (Gitea accepts almost any string as a
 // version, so a stored name always wins), else "latest" or a semver range
-// resolved over the version listing with package semverrange. No match is
+// resolved by the server's latest and range route (depot answers a HEAD of
+// .../{name}/-/range/{range}/-/archive.zip with a 302 naming the version),
+// or, where the server has no such route (Gitea, Forgejo), over the
+// version listing with package semverrange: the same rule. No match is
 // ErrNotFound naming the range.
 func (c *Client) Resolve(ctx context.Context, owner, pkg, spec string) (string, []RemoteFile, error) {
 	if spec != "" {
@@ -35,6 +38,12 @@ func (c *Client) Resolve(ctx context.Context, owner, pkg, spec string) (string, 
 			}
 		}
 	}
+	if v, ok, err := c.resolveOnServer(ctx, owner, pkg, spec); err != nil {
+		return "", nil, err
+	} else if ok {
+		files, err := c.ListFiles(ctx, owner, pkg, v)
+		return v, files, err
+	}
 	vs, err := c.ListVersions(ctx, owner, pkg)
 	if err != nil {
 		return "", nil, err
@@ -49,6 +58,47 @@ func (c *Client) Resolve(ctx context.Context, owner, pkg, spec string) (string, 
 	}
 	files, err := c.ListFiles(ctx, owner, pkg, v.Name)
 	return v.Name, files, err
+}
+
+// resolvedHeader names the version on the redirect of depot's latest and
+// range route (internal/httpapi.ResolvedHeader).
+const resolvedHeader = "X-Depot-Resolved-Version"
+
+// resolveOnServer asks depot's latest or range route which version spec
+// selects, with a HEAD of the latest archive that does not follow the
+// redirect. ok is false when the answer is not depot's redirect: a server
+// without the route (Gitea, Forgejo answer 404) or no match; the listing
+// then decides (and names the range in its not-found). An authentication
+// or access error is the answer.
+func (c *Client) resolveOnServer(ctx context.Context, owner, pkg, spec string) (version string, ok bool, err error) {
+	segs := []string{"/api/packages", owner, "/generic", pkg, "/-"}
+	if semverrange.IsLatest(spec) {
+		segs = append(segs, "/latest")
+	} else {
+		segs = append(segs, "/range", spec)
+	}
+	u := c.endpoint(nil, append(segs, "/-", "/archive.zip")...)
+	noFollow := *c.http
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	err = c.retrying(ctx, func(int) error {
+		req, err := c.newRequest(ctx, http.MethodHead, u, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		switch s := resp.StatusCode; {
+		case s == http.StatusFound && resp.Header.Get(resolvedHeader) != "":
+			version, ok = resp.Header.Get(resolvedHeader), true
+		case s == http.StatusUnauthorized, s == http.StatusForbidden, retryableStatus(s):
+			return newHTTPError(resp)
+		}
+		return nil
+	}, nil)
+	return version, ok, err
 }
 
 // Pull downloads files of a version (all of them when names is empty)
