@@ -366,8 +366,16 @@ func TestWebUIInChromium(t *testing.T) {
 	if got := b.text("main tbody tr:first-child .badge"); got != "latest" {
 		t.Errorf("latest badge on the first row: %q", got)
 	}
+	// The latest commands: the first follows the latest route to 1.10.0.
+	latestCmd := b.text("#cmd-latest-0")
+	if !strings.Contains(latestCmd, "/api/packages/alice/generic/e2e-tool/-/latest/tool-linux-amd64.tar.gz") {
+		t.Errorf("latest command %q", latestCmd)
+	}
 	b.check("package")
 	b.screenshot("package")
+	if got := runCurlCommand(t, latestCmd, token); !bytes.Equal(got, bytes.Repeat(content, 40)) {
+		t.Errorf("the latest command downloaded %d bytes, want 1.10.0's %d", len(got), 40*len(content))
+	}
 
 	// The version page: digest, copy button, curl command.
 	b.open("/alice/-/packages/generic/e2e-tool/1.2.0", http.StatusOK)
@@ -377,6 +385,14 @@ func TestWebUIInChromium(t *testing.T) {
 	b.do(chromedp.Click(chromedp.CSS(`button[data-copy="cmd-gitea-0"]`)))
 	run(b, chromedp.Poll[bool](`document.getElementById("cmd-gitea-0-status").textContent === "Copied"`, chromedp.WithPollingTimeout(10*time.Second)))
 	cmd := b.text("#cmd-gitea-0")
+	if !strings.Contains(b.html(), `id="archive-zip" href="/alice/-/packages/generic/e2e-tool/1.2.0/-/archive.zip"`) {
+		t.Error("the version page has no archive link")
+	}
+	if resp, err := http.Get(base + "/alice/-/packages/generic/e2e-tool/1.2.0/-/archive.tar.gz"); err != nil || resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/gzip" {
+		t.Errorf("the version page's archive: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	b.check("version")
 	b.screenshot("version")
 	b.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))

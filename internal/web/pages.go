@@ -83,12 +83,90 @@ func (h *Handler) pkg(w http.ResponseWriter, r *http.Request, a *depot.Actor) er
 	if err != nil {
 		return err
 	}
-	return h.render(w, r, http.StatusOK, "package", d.Owner.Name+"/"+d.Package.Name, packageData{PackageDetail: d, Chart: newChart(d.Downloads)})
+	pd := packageData{PackageDetail: d, Chart: newChart(d.Downloads)}
+	for _, v := range d.Versions {
+		if v.Latest {
+			if pd.LatestCommands, err = h.latestCommands(r, a, d, v); err != nil {
+				return err
+			}
+		}
+	}
+	return h.render(w, r, http.StatusOK, "package", d.Owner.Name+"/"+d.Package.Name, pd)
 }
 
 type packageData struct {
 	*depot.PackageDetail
 	Chart *chart
+	// LatestCommands download the latest version's files (and the
+	// version as an archive) by the latest route, which always answers the
+	// newest: commands to keep in a script.
+	LatestCommands []command
+}
+
+// maxLatestFiles bounds the per-file latest commands on a package page.
+const maxLatestFiles = 10
+
+// latestCommands are the package page's copy boxes: the latest version's
+// files by the latest and range routes of each dialect, the archive, and
+// the client.
+func (h *Handler) latestCommands(r *http.Request, a *depot.Actor, d *depot.PackageDetail, latest *depot.VersionRow) ([]command, error) {
+	files, err := h.svc.VersionFiles(r.Context(), a, depot.VersionRef{Owner: d.Owner.Name, Type: depot.TypeGeneric, Package: d.Package.Name, Version: latest.Version.Version})
+	if err != nil {
+		return nil, err
+	}
+	base := fromContext(r).baseURL
+	owner, pkg := d.Owner.Name, d.Package.Name
+	gitea := base + "/api/packages/" + url.PathEscape(owner) + "/generic/" + url.PathEscape(pkg)
+	auth := "curl -fL -H 'Authorization: token <TOKEN>' "
+	var out []command
+	add := func(dialect, text string) {
+		out = append(out, command{Dialect: dialect, ID: "cmd-latest-" + itoa(len(out)), Text: text})
+	}
+	for i, f := range files {
+		if i == maxLatestFiles {
+			break
+		}
+		add("Latest "+f.Name+" (Gitea / Forgejo API)", auth+"-o "+shellQuote(f.Name)+" "+shellQuote(gitea+"/-/latest/"+url.PathEscape(f.Name)))
+	}
+	if len(files) > 0 {
+		f := files[0]
+		if major, ok := majorOf(latest.Version.Version); ok {
+			add("Highest "+major+".x of "+f.Name, auth+"-o "+shellQuote(f.Name)+" "+shellQuote(gitea+"/-/range/"+url.PathEscape("^"+major)+"/"+url.PathEscape(f.Name)))
+		}
+	}
+	add("Latest version as one archive", auth+"-o "+shellQuote(pkg+"-latest.zip")+" "+shellQuote(gitea+"/-/latest/-/archive.zip"))
+	if p := latest.Project; p != nil && len(files) > 0 {
+		gl := base + "/api/v4/projects/" + itoa(int(p.ID)) + "/packages/generic/" + url.PathEscape(pkg) + "/@latest/"
+		name := files[0].Name
+		add("Latest "+name+" (GitLab API)", "curl -fL -H 'PRIVATE-TOKEN: <TOKEN>' -o "+shellQuote(name)+" "+shellQuote(gl+url.PathEscape(name)))
+	}
+	add("depot client", "depot pull "+shellQuote(owner+"/"+pkg+"@latest"))
+	return out, nil
+}
+
+// majorOf returns the major number of a semantic version ("v2.1.0": "2").
+func majorOf(v string) (string, bool) {
+	v = strings.TrimPrefix(v, "v")
+	major, rest, ok := strings.Cut(v, ".")
+	if !ok || major == "" || strings.Count(rest, ".") < 1 {
+		return "", false
+	}
+	if _, err := strconv.ParseUint(major, 10, 64); err != nil {
+		return "", false
+	}
+	return major, true
+}
+
+// archive answers the version page's archive links.
+func (h *Handler) archive(format httpapi.ArchiveFormat) func(http.ResponseWriter, *http.Request, *depot.Actor) error {
+	return func(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
+		vc, err := h.svc.OpenVersion(r.Context(), a, h.versionRef(r))
+		if err != nil {
+			return err
+		}
+		httpapi.ServeArchive(w, r, h.log, vc, format)
+		return nil
+	}
 }
 
 type fileRow struct {
@@ -106,6 +184,10 @@ type command struct {
 type versionData struct {
 	*depot.VersionDetail
 	Files []fileRow
+	// ArchiveURL is the version's archive (append ".zip" or ".tar.gz");
+	// ArchiveCommand fetches it with curl.
+	ArchiveURL     string
+	ArchiveCommand command
 }
 
 func (h *Handler) versionRef(r *http.Request) depot.VersionRef {
@@ -120,7 +202,13 @@ func (h *Handler) version(w http.ResponseWriter, r *http.Request, a *depot.Actor
 	}
 	base := fromContext(r).baseURL
 	owner, pkg, ver := d.Owner.Name, d.Version.Package.Name, d.Version.Version.Version
-	vd := versionData{VersionDetail: d}
+	vd := versionData{VersionDetail: d, ArchiveURL: verPath(owner, pkg, ver) + "/-/archive"}
+	vd.ArchiveCommand = command{
+		Dialect: "Whole version (Gitea / Forgejo API)",
+		ID:      "cmd-archive",
+		Text: "curl -fL -H 'Authorization: token <TOKEN>' -o " + shellQuote(pkg+"-"+ver+".zip") + " " +
+			shellQuote(base+"/api/packages/"+url.PathEscape(owner)+"/generic/"+url.PathEscape(pkg)+"/"+url.PathEscape(ver)+"/-/archive.zip"),
+	}
 	for i, f := range d.Files {
 		tail := url.PathEscape(pkg) + "/" + url.PathEscape(ver) + "/" + url.PathEscape(f.Name)
 		row := fileRow{File: f, WebURL: verPath(owner, pkg, ver) + "/files/" + url.PathEscape(f.Name)}

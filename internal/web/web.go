@@ -142,6 +142,8 @@ func New(svc *depot.Service, log *slog.Logger, opts Options) *Handler {
 	get("/{owner}/-/packages/generic/{name}", h.pkg)
 	get("/{owner}/-/packages/generic/{name}/{version}", h.version)
 	get("/{owner}/-/packages/generic/{name}/{version}/files/{file}", h.download)
+	get("/{owner}/-/packages/generic/{name}/{version}/-/archive.zip", h.archive(httpapi.ArchiveZip))
+	get("/{owner}/-/packages/generic/{name}/{version}/-/archive.tar.gz", h.archive(httpapi.ArchiveTarGz))
 	post("/{owner}/-/packages/generic/{name}/{version}/delete", h.deleteVersion)
 	post("/{owner}/-/packages/generic/{name}/{version}/files/{file}/delete", h.deleteFile)
 	h.mux.Handle("/", h.wrap(func(w http.ResponseWriter, r *http.Request, a *depot.Actor) error {
