@@ -317,7 +317,37 @@ func (fx *fixture) testArchive(t *testing.T) {
 	_, body = fx.mustStatus(t, http.StatusOK, http.MethodGet, pkgPath(privOrg, "bundle", "1.0", "-/archive.tar.gz"), basic("bob", pw), nil)
 	checkArchive(t, "private tar.gz", untgz(t, body), "bundle", "1.0", map[string][]byte{"f": []byte("secret")})
 
+	fx.testArchiveCut(t)
 	fx.testGitLabLatest(t)
+}
+
+// testArchiveCut checks that an archive whose blob cannot be read once
+// the answer has begun is cut off (the client's read fails), never ended
+// as a well-formed archive missing a file.
+func (fx *fixture) testArchiveCut(t *testing.T) {
+	first, second := content("cut-1", 100<<10), content("cut-2", 100<<10) // above the small-blob cache
+	fx.mustPut(t, pkgPath("alice", "cut", "1.0", "first"), first)
+	fx.mustPut(t, pkgPath("alice", "cut", "1.0", "second"), second)
+	if err := fx.env.Blobs.Delete(context.Background(), sha(second)); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"-/archive.zip", "-/archive.tar.gz"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fx.url(pkgPath("alice", "cut", "1.0", f)), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			cancel()
+			continue // cut before the headers: a failed transfer too
+		}
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cancel()
+		if err == nil {
+			t.Errorf("archive %s with a missing blob: %d, body read in full; want the transfer cut", f, resp.StatusCode)
+		}
+	}
+	// The damaged version goes; nothing else refers to its blobs.
+	fx.mustStatus(t, http.StatusNoContent, http.MethodDelete, pkgPath("alice", "cut", "1.0", ""), basic("alice", pw), nil)
 }
 
 // testGitLabLatest covers the GitLab dialect's latest, range and archive
