@@ -102,7 +102,7 @@ func ParsePath(escaped string) (Path, error) {
 	raw := strings.Split(rest, "/")
 	lit := func(i int, want string) bool { return i < len(raw) && raw[i] == want }
 	p := Path{Owner: segs[0], Type: segs[1], Package: segs[2]}
-	tail := segs[4:]
+	var tail []string
 	switch {
 	case len(segs) <= 5:
 		p.Version = segs[3]
