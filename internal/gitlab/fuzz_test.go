@@ -3,7 +3,6 @@ package gitlab
 import (
 	"encoding/base64"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 )
@@ -16,6 +15,9 @@ func FuzzParseGenericPath(f *testing.F) {
 		"/api/v4/projects/acme%2Ftools/packages/generic/tool/1.0.0/tool.tar.gz",
 		"/api/v4/projects/1/packages/generic/tool/1.0.0/dir/sub/f.txt", "/api/v4/projects/1/packages/generic/t/1/a%zz",
 		"/api/v4/projects/1/packages/generic/t/1/", "/api/v4/projects/1/packages/npm/t/1/f", "/api/v4/projects/1/packages",
+		"/api/v4/projects/1/packages/generic/t/@latest/d/f", "/api/v4/projects/1/packages/generic/t/@range/%5E1/f",
+		"/api/v4/projects/1/packages/generic/t/1.0/@archive.zip", "/api/v4/projects/1/packages/generic/t/@latest/@archive.tar.gz",
+		"/api/v4/projects/1/packages/generic/t/%40latest/f", "/api/v4/projects/1/packages/generic/t/1/%40archive.zip",
 	} {
 		f.Add(s)
 	}
@@ -27,14 +29,12 @@ func FuzzParseGenericPath(f *testing.F) {
 		if !strings.HasPrefix(escaped, Prefix+"projects/") {
 			t.Fatalf("parseGenericPath(%q) accepted a path outside projects/", escaped)
 		}
-		var b strings.Builder
-		b.WriteString(Prefix + "projects/" + url.PathEscape(gp.Project) + "/packages/generic/" + url.PathEscape(gp.Package) + "/" + url.PathEscape(gp.Version))
-		for _, seg := range strings.Split(gp.Path, "/") {
-			b.WriteString("/" + url.PathEscape(seg))
+		if gp.Resolve && gp.Version != "" || gp.Archive != "" && gp.Path != "" || !gp.Resolve && gp.Range != "" {
+			t.Fatalf("parseGenericPath(%q) = %+v: inconsistent", escaped, gp)
 		}
-		again, ok := parseGenericPath(b.String())
+		again, ok := parseGenericPath(gp.escaped())
 		if !ok || again != gp {
-			t.Fatalf("parseGenericPath(%q) = %+v; escaped again %q parses to %+v, %v", escaped, gp, b.String(), again, ok)
+			t.Fatalf("parseGenericPath(%q) = %+v; escaped again %q parses to %+v, %v", escaped, gp, gp.escaped(), again, ok)
 		}
 	})
 }

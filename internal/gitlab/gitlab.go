@@ -288,14 +288,35 @@ func parseGenericPath(escaped string) (genericPath, bool) {
 	return p, true
 }
 
-// escapedGenericPath is the URL of a generic package file or archive.
-func escapedGenericPath(project, pkg, version, path string, archive httpapi.ArchiveFormat) string {
-	segs := []string{url.PathEscape(project), "packages", "generic", url.PathEscape(pkg), url.PathEscape(version)}
-	if archive != "" {
-		segs = append(segs, segPrefix+string(archive))
+// escaped is the path's URL, each segment escaped (parseGenericPath's
+// inverse). A name beginning with '@' has it escaped, so it never reads
+// as one of the literals.
+func (p genericPath) escaped() string {
+	esc := func(s string) string {
+		e := url.PathEscape(s)
+		if strings.HasPrefix(e, "@") {
+			e = "%40" + e[1:]
+		}
+		return e
+	}
+	segs := []string{url.PathEscape(p.Project), "packages", "generic", url.PathEscape(p.Package)}
+	switch {
+	case p.Resolve && p.Range == "":
+		segs = append(segs, segLatest)
+	case p.Resolve:
+		segs = append(segs, segRange, url.PathEscape(p.Range))
+	default:
+		segs = append(segs, esc(p.Version))
+	}
+	if p.Archive != "" {
+		segs = append(segs, segPrefix+string(p.Archive))
 	} else {
-		for _, s := range strings.Split(path, "/") {
-			segs = append(segs, url.PathEscape(s))
+		for i, s := range strings.Split(p.Path, "/") {
+			if i == 0 {
+				segs = append(segs, esc(s))
+			} else {
+				segs = append(segs, url.PathEscape(s))
+			}
 		}
 	}
 	return Prefix + "projects/" + strings.Join(segs, "/")

@@ -115,7 +115,7 @@ func (h *Handler) genericOwn(w http.ResponseWriter, r *http.Request, a *depot.Ac
 	if err != nil {
 		return err
 	}
-	loc := escapedGenericPath(p.Project, p.Package, pv.Version.Version, p.Path, p.Archive)
+	loc := genericPath{Project: p.Project, Package: p.Package, Version: pv.Version.Version, Path: p.Path, Archive: p.Archive}.escaped()
 	if r.URL.RawQuery != "" {
 		loc += "?" + r.URL.RawQuery
 	}
