@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"net/http"
 	"slices"
 
@@ -35,13 +36,7 @@ func (r rangeSelector) Select(vs []*depot.PackageVersion) *depot.PackageVersion 
 		if c := a.Version.CreatedAt.Compare(b.Version.CreatedAt); c != 0 {
 			return c
 		}
-		switch {
-		case a.Version.ID < b.Version.ID:
-			return -1
-		case a.Version.ID > b.Version.ID:
-			return 1
-		}
-		return 0
+		return cmp.Compare(a.Version.ID, b.Version.ID)
 	})
 	cands := make([]semverrange.Version, len(sorted))
 	for i, v := range sorted {
