@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // VersionSelector picks one of a package's versions by a rule the domain
@@ -68,7 +69,9 @@ func selectVersion(name string, vs []*PackageVersion, sel VersionSelector) (*Pac
 // ResolveGitLabVersion is ResolveVersion for a project's generic package as
 // the GitLab dialect names it, with the access rule of a GitLab generic
 // download. Only versions GitLab's rule accepts take part (the others
-// cannot be downloaded through this dialect). ErrProjectNotFound,
+// cannot be downloaded through this dialect), and hidden ones do not
+// (status=hidden: left out of GitLab's listings; their own URL still
+// answers). ErrProjectNotFound,
 // ErrPackageNotFound, ErrNoVersionMatch, ErrUnauthenticated, ErrForbidden,
 // ErrInvalid.
 func (s *Service) ResolveGitLabVersion(ctx context.Context, a *Actor, project, name string, sel VersionSelector) (*PackageVersion, error) {
@@ -88,14 +91,16 @@ func (s *Service) ResolveGitLabVersion(ctx context.Context, a *Actor, project, n
 	} else if err != nil {
 		return nil, fmt.Errorf("look up package: %w", err)
 	}
-	vs, _, err := s.store.SearchVersions(ctx, VersionQuery{OwnerID: owner.ID, Type: TypeGeneric, Name: name, ExactName: true})
+	// The project's versions that are not hidden: GitLab's listings leave
+	// hidden packages out, and "latest" is what a listing would show first.
+	pkgs, _, err := s.store.SearchGitLabPackages(ctx, GitLabPackageQuery{OwnerID: owner.ID, ProjectID: p.ID, Type: TypeGeneric, Name: name})
 	if err != nil {
-		return nil, fmt.Errorf("search versions: %w", err)
+		return nil, fmt.Errorf("search packages: %w", err)
 	}
-	keep := vs[:0]
-	for _, v := range vs {
-		if ValidateGitLabVersion(v.Version.Version) == nil {
-			keep = append(keep, v)
+	var keep []*PackageVersion
+	for _, gp := range pkgs {
+		if strings.EqualFold(gp.Package.Name, name) && ValidateGitLabVersion(gp.Version.Version) == nil {
+			keep = append(keep, &gp.PackageVersion)
 		}
 	}
 	return selectVersion(name, keep, sel)

@@ -365,6 +365,9 @@ func (fx *fixture) testGitLabLatest(t *testing.T) {
 	for _, v := range []string{"1.0.0", "1.5.0", "2.0.0-rc.1"} {
 		fx.mustStatus(t, http.StatusCreated, http.MethodPut, gl+"/"+v+"/bin/tool", tok, []byte("tool "+v))
 	}
+	// A hidden package (GitLab's status=hidden) takes no part; its own URL answers.
+	fx.mustStatus(t, http.StatusCreated, http.MethodPut, gl+"/1.9.0/bin/tool?status=hidden", tok, []byte("hidden"))
+	fx.mustGetBody(t, gl+"/1.9.0/bin/tool", tok, []byte("hidden"))
 	for _, c := range []struct{ path, want string }{
 		{gl + "/@latest/bin/tool", gl + "/1.5.0/bin/tool"},
 		{gl + "/@range/" + url.PathEscape("~1.0") + "/bin/tool", gl + "/1.0.0/bin/tool"},
