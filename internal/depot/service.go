@@ -92,6 +92,9 @@ type Options struct {
 	// Events, when set, is told after every change that may have recorded
 	// webhook events.
 	Events EventNotifier
+	// Audit receives the audit log's events; nil writes each to the store
+	// at once (see internal/audit for a batching, pruning one).
+	Audit Auditor
 }
 
 // NewService returns a Service over the given stores. opts may be nil.
@@ -295,7 +298,13 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 		s.digestLater(blob.SHA256)
 	}
 	s.notifyEvents()
+	s.audit(ctx, a, AuditFileUpload, owner.Name, fileTarget(ref.Type, ref.Package, ref.Version, ref.File), uploadDetail(f, "gitea"))
 	return f, nil
+}
+
+// uploadDetail is an upload's audit detail.
+func uploadDetail(f *File, dialect string) map[string]any {
+	return map[string]any{"size": f.Blob.Size, "sha256": f.Blob.SHA256, "api": dialect}
 }
 
 // uploadOwner returns the owner the actor may upload pkg to: with write
@@ -402,6 +411,9 @@ func (s *Service) DeleteFile(ctx context.Context, a *Actor, ref FileRef) error {
 		return Errorf(ErrNotFound, "file %q not found", ref.File)
 	}
 	s.notifyEvents()
+	if err == nil {
+		s.audit(ctx, a, AuditFileDelete, owner.Name, fileTarget(ref.Type, ref.Package, ref.Version, ref.File), nil)
+	}
 	return err
 }
 
@@ -420,6 +432,9 @@ func (s *Service) DeleteVersion(ctx context.Context, a *Actor, ref VersionRef) e
 		return Errorf(ErrNotFound, "package %q version %q not found", ref.Package, ref.Version)
 	}
 	s.notifyEvents()
+	if err == nil {
+		s.audit(ctx, a, AuditVersionDelete, owner.Name, fileTarget(ref.Type, ref.Package, ref.Version), nil)
+	}
 	return err
 }
 
