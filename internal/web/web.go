@@ -354,6 +354,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, req *request, err
 }
 
 func clientKey(r *http.Request) string {
+	if addr := depot.ClientAddr(r.Context()); addr != "" {
+		return addr
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
