@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -265,6 +266,30 @@ func ValidateAuditQuery(q *AuditQuery) error {
 	}
 	q.Limit = min(q.Limit, MaxAuditLimit)
 	return nil
+}
+
+// ParseAuditTime reads a bound of an audit query: an RFC 3339 time, a
+// date (midnight UTC), or an age before now (a Go duration, or whole days
+// as "7d"). "" is no bound. ErrInvalid.
+func ParseAuditTime(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 && n <= 100*366 {
+			return now.Add(-time.Duration(n) * 24 * time.Hour), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, Errorf(ErrInvalid, "%q is neither a time (RFC 3339 or YYYY-MM-DD) nor an age (e.g. 36h, 7d)", s)
 }
 
 // AuditLog returns a page of the whole audit log, for site admins.

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
@@ -53,10 +52,10 @@ func AuditEventOf(e *depot.AuditEvent) AuditEvent {
 func ParseAuditQuery(v url.Values, now time.Time) (depot.AuditQuery, error) {
 	q := depot.AuditQuery{Owner: v.Get("owner"), Actor: v.Get("actor"), Action: v.Get("action")}
 	var err error
-	if q.Since, err = parseWhen(v.Get("since"), now); err != nil {
+	if q.Since, err = depot.ParseAuditTime(v.Get("since"), now); err != nil {
 		return q, depot.Errorf(depot.ErrInvalid, "since: %v", err)
 	}
-	if q.Until, err = parseWhen(v.Get("until"), now); err != nil {
+	if q.Until, err = depot.ParseAuditTime(v.Get("until"), now); err != nil {
 		return q, depot.Errorf(depot.ErrInvalid, "until: %v", err)
 	}
 	for _, p := range []struct {
@@ -84,29 +83,6 @@ func ParseAuditQuery(v url.Values, now time.Time) (depot.AuditQuery, error) {
 		return q, depot.Errorf(depot.ErrInvalid, "order: %q is neither newest nor oldest", v.Get("order"))
 	}
 	return q, depot.ValidateAuditQuery(&q)
-}
-
-// parseWhen reads a time: RFC 3339, a date (midnight UTC), or an age
-// before now (a Go duration, or whole days as "7d"). "" is no bound.
-func parseWhen(s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		if n, err := strconv.Atoi(days); err == nil && n >= 0 && n <= 100*366 {
-			return now.Add(-time.Duration(n) * 24 * time.Hour), nil
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-		return now.Add(-d), nil
-	}
-	return time.Time{}, depot.Errorf(depot.ErrInvalid, "%q is neither a time (RFC 3339 or YYYY-MM-DD) nor an age (e.g. 36h, 7d)", s)
 }
 
 // NextAuditQuery returns the query of the page after evs, "" when evs

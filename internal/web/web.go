@@ -118,6 +118,8 @@ func New(svc *depot.Service, log *slog.Logger, opts Options) *Handler {
 	post("/-/admin/users", h.adminCreateUser)
 	post("/-/admin/users/{user}", h.adminSetFlags)
 	get("/-/admin/webhooks", h.hooks)
+	get("/-/admin/audit", h.audit)
+	get("/{owner}/-/audit", h.audit)
 	post("/-/admin/webhooks", h.createHook)
 	get("/-/admin/webhooks/{id}", h.hook)
 	post("/-/admin/webhooks/{id}", h.editHook)
