@@ -65,7 +65,7 @@ func TestAuditUIInChromium(t *testing.T) {
 		t.Fatalf("audit page shows %d events, want at least 8: %q", len(all), all)
 	}
 	want := []string{
-		"root | 127.0.0.1 | signin",                                               // the browser's own sign-in, newest
+		"root | 127.0.0.1 | signin",                                                // the browser's own sign-in, newest
 		"root | 192.0.2.44 | signin.failed",                                        // 4 guesses, one row
 		"bob | 198.51.100.23 | file.delete | bob | generic/tool/1.0.0/tool.tar.gz", // the delete
 		"bob | 198.51.100.23 | token.create | bob | release",
