@@ -21,9 +21,11 @@ type memStore struct {
 	inserts int
 	prunes  int
 	fail    error
+	delay   time.Duration
 }
 
 func (m *memStore) InsertAuditEvents(_ context.Context, evs []*depot.AuditEvent) error {
+	time.Sleep(m.delay)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail != nil {
@@ -214,4 +216,36 @@ func TestRunFlushesAndPrunes(t *testing.T) {
 	if fmt.Sprint(actors) != "[eve mallory]" {
 		t.Errorf("events after Run = %v, want the old one pruned and both failures flushed", actors)
 	}
+}
+
+// TestConcurrentChangesShareCommits: events recorded at once share
+// transactions, and each Record returns only once its event is stored.
+func TestConcurrentChangesShareCommits(t *testing.T) {
+	st := &memStore{delay: 20 * time.Millisecond}
+	l := audit.New(st, audit.Options{})
+	const n = 40
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			target := fmt.Sprint(i)
+			l.Record(context.Background(), depot.AuditEvent{Time: t0, Actor: "alice", Action: depot.AuditFileDelete, Target: target})
+			found := false
+			for _, e := range st.all() {
+				found = found || e.Target == target
+			}
+			if !found {
+				t.Errorf("Record of %s returned before its event was stored", target)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := len(st.all()); got != n {
+		t.Fatalf("%d events stored, want %d", got, n)
+	}
+	if st.inserts >= n/2 {
+		t.Errorf("%d transactions for %d concurrent events, want them shared", st.inserts, n)
+	}
+	t.Logf("%d events in %d transactions", n, st.inserts)
 }

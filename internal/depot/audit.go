@@ -192,13 +192,18 @@ func cmpOr(a, b string) string {
 // audit records one event of a change a made (a may be nil: see
 // auditActor). detail is marshalled to a JSON object; nil for none.
 func (s *Service) audit(ctx context.Context, a *Actor, action, owner, target string, detail map[string]any) {
-	id, name := auditActor(ctx, a)
-	s.recordAudit(ctx, AuditEvent{ActorID: id, Actor: name, Action: action, Owner: owner, Target: target}, detail)
+	s.recordAudit(ctx, s.auditEvent(ctx, a, action, owner, target, detail))
 }
 
-// recordAudit completes ev (time, address, detail) and hands it to the
-// Auditor.
-func (s *Service) recordAudit(ctx context.Context, ev AuditEvent, detail map[string]any) {
+// auditEvent returns the complete event (time, actor, address, detail) of
+// a change a makes.
+func (s *Service) auditEvent(ctx context.Context, a *Actor, action, owner, target string, detail map[string]any) AuditEvent {
+	id, name := auditActor(ctx, a)
+	return s.completeAudit(ctx, AuditEvent{ActorID: id, Actor: name, Action: action, Owner: owner, Target: target}, detail)
+}
+
+// completeAudit sets ev's time, address and detail.
+func (s *Service) completeAudit(ctx context.Context, ev AuditEvent, detail map[string]any) AuditEvent {
 	ev.Time = s.now()
 	ev.Addr = ClientAddr(ctx)
 	if len(detail) > 0 {
@@ -207,6 +212,12 @@ func (s *Service) recordAudit(ctx context.Context, ev AuditEvent, detail map[str
 			ev.Detail = string(b)
 		}
 	}
+	return ev
+}
+
+// recordAudit hands a complete event to the Auditor, after its change
+// committed.
+func (s *Service) recordAudit(ctx context.Context, ev AuditEvent) {
 	// The change is made: a request cancelled since must not lose its
 	// entry.
 	s.auditor().Record(context.WithoutCancel(ctx), ev)
@@ -240,8 +251,8 @@ func (s *Service) auditSignInFailed(ctx context.Context, username, via string) {
 	if len(username) > maxAuditFilterLen {
 		username = username[:maxAuditFilterLen]
 	}
-	s.recordAudit(ctx, AuditEvent{Actor: username, Action: AuditSignInFailed, Target: username},
-		map[string]any{"via": via, auditFailedAttemptsField: 1})
+	s.recordAudit(ctx, s.completeAudit(ctx, AuditEvent{Actor: username, Action: AuditSignInFailed, Target: username},
+		map[string]any{"via": via, auditFailedAttemptsField: 1}))
 }
 
 var auditActionRE = regexp.MustCompile(`^[a-z_]+(\.[a-z_]+)?$`)

@@ -209,9 +209,12 @@ func (s *Service) UploadGitLabFile(ctx context.Context, a *Actor, ref GitLabFile
 	if !a.IsAnonymous() {
 		creator = a.User.ID
 	}
+	detail := uploadDetail(blob, "gitlab")
+	detail["project"] = p.Name
+	ev := s.auditEvent(ctx, a, AuditFileUpload, owner.Name, fileTarget(TypeGeneric, ref.Package, ref.Version, name), detail)
 	f, err := s.store.CreateGitLabFile(ctx, NewFile{
 		OwnerID: owner.ID, Type: TypeGeneric, Package: ref.Package, Version: ref.Version, File: name,
-		Blob: blob, CreatorID: creator, CreatedAt: blob.CreatedAt, ExchangeID: exchangeID(a), Quota: quota,
+		Blob: blob, CreatorID: creator, CreatedAt: blob.CreatedAt, ExchangeID: exchangeID(a), Quota: quota, Audit: &ev,
 	}, GitLabFileOptions{ProjectID: p.ID, Status: up.Status, AllowDuplicate: allow},
 		func(ctx context.Context) error { return bu.Commit(ctx, blob.SHA256) })
 	switch {
@@ -229,9 +232,6 @@ func (s *Service) UploadGitLabFile(ctx context.Context, a *Actor, ref GitLabFile
 		s.digestLater(blob.SHA256)
 	}
 	s.notifyEvents()
-	detail := uploadDetail(f, "gitlab")
-	detail["project"] = p.Name
-	s.audit(ctx, a, AuditFileUpload, owner.Name, fileTarget(TypeGeneric, ref.Package, ref.Version, name), detail)
 	return f, nil
 }
 

@@ -281,9 +281,10 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 		return nil, err
 	}
 	defer up.Close()
+	ev := s.auditEvent(ctx, a, AuditFileUpload, owner.Name, fileTarget(ref.Type, ref.Package, ref.Version, ref.File), uploadDetail(blob, "gitea"))
 	f, err := s.store.CreateFile(ctx, NewFile{
 		OwnerID: owner.ID, Type: ref.Type, Package: ref.Package, Version: ref.Version, File: ref.File,
-		Blob: blob, CreatorID: a.User.ID, CreatedAt: blob.CreatedAt, ExchangeID: exchangeID(a), Quota: quota,
+		Blob: blob, CreatorID: a.User.ID, CreatedAt: blob.CreatedAt, ExchangeID: exchangeID(a), Quota: quota, Audit: &ev,
 	}, func(ctx context.Context) error { return up.Commit(ctx, blob.SHA256) })
 	if errors.Is(err, ErrQuotaTotalSize) || errors.Is(err, ErrQuotaTotalCount) {
 		return nil, err
@@ -298,13 +299,13 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 		s.digestLater(blob.SHA256)
 	}
 	s.notifyEvents()
-	s.audit(ctx, a, AuditFileUpload, owner.Name, fileTarget(ref.Type, ref.Package, ref.Version, ref.File), uploadDetail(f, "gitea"))
 	return f, nil
 }
 
-// uploadDetail is an upload's audit detail.
-func uploadDetail(f *File, dialect string) map[string]any {
-	return map[string]any{"size": f.Blob.Size, "sha256": f.Blob.SHA256, "api": dialect}
+// uploadDetail is an upload's audit detail. Uploads write their audit
+// event in their own transaction (NewFile.Audit).
+func uploadDetail(b Blob, dialect string) map[string]any {
+	return map[string]any{"size": b.Size, "sha256": b.SHA256, "api": dialect}
 }
 
 // uploadOwner returns the owner the actor may upload pkg to: with write

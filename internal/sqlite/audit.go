@@ -16,14 +16,21 @@ func (s *Store) InsertAuditEvents(ctx context.Context, evs []*depot.AuditEvent) 
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for _, e := range evs {
-			err := tx.QueryRowContext(ctx, `INSERT INTO audit_events (at, actor_id, actor, addr, action, owner, target, detail)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, sqlrow.AuditArgs(e)...).Scan(&e.ID)
-			if err != nil {
+			if err := insertAudit(ctx, tx, e); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// insertAudit appends e (nil: nothing) in tx and sets its ID.
+func insertAudit(ctx context.Context, tx *sql.Tx, e *depot.AuditEvent) error {
+	if e == nil {
+		return nil
+	}
+	return tx.QueryRowContext(ctx, `INSERT INTO audit_events (at, actor_id, actor, addr, action, owner, target, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, sqlrow.AuditArgs(e)...).Scan(&e.ID)
 }
 
 // ListAuditEvents implements depot.AuditStore.

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ func runAudit(t *testing.T, newStore func(t *testing.T) depot.Store) {
 		{"AuditFilters", testAuditFilters},
 		{"AuditPaging", testAuditPaging},
 		{"AuditPrune", testAuditPrune},
+		{"AuditInUploadTransaction", testAuditInUploadTransaction},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
@@ -197,5 +200,80 @@ func testAuditPrune(t *testing.T, s depot.Store) {
 	got = auditIDs(listAudit(t, s, depot.AuditQuery{Oldest: true}))
 	if fmt.Sprint(got) != fmt.Sprint(auditIDs(evs[7:])) {
 		t.Fatalf("kept %v, want %v", got, auditIDs(evs[7:]))
+	}
+}
+
+// testAuditInUploadTransaction: NewFile.Audit is written with the file,
+// and not at all when the upload is refused or its blob commit fails,
+// also among concurrent uploads (SQLite's group commit).
+func testAuditInUploadTransaction(t *testing.T, s depot.Store) {
+	ctx := context.Background()
+	alice := MustCreateUser(t, s, "alice")
+	ev := func(target string) *depot.AuditEvent {
+		return &depot.AuditEvent{Time: when, ActorID: alice.ID, Actor: "alice", Action: depot.AuditFileUpload, Owner: "alice", Target: target}
+	}
+	targets := func() map[string]int {
+		out := map[string]int{}
+		for _, e := range listAudit(t, s, depot.AuditQuery{Limit: depot.MaxAuditLimit}) {
+			out[e.Target]++
+		}
+		return out
+	}
+	ok := NewFile(alice, "tool", "1.0", "a.bin", "a")
+	ok.Audit = ev("ok")
+	MustCreateFile(t, s, ok)
+	if ok.Audit.ID == 0 {
+		t.Error("the upload's audit event has no ID")
+	}
+	dup := NewFile(alice, "tool", "1.0", "a.bin", "other bytes")
+	dup.Audit = ev("conflict")
+	_, err := s.CreateFile(ctx, dup, func(context.Context) error { return nil })
+	wantErr(t, "CreateFile of an existing name", err, depot.ErrConflict)
+	boom := errors.New("blob storage is down")
+	failed := NewFile(alice, "tool", "1.0", "b.bin", "b")
+	failed.Audit = ev("commit fails")
+	_, err = s.CreateFile(ctx, failed, func(context.Context) error { return boom })
+	wantErr(t, "CreateFile whose blob commit fails", err, boom)
+	p := MustCreateProject(t, s, alice.ID, "proj", "")
+	gl := NewFile(alice, "tool", "2.0", "c.bin", "c")
+	gl.Audit = ev("gitlab")
+	if _, err := s.CreateGitLabFile(ctx, gl, depot.GitLabFileOptions{ProjectID: p.ID}, func(context.Context) error { return nil }); err != nil {
+		t.Fatalf("CreateGitLabFile: %v", err)
+	}
+	glFailed := NewFile(alice, "tool", "2.0", "d.bin", "d")
+	glFailed.Audit = ev("gitlab commit fails")
+	_, err = s.CreateGitLabFile(ctx, glFailed, depot.GitLabFileOptions{ProjectID: p.ID}, func(context.Context) error { return boom })
+	wantErr(t, "CreateGitLabFile whose blob commit fails", err, boom)
+	if got := targets(); len(got) != 2 || got["ok"] != 1 || got["gitlab"] != 1 {
+		t.Fatalf("audit events %v, want only the two recorded uploads'", got)
+	}
+
+	// Concurrent uploads, two of one name: the loser's event goes with it.
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		name := fmt.Sprintf("c%d.bin", i)
+		if i >= 6 {
+			name = "same.bin"
+		}
+		nf := NewFile(alice, "tool", "3.0", name, fmt.Sprint("content ", i))
+		nf.Audit = ev(fmt.Sprint("concurrent ", i))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = s.CreateFile(ctx, nf, func(context.Context) error { return nil })
+		}()
+	}
+	wg.Wait()
+	got := targets()
+	for i, err := range errs {
+		want := 1
+		if err != nil {
+			wantErr(t, fmt.Sprint("concurrent upload ", i), err, depot.ErrConflict)
+			want = 0
+		}
+		if got[fmt.Sprint("concurrent ", i)] != want {
+			t.Errorf("upload %d (error %v): %d audit events, want %d", i, err, got[fmt.Sprint("concurrent ", i)], want)
+		}
 	}
 }
