@@ -1,5 +1,6 @@
 // Package audit is depot's audit log writer: a depot.Auditor that writes
-// each change's event to the store at once, gathers failed sign-ins in
+// each change's event to the store before returning (concurrent events
+// share a transaction, a group commit), gathers failed sign-ins in
 // memory and writes them in batches (one row per client address and user
 // name per flush, with the number of attempts), and prunes events older
 // than the retention in bounded batches.
