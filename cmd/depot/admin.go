@@ -31,7 +31,7 @@ func adminCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.C
 			if err != nil {
 				return err
 			}
-			return fn(ctx, cmd, svc)
+			return fn(depot.WithAuditActor(ctx, depot.AuditActorAdminCLI), cmd, svc)
 		}
 	}
 	str := func(name, usage string) cli.Flag {
@@ -190,6 +190,6 @@ func adminCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.C
 						return err
 					}),
 			}},
-		}, append(append(append(append(gitlabAdminCommands(stdout, sub), integrityCommands(stdout, stderr, onUsage)...), trustedPublisherCommand(stdout, sub)), quotaAdminCommands(stdout, sub)...), hookAdminCommands(stdout, sub, onUsage)...)...),
+		}, append(append(append(append(gitlabAdminCommands(stdout, sub), integrityCommands(stdout, stderr, onUsage)...), trustedPublisherCommand(stdout, sub)), quotaAdminCommands(stdout, sub)...), append(hookAdminCommands(stdout, sub, onUsage), auditCommand(stdout, sub))...)...),
 	}
 }

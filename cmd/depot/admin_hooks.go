@@ -137,7 +137,7 @@ func hookAdminCommands(stdout io.Writer, sub subCommand, onUsage cli.OnUsageErro
 					}
 					defer svc.Close()
 					ref := depot.VersionRef{Owner: cmd.String("owner"), Type: depot.TypeGeneric, Package: cmd.String("name"), Version: cmd.String("version")}
-					if err := svc.DeleteVersion(ctx, cliActor, ref); err != nil {
+					if err := svc.DeleteVersion(depot.WithAuditActor(ctx, depot.AuditActorAdminCLI), cliActor, ref); err != nil {
 						return err
 					}
 					_, err = fmt.Fprintf(stdout, "deleted %s/%s %s\n", ref.Owner, ref.Package, ref.Version)

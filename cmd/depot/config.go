@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/httpapi"
 	"github.com/depot-registry/depot/internal/oidc"
 	"github.com/depot-registry/depot/internal/password"
 	"github.com/depot-registry/depot/internal/webhook"
@@ -89,6 +91,15 @@ type Config struct {
 	// NoWebhookDelivery keeps this process from delivering (another
 	// replica does).
 	NoWebhookDelivery bool
+	// AuditRetention is how long audit events are kept; 0 keeps them
+	// forever.
+	AuditRetention time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For names the
+	// client address (of the audit log and sign-in limits).
+	TrustedProxies []netip.Prefix
+	// auditor, when set by serve, receives the service's audit events;
+	// nil writes each to the store at once (the admin CLI).
+	auditor depot.Auditor
 }
 
 func dataFlags() []cli.Flag {
@@ -133,6 +144,8 @@ func serveFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "webhook-backoff", Value: 10 * time.Second, Usage: "wait before the first retry of a failed delivery, doubled after each further failure (at most 1h)", Sources: cli.EnvVars("DEPOT_WEBHOOK_BACKOFF")},
 		&cli.IntFlag{Name: "webhook-max-attempts", Value: 8, Usage: "tries of a delivery before it is marked failed", Sources: cli.EnvVars("DEPOT_WEBHOOK_MAX_ATTEMPTS")},
 		&cli.BoolFlag{Name: "no-webhook-delivery", Usage: "do not deliver webhooks from this process (other replicas do)", Sources: cli.EnvVars("DEPOT_NO_WEBHOOK_DELIVERY")},
+		&cli.DurationFlag{Name: "audit-retention", Value: defaultAuditRetention, Usage: "how long audit log events are kept (pruned hourly); 0 keeps them forever", Sources: cli.EnvVars("DEPOT_AUDIT_RETENTION")},
+		&cli.StringFlag{Name: "trusted-proxies", Usage: "comma-separated IPs and CIDRs of reverse proxies whose X-Forwarded-For names the client address (audit log, sign-in limits)", Sources: cli.EnvVars("DEPOT_TRUSTED_PROXIES")},
 	)
 }
 
@@ -265,8 +278,17 @@ func serveConfig(cmd *cli.Command) (Config, error) {
 		return c, usageError("--webhook-max-attempts (DEPOT_WEBHOOK_MAX_ATTEMPTS): must be at least 1")
 	}
 	c.NoWebhookDelivery = cmd.Bool("no-webhook-delivery")
+	if c.AuditRetention = cmd.Duration("audit-retention"); c.AuditRetention < 0 {
+		return c, usageError("--audit-retention (DEPOT_AUDIT_RETENTION): %v is negative", c.AuditRetention)
+	}
+	if c.TrustedProxies, err = httpapi.ParseTrustedProxies(cmd.String("trusted-proxies")); err != nil {
+		return c, usageError("--trusted-proxies (DEPOT_TRUSTED_PROXIES): %v", err)
+	}
 	return c, nil
 }
+
+// defaultAuditRetention keeps audit events a year.
+const defaultAuditRetention = 365 * 24 * time.Hour
 
 // Server limits' defaults.
 const (
@@ -389,5 +411,6 @@ func newService(c Config, store depot.Store, blobs depot.BlobStore, log *slog.Lo
 	if events != nil {
 		opts.Events = events
 	}
+	opts.Audit = c.auditor
 	return depot.NewService(store, blobs, hasher, opts), nil
 }

@@ -14,6 +14,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/oidc/issuertest"
 	"github.com/depot-registry/depot/internal/testenv"
 )
@@ -199,6 +200,14 @@ func runTrustedPublishing(t *testing.T, e *publishingEnv) {
 		}
 		if code, _ := e.do(http.MethodPut, pkg+"app-cli/1.0.0/x.bin", map[string]string{"Authorization": "token " + tok}, "x"); code != http.StatusCreated {
 			t.Errorf("PUT to app-cli (pattern app-*): %d", code)
+		}
+		// The audit log names the publisher as the actor of the exchange
+		// and of the uploads.
+		for _, action := range []string{depot.AuditPublisherExchange, depot.AuditFileUpload} {
+			evs, err := e.m.Service.AdminAuditLog(context.Background(), depot.AuditQuery{Action: action, Owner: "acme", Limit: 1})
+			if err != nil || len(evs) != 1 || !strings.HasPrefix(evs[0].Actor, "trusted publisher ") || evs[0].ActorID != 0 {
+				t.Errorf("latest %s of acme: %+v, %v; want one by a trusted publisher", action, evs, err)
+			}
 		}
 	})
 	t.Run("GitLab token exchanged, minted token uploads with every GitLab auth style", func(t *testing.T) {

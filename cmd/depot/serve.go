@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/depot-registry/depot/internal/audit"
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/giteaapi"
 	"github.com/depot-registry/depot/internal/httpapi"
@@ -68,6 +69,8 @@ type Main struct {
 
 	// Webhooks delivers webhook events; nil with NoWebhookDelivery.
 	Webhooks *webhook.Worker
+	// Audit writes the audit log and prunes it.
+	Audit *audit.Log
 
 	// verifier runs when Config.VerifyRate is set.
 	verifier   *backgroundVerifier
@@ -76,6 +79,8 @@ type Main struct {
 	prof       *http.Server
 	stopHooks  context.CancelFunc
 	hooksDone  chan struct{}
+	stopAudit  context.CancelFunc
+	auditDone  chan struct{}
 	metricsReg *prometheus.Registry
 }
 
@@ -128,8 +133,21 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Webhooks != nil {
 		events = m.Webhooks
 	}
-	if m.Service, err = newService(m.Config, m.Store, m.Blobs, m.Log, events); err != nil {
+	m.Audit = audit.New(m.Store, audit.Options{Retention: m.Config.AuditRetention, Now: m.Config.Now, Logger: m.Log})
+	c := m.Config
+	if c.auditor == nil { // tests may bring their own
+		c.auditor = m.Audit
+	}
+	if m.Service, err = newService(c, m.Store, m.Blobs, m.Log, events); err != nil {
 		return err
+	}
+	{
+		ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		m.stopAudit, m.auditDone = cancel, make(chan struct{})
+		go func() {
+			defer close(m.auditDone)
+			m.Audit.Run(ctx)
+		}()
 	}
 	m.Service.WatchAuth()
 	refresh := m.Config.DamageRefresh
@@ -141,7 +159,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		m.Log.Warn("resuming blob digests", "err", err)
 	}
 	opts := server.Options{Version: version, BaseURL: m.Config.BaseURL,
-		Uploads: httpapi.NewUploadLimiter(m.Config.MaxUploadsPerClient, m.Config.MaxUploads)}
+		Uploads:        httpapi.NewUploadLimiter(m.Config.MaxUploadsPerClient, m.Config.MaxUploads),
+		TrustedProxies: m.Config.TrustedProxies}
 	var vm *verifyMetrics
 	if m.Config.Metrics {
 		reg := m.metricsReg
@@ -239,6 +258,12 @@ func (m *Main) Close() error {
 		err = errors.Join(err, m.Service.FlushDownloads(ctx))
 		cancel()
 		err = errors.Join(err, m.Service.Close())
+	}
+	if m.stopAudit != nil {
+		// Failed sign-ins gathered in memory, written before the store
+		// closes.
+		m.stopAudit()
+		<-m.auditDone
 	}
 	if m.Store != nil {
 		err = errors.Join(err, m.Store.Close())

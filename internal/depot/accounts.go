@@ -115,7 +115,7 @@ func (s *Service) CreateTokenFor(ctx context.Context, a *Actor, username, name s
 	if name == "" {
 		return "", nil, Errorf(ErrInvalid, "access token name is required")
 	}
-	return s.CreateToken(ctx, username, name, scopes, nil)
+	return s.CreateToken(actingAs(ctx, a), username, name, scopes, nil)
 }
 
 // ListTokensFor lists username's tokens for a (see CreateTokenFor).
@@ -156,7 +156,7 @@ func (s *Service) DeleteTokenFor(ctx context.Context, a *Actor, username, idOrNa
 	if name == "" {
 		return Errorf(ErrNotFound, "access token %q does not exist", idOrName)
 	}
-	return s.RevokeToken(ctx, u.Name, name)
+	return s.RevokeToken(actingAs(ctx, a), u.Name, name)
 }
 
 // Org returns an organization a may see. ErrForbidden, ErrNotFound.
@@ -183,7 +183,7 @@ func (s *Service) CreateOrgAs(ctx context.Context, a *Actor, name string, vis Vi
 	if vis == "" {
 		vis = Public
 	}
-	return s.CreateOrg(ctx, name, a.User.Name, vis)
+	return s.CreateOrg(actingAs(ctx, a), name, a.User.Name, vis)
 }
 
 // MyOrgs returns the organizations a is a member of. A token needs
@@ -416,7 +416,11 @@ func (s *Service) SetMemberAs(ctx context.Context, a *Actor, org, username strin
 	if err != nil {
 		return err
 	}
-	return s.store.SetMember(ctx, Member{OrgID: o.ID, UserID: u.ID, Role: role})
+	if err := s.store.SetMember(ctx, Member{OrgID: o.ID, UserID: u.ID, Role: role}); err != nil {
+		return err
+	}
+	s.audit(ctx, a, AuditMemberSet, o.Name, u.Name, map[string]any{"role": role.String()})
+	return nil
 }
 
 // RemoveMemberAs removes a user from an organization that a administers;
@@ -433,6 +437,8 @@ func (s *Service) RemoveMemberAs(ctx context.Context, a *Actor, org, username st
 		return nil
 	case errors.Is(err, ErrConflict):
 		return Errorf(ErrConflict, "%s is the last admin of %s: an organization keeps at least one", u.Name, o.Name)
+	case err == nil:
+		s.audit(ctx, a, AuditMemberRemove, o.Name, u.Name, nil)
 	}
 	return err
 }
@@ -470,5 +476,5 @@ func (s *Service) CreateUserAs(ctx context.Context, a *Actor, nu NewUser) (*User
 	if err := apiSiteAdmin(a, ScopeWriteAdmin); err != nil {
 		return nil, err
 	}
-	return s.CreateUser(ctx, nu)
+	return s.CreateUser(actingAs(ctx, a), nu)
 }

@@ -82,11 +82,13 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Actor, erro
 		// Spend the same time as a wrong password, so user names cannot be
 		// probed by timing.
 		_ = s.passwords.Verify("", c.Password)
+		s.auditSignInFailed(ctx, c.Username, "basic")
 		return nil, errBadCredentials
 	} else if err != nil {
 		return nil, fmt.Errorf("look up user: %w", err)
 	}
 	if err := s.passwords.Verify(u.PasswordHash, c.Password); err != nil || u.Disabled {
+		s.auditSignInFailed(ctx, c.Username, "basic")
 		return nil, errBadCredentials
 	}
 	return &Actor{User: u}, nil
@@ -214,6 +216,7 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*User, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
 	}
+	s.audit(ctx, nil, AuditUserCreate, u.Name, u.Name, map[string]any{"admin": u.IsAdmin, "email": u.Email, "visibility": u.Visibility})
 	return u, nil
 }
 
@@ -248,6 +251,7 @@ func (s *Service) CreateOrg(ctx context.Context, name, admin string, vis Visibil
 	} else if err != nil {
 		return nil, fmt.Errorf("create organization: %w", err)
 	}
+	s.audit(ctx, nil, AuditOrgCreate, org.Name, org.Name, map[string]any{"admin": u.Name, "visibility": vis})
 	return org, nil
 }
 
@@ -267,7 +271,11 @@ func (s *Service) SetMember(ctx context.Context, org, username string, role Role
 	if err != nil {
 		return err
 	}
-	return s.store.SetMember(ctx, Member{OrgID: o.ID, UserID: u.ID, Role: role})
+	if err := s.store.SetMember(ctx, Member{OrgID: o.ID, UserID: u.ID, Role: role}); err != nil {
+		return err
+	}
+	s.audit(ctx, nil, AuditMemberSet, o.Name, u.Name, map[string]any{"role": role.String()})
+	return nil
 }
 
 // CreateToken creates a token for the user and returns its secret, which is
@@ -298,6 +306,11 @@ func (s *Service) CreateToken(ctx context.Context, username, name string, scopes
 	} else if err != nil {
 		return "", nil, fmt.Errorf("create token: %w", err)
 	}
+	detail := map[string]any{"scopes": scopes.String()}
+	if expires != nil {
+		detail["expires_at"] = expires.UTC()
+	}
+	s.audit(ctx, nil, AuditTokenCreate, u.Name, name, detail)
 	return secret, t, nil
 }
 
@@ -322,6 +335,9 @@ func (s *Service) RevokeToken(ctx context.Context, username, name string) error 
 	s.tokens.dropUser(u.ID)
 	if errors.Is(err, ErrNotFound) {
 		return Errorf(ErrNotFound, "user %q has no token named %q", username, name)
+	}
+	if err == nil {
+		s.audit(ctx, nil, AuditTokenRevoke, u.Name, name, nil)
 	}
 	return err
 }

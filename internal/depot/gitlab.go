@@ -209,9 +209,12 @@ func (s *Service) UploadGitLabFile(ctx context.Context, a *Actor, ref GitLabFile
 	if !a.IsAnonymous() {
 		creator = a.User.ID
 	}
+	detail := uploadDetail(blob, "gitlab")
+	detail["project"] = p.Name
+	ev := s.auditEvent(ctx, a, AuditFileUpload, owner.Name, fileTarget(TypeGeneric, ref.Package, ref.Version, name), detail)
 	f, err := s.store.CreateGitLabFile(ctx, NewFile{
 		OwnerID: owner.ID, Type: TypeGeneric, Package: ref.Package, Version: ref.Version, File: name,
-		Blob: blob, CreatorID: creator, CreatedAt: blob.CreatedAt, ExchangeID: exchangeID(a), Quota: quota,
+		Blob: blob, CreatorID: creator, CreatedAt: blob.CreatedAt, ExchangeID: exchangeID(a), Quota: quota, Audit: &ev,
 	}, GitLabFileOptions{ProjectID: p.ID, Status: up.Status, AllowDuplicate: allow},
 		func(ctx context.Context) error { return bu.Commit(ctx, blob.SHA256) })
 	switch {
@@ -610,6 +613,9 @@ func (s *Service) DeleteGitLabPackage(ctx context.Context, a *Actor, project str
 		return ErrPackageNotFound
 	}
 	s.notifyEvents()
+	if err == nil {
+		s.audit(ctx, a, AuditVersionDelete, owner.Name, fileTarget(gp.Package.Type, gp.Package.Name, gp.Version.Version), map[string]any{"api": "gitlab"})
+	}
 	return err
 }
 
@@ -637,6 +643,8 @@ func (s *Service) DeleteGitLabPackageFile(ctx context.Context, a *Actor, project
 		return err
 	}
 	s.notifyEvents()
+	s.audit(ctx, a, AuditFileDelete, owner.Name, fileTarget(gp.Package.Type, gp.Package.Name, gp.Version.Version, f.Name),
+		map[string]any{"api": "gitlab", "file_id": fileID})
 	return nil
 }
 
@@ -652,7 +660,11 @@ func (s *Service) SetPackageSettings(ctx context.Context, owner string, allowDup
 	} else if err != nil {
 		return err
 	}
-	return s.store.SetPackageSettings(ctx, &PackageSettings{OwnerID: o.ID, GenericDuplicatesAllowed: allowDuplicates, GenericDuplicateExceptionRegex: exceptionRegex})
+	if err := s.store.SetPackageSettings(ctx, &PackageSettings{OwnerID: o.ID, GenericDuplicatesAllowed: allowDuplicates, GenericDuplicateExceptionRegex: exceptionRegex}); err != nil {
+		return err
+	}
+	s.audit(ctx, nil, AuditPackageSettingsSet, o.Name, "generic", map[string]any{"duplicates_allowed": allowDuplicates, "exception_regex": exceptionRegex})
+	return nil
 }
 
 // PackageSettings returns an owner's package settings. ErrNotFound.

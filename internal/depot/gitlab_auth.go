@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -157,12 +158,14 @@ func (s *Service) CreateProjectToken(ctx context.Context, nt NewProjectToken) (s
 		e := t.CreatedAt.Add(nt.TTL)
 		t.ExpiresAt = &e
 	}
+	var ownerName string
 	if nt.Project != "" {
 		p, _, err := s.lookupProject(ctx, nt.Project)
 		if err != nil {
 			return "", nil, Errorf(ErrNotFound, "project %q not found", nt.Project)
 		}
 		t.OwnerID, t.ProjectID = p.OwnerID, p.ID
+		ownerName = p.OwnerName
 	} else {
 		o, err := s.store.OwnerByName(ctx, nt.Owner)
 		if errors.Is(err, ErrNotFound) {
@@ -170,7 +173,7 @@ func (s *Service) CreateProjectToken(ctx context.Context, nt NewProjectToken) (s
 		} else if err != nil {
 			return "", nil, err
 		}
-		t.OwnerID = o.ID
+		t.OwnerID, ownerName = o.ID, o.Name
 	}
 	raw := make([]byte, tokenLen/2)
 	if _, err := io.ReadFull(s.opts.Rand, raw); err != nil {
@@ -184,6 +187,11 @@ func (s *Service) CreateProjectToken(ctx context.Context, nt NewProjectToken) (s
 	} else if err != nil {
 		return "", nil, fmt.Errorf("create token: %w", err)
 	}
+	detail := map[string]any{"kind": t.Kind, "id": t.ID, "scopes": t.Scopes.String(), "project": nt.Project}
+	if t.ExpiresAt != nil {
+		detail["expires_at"] = *t.ExpiresAt
+	}
+	s.audit(ctx, nil, AuditProjectTokenCreate, ownerName, t.Name, detail)
 	return secret, t, nil
 }
 
@@ -207,6 +215,7 @@ func (s *Service) RevokeProjectToken(ctx context.Context, id int64) error {
 	} else if err != nil {
 		return err
 	}
+	s.audit(ctx, nil, AuditProjectTokenRevoke, "", strconv.FormatInt(id, 10), map[string]any{"id": id})
 	return nil
 }
 

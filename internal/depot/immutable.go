@@ -116,7 +116,7 @@ func (s *Service) SetOwnerSettings(ctx context.Context, a *Actor, owner string, 
 	if role < AccessAdmin {
 		return nil, Errorf(ErrForbidden, "only admins of %q may change its settings", o.Name)
 	}
-	return s.storeOwnerSettings(ctx, o, set)
+	return s.storeOwnerSettings(actingAs(ctx, a), o, set)
 }
 
 // AdminSetOwnerSettings is SetOwnerSettings for the admin CLI.
@@ -159,5 +159,7 @@ func (s *Service) storeOwnerSettings(ctx context.Context, o *Owner, set OwnerSet
 	} else if err != nil {
 		return nil, fmt.Errorf("set owner settings: %w", err)
 	}
+	s.audit(ctx, nil, AuditSettingsSet, o.Name, "settings", map[string]any{
+		"immutable_versions": set.ImmutableVersions, "immutable_grace": set.ImmutableGrace.String()})
 	return &set, nil
 }

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -242,6 +243,8 @@ func (s *Service) CreateTrustedPublisher(ctx context.Context, np NewTrustedPubli
 	} else if err != nil {
 		return nil, fmt.Errorf("create trusted publisher: %w", err)
 	}
+	s.audit(ctx, nil, AuditPublisherCreate, o.Name, strconv.FormatInt(p.ID, 10), map[string]any{
+		"issuer": p.Issuer, "audience": p.Audience, "claims": p.Claims, "packages": p.Packages})
 	return p, nil
 }
 
@@ -301,7 +304,7 @@ func (s *Service) CreateTrustedPublisherAs(ctx context.Context, a *Actor, np New
 	if err := requireScope(a, ScopeWriteOrganization); err != nil {
 		return nil, err
 	}
-	return s.CreateTrustedPublisher(ctx, np)
+	return s.CreateTrustedPublisher(actingAs(ctx, a), np)
 }
 
 // TrustedPublishers lists the publishers of owner, or of every owner when
@@ -357,10 +360,17 @@ func (s *Service) PublisherSettingsAs(ctx context.Context, a *Actor, owner strin
 // working at once in this process (the token cache is dropped) and within
 // the token cache TTL elsewhere. ErrNotFound.
 func (s *Service) DeleteTrustedPublisher(ctx context.Context, id int64) error {
+	owner := ""
+	if p, err := s.store.TrustedPublisherByID(ctx, id); err == nil {
+		owner = p.OwnerName
+	}
 	err := s.store.DeleteTrustedPublisher(ctx, id)
 	s.tokens.dropAll()
 	if errors.Is(err, ErrNotFound) {
 		return Errorf(ErrNotFound, "no trusted publisher with id %d", id)
+	}
+	if err == nil {
+		s.audit(ctx, nil, AuditPublisherDelete, owner, strconv.FormatInt(id, 10), nil)
 	}
 	return err
 }
@@ -381,7 +391,7 @@ func (s *Service) DeleteTrustedPublisherAs(ctx context.Context, a *Actor, owner 
 	} else if err != nil {
 		return err
 	}
-	return s.DeleteTrustedPublisher(ctx, id)
+	return s.DeleteTrustedPublisher(actingAs(ctx, a), id)
 }
 
 // MintedToken is the answer to an exchange.
@@ -423,6 +433,9 @@ func (s *Service) ExchangeIDToken(ctx context.Context, raw, owner string) (*Mint
 	if err := s.store.CreatePublisherExchange(ctx, e); err != nil {
 		return nil, fmt.Errorf("record exchange: %w", err)
 	}
+	s.audit(ctx, &Actor{User: &User{}, Publisher: &PublisherGrant{Exchange: e}}, AuditPublisherExchange, pub.OwnerName,
+		strconv.FormatInt(e.ID, 10), map[string]any{"issuer": e.Issuer, "subject": e.Subject, "repository": e.Repository,
+			"workflow": e.Workflow, "run_id": e.RunID, "ref": e.Ref, "sha": e.SHA, "expires_at": e.ExpiresAt})
 	return &MintedToken{Token: secret, ExpiresAt: e.ExpiresAt, Exchange: e}, nil
 }
 

@@ -293,7 +293,7 @@ func (s *Service) SetOwnerQuota(ctx context.Context, a *Actor, owner string, q Q
 	if !a.User.IsAdmin {
 		return nil, Errorf(ErrForbidden, "only site admins may set quotas")
 	}
-	return s.AdminSetOwnerQuota(ctx, owner, q)
+	return s.AdminSetOwnerQuota(actingAs(ctx, a), owner, q)
 }
 
 // AdminSetOwnerQuota is SetOwnerQuota for the admin CLI, which needs no
@@ -311,6 +311,8 @@ func (s *Service) AdminSetOwnerQuota(ctx context.Context, owner string, q QuotaO
 	} else if err != nil {
 		return nil, fmt.Errorf("set owner quota: %w", err)
 	}
+	s.audit(ctx, nil, AuditQuotaSet, o.Name, "quota", map[string]any{
+		"max_versions": q.MaxVersions, "max_size": q.MaxSize, "max_file_size": q.MaxFileSize})
 	return s.usageReport(ctx, o)
 }
 

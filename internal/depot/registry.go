@@ -138,6 +138,7 @@ func (s *Service) DeletePackage(ctx context.Context, a *Actor, owner string, typ
 		return fmt.Errorf("list versions: %w", err)
 	}
 	// Nothing goes when any version is sealed.
+	var deleted []string
 	for _, v := range versions {
 		if err := s.checkMutable(ctx, a, o, typ, pkg.Name, v.Version, "deleting the package"); err != nil {
 			return err
@@ -146,10 +147,17 @@ func (s *Service) DeletePackage(ctx context.Context, a *Actor, owner string, typ
 	for _, v := range versions {
 		err := s.store.DeleteVersion(ctx, o.ID, typ, pkg.Name, v.Version, a.User.ID, s.removeBlob)
 		if err != nil && !errors.Is(err, ErrNotFound) {
+			if len(deleted) > 0 {
+				s.audit(ctx, a, AuditPackageDelete, o.Name, fileTarget(typ, pkg.Name), map[string]any{"versions": deleted, "complete": false})
+			}
 			return fmt.Errorf("delete version %q: %w", v.Version, err)
+		}
+		if err == nil {
+			deleted = append(deleted, v.Version)
 		}
 	}
 	s.notifyEvents()
+	s.audit(ctx, a, AuditPackageDelete, o.Name, fileTarget(typ, pkg.Name), map[string]any{"versions": deleted, "complete": true})
 	return nil
 }
 
@@ -176,6 +184,7 @@ func (s *Service) LinkPackage(ctx context.Context, a *Actor, owner string, typ P
 	} else if err != nil {
 		return fmt.Errorf("link package: %w", err)
 	}
+	s.audit(ctx, a, AuditPackageLink, o.Name, fileTarget(typ, pkg.Name), map[string]any{"project": p.Name})
 	return nil
 }
 
@@ -205,6 +214,7 @@ func (s *Service) UnlinkPackage(ctx context.Context, a *Actor, owner string, typ
 	} else if err != nil {
 		return fmt.Errorf("unlink package: %w", err)
 	}
+	s.audit(ctx, a, AuditPackageUnlink, o.Name, fileTarget(typ, pkg.Name), nil)
 	return nil
 }
 
@@ -277,6 +287,7 @@ func (s *Service) CreateProject(ctx context.Context, owner, name string, vis Vis
 	} else if err != nil {
 		return nil, fmt.Errorf("create project: %w", err)
 	}
+	s.audit(ctx, nil, AuditProjectCreate, o.Name, name, map[string]any{"visibility": vis})
 	return p, nil
 }
 

@@ -92,6 +92,9 @@ type Options struct {
 	// Events, when set, is told after every change that may have recorded
 	// webhook events.
 	Events EventNotifier
+	// Audit receives the audit log's events; nil writes each to the store
+	// at once (see internal/audit for a batching, pruning one).
+	Audit Auditor
 }
 
 // NewService returns a Service over the given stores. opts may be nil.
@@ -278,9 +281,10 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 		return nil, err
 	}
 	defer up.Close()
+	ev := s.auditEvent(ctx, a, AuditFileUpload, owner.Name, fileTarget(ref.Type, ref.Package, ref.Version, ref.File), uploadDetail(blob, "gitea"))
 	f, err := s.store.CreateFile(ctx, NewFile{
 		OwnerID: owner.ID, Type: ref.Type, Package: ref.Package, Version: ref.Version, File: ref.File,
-		Blob: blob, CreatorID: a.User.ID, CreatedAt: blob.CreatedAt, ExchangeID: exchangeID(a), Quota: quota,
+		Blob: blob, CreatorID: a.User.ID, CreatedAt: blob.CreatedAt, ExchangeID: exchangeID(a), Quota: quota, Audit: &ev,
 	}, func(ctx context.Context) error { return up.Commit(ctx, blob.SHA256) })
 	if errors.Is(err, ErrQuotaTotalSize) || errors.Is(err, ErrQuotaTotalCount) {
 		return nil, err
@@ -296,6 +300,12 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 	}
 	s.notifyEvents()
 	return f, nil
+}
+
+// uploadDetail is an upload's audit detail. Uploads write their audit
+// event in their own transaction (NewFile.Audit).
+func uploadDetail(b Blob, dialect string) map[string]any {
+	return map[string]any{"size": b.Size, "sha256": b.SHA256, "api": dialect}
 }
 
 // uploadOwner returns the owner the actor may upload pkg to: with write
@@ -402,6 +412,9 @@ func (s *Service) DeleteFile(ctx context.Context, a *Actor, ref FileRef) error {
 		return Errorf(ErrNotFound, "file %q not found", ref.File)
 	}
 	s.notifyEvents()
+	if err == nil {
+		s.audit(ctx, a, AuditFileDelete, owner.Name, fileTarget(ref.Type, ref.Package, ref.Version, ref.File), nil)
+	}
 	return err
 }
 
@@ -420,6 +433,9 @@ func (s *Service) DeleteVersion(ctx context.Context, a *Actor, ref VersionRef) e
 		return Errorf(ErrNotFound, "package %q version %q not found", ref.Package, ref.Version)
 	}
 	s.notifyEvents()
+	if err == nil {
+		s.audit(ctx, a, AuditVersionDelete, owner.Name, fileTarget(ref.Type, ref.Package, ref.Version), nil)
+	}
 	return err
 }
 

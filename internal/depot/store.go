@@ -16,6 +16,7 @@ type Store interface {
 	OwnerSettingsStore
 	DownloadStore
 	HookStore
+	AuditStore
 	// CreateUser inserts u and sets its ID and CreatedAt. ErrConflict if an
 	// owner of that name exists.
 	CreateUser(ctx context.Context, u *User) error
@@ -146,6 +147,10 @@ type NewFile struct {
 	// ExchangeID, when not 0, is the trusted publisher exchange whose token
 	// uploaded the file (PublisherStore.FilePublications).
 	ExchangeID int64
+	// Audit, when not nil, is appended to the audit log in the recording
+	// transaction (its ID set), so the upload and its entry commit
+	// together or not at all.
+	Audit *AuditEvent
 	// Quota, when not nil, is checked in the recording transaction with
 	// CheckQuota, after the file's rows are written and with the owner's
 	// quota-checked uploads serialised; its error is returned as is and

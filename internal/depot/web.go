@@ -44,6 +44,7 @@ type SignInRequest struct {
 func (s *Service) SignIn(ctx context.Context, lim *SignInLimiter, r SignInRequest) (string, *Session, error) {
 	keys := signInKeys(r)
 	if wait, ok := lim.Allow(keys...); !ok {
+		s.auditSignInFailed(ctx, r.Username, "web (rate limited)")
 		return "", nil, Errorf(ErrRateLimited, "too many sign-in attempts: try again in %s", wait.Round(time.Second))
 	}
 	// A session proves a password, never a token.
@@ -51,12 +52,14 @@ func (s *Service) SignIn(ctx context.Context, lim *SignInLimiter, r SignInReques
 	if errors.Is(err, ErrNotFound) {
 		_ = s.passwords.Verify("", r.Password)
 		lim.Fail(keys...)
+		s.auditSignInFailed(ctx, r.Username, "web")
 		return "", nil, errBadCredentials
 	} else if err != nil {
 		return "", nil, fmt.Errorf("look up user: %w", err)
 	}
 	if err := s.passwords.Verify(u.PasswordHash, r.Password); err != nil || u.Disabled {
 		lim.Fail(keys...)
+		s.auditSignInFailed(ctx, r.Username, "web")
 		return "", nil, errBadCredentials
 	}
 	lim.Succeed(keys[1:]...)
@@ -76,6 +79,7 @@ func (s *Service) SignIn(ctx context.Context, lim *SignInLimiter, r SignInReques
 			s.opts.Logger.Warn("deleting expired sessions", "err", err)
 		}
 	}
+	s.audit(ctx, &Actor{User: u}, AuditSignIn, u.Name, u.Name, map[string]any{"via": "web"})
 	return secret, sess, nil
 }
 
@@ -411,7 +415,7 @@ func (s *Service) CreateTokenExpiring(ctx context.Context, a *Actor, name string
 		t := s.now().Add(expiresIn)
 		expires = &t
 	}
-	return s.CreateToken(ctx, a.User.Name, name, scopes, expires)
+	return s.CreateToken(actingAs(ctx, a), a.User.Name, name, scopes, expires)
 }
 
 // siteAdmin returns ErrForbidden unless a is a site admin signed in with a
@@ -466,6 +470,8 @@ func (s *Service) setUserFlags(ctx context.Context, a *Actor, u *User, isAdmin, 
 	// must stop at once in this process (other processes within the
 	// cache's TTL, as for a revoked token).
 	s.tokens.dropUser(u.ID)
+	s.audit(ctx, a, AuditUserEdit, u.Name, u.Name, map[string]any{
+		"admin": map[string]bool{"old": u.IsAdmin, "new": isAdmin}, "disabled": map[string]bool{"old": u.Disabled, "new": disabled}})
 	u.IsAdmin, u.Disabled = isAdmin, disabled
 	return nil
 }

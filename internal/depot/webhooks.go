@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -314,6 +315,7 @@ func (s *Service) CreateHook(ctx context.Context, a *Actor, owner string, in Hoo
 	if err := s.store.CreateHook(ctx, h); err != nil {
 		return nil, fmt.Errorf("create hook: %w", err)
 	}
+	s.audit(ctx, a, AuditHookCreate, owner, hookTarget(h.ID), hookDetail(h))
 	return h, nil
 }
 
@@ -331,6 +333,7 @@ func (s *Service) EditHook(ctx context.Context, a *Actor, owner string, id int64
 	if err := s.store.UpdateHook(ctx, h); err != nil {
 		return nil, fmt.Errorf("update hook: %w", err)
 	}
+	s.audit(ctx, a, AuditHookEdit, owner, hookTarget(h.ID), hookDetail(h))
 	return h, nil
 }
 
@@ -339,7 +342,19 @@ func (s *Service) DeleteHook(ctx context.Context, a *Actor, owner string, id int
 	if _, err := s.hook(ctx, a, owner, id, true); err != nil {
 		return err
 	}
-	return s.store.DeleteHook(ctx, id)
+	if err := s.store.DeleteHook(ctx, id); err != nil {
+		return err
+	}
+	s.audit(ctx, a, AuditHookDelete, owner, hookTarget(id), nil)
+	return nil
+}
+
+// hookTarget is a hook's audit target.
+func hookTarget(id int64) string { return "hook " + strconv.FormatInt(id, 10) }
+
+// hookDetail is what the audit log keeps of a hook: never its secret.
+func hookDetail(h *Hook) map[string]any {
+	return map[string]any{"url": h.URL, "content_type": h.ContentType, "events": h.Events, "active": h.Active, "name": h.Name}
 }
 
 // HookDeliveries returns a hook's delivery log, newest attempt first.
@@ -363,6 +378,7 @@ func (s *Service) RedeliverHook(ctx context.Context, a *Actor, owner string, id,
 		return err
 	}
 	s.notifyEvents()
+	s.audit(ctx, a, AuditHookRedeliver, owner, hookTarget(id), map[string]any{"delivery_id": deliveryID})
 	return nil
 }
 

@@ -10,6 +10,8 @@
 //	PUT    /api/depot/owners/{owner}/quota                         a site admin's override of them
 //	GET    /api/depot/owners/{owner}/settings                      an owner's settings
 //	PUT    /api/depot/owners/{owner}/settings                      changed by the owner's admins
+//	GET    /api/depot/audit                                        the audit log (site admins)
+//	GET    /api/depot/owners/{owner}/audit                         an owner's audit log (its admins)
 //
 // Errors are {"message": "..."} with the status of httpapi's one table.
 package depotapi
@@ -50,6 +52,8 @@ func New(svc *depot.Service, log *slog.Logger) *Handler {
 	h.handle("PUT /api/depot/owners/{owner}/quota", h.setQuota)
 	h.handle("GET /api/depot/owners/{owner}/settings", h.settings)
 	h.handle("PUT /api/depot/owners/{owner}/settings", h.setSettings)
+	h.handle("GET /api/depot/audit", h.siteAudit)
+	h.handle("GET /api/depot/owners/{owner}/audit", h.ownerAudit)
 	h.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, depot.Errorf(depot.ErrNotFound, "no such route"))
 	})

@@ -76,6 +76,7 @@ func Run(t *testing.T, env *Env) {
 	t.Run("Immutable", fx.testImmutable)
 	t.Run("Latest", fx.testLatest)
 	t.Run("Archive", fx.testArchive)
+	t.Run("Audit", fx.testAudit)
 	t.Run("NoLeftovers", func(t *testing.T) { fx.mustNoTempUploads(t) })
 }
 

@@ -97,6 +97,9 @@ func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.
 			if err := recordPublication(ctx, tx, f.ID, nf.ExchangeID); err != nil {
 				return err
 			}
+			if err := insertAudit(ctx, tx, nf.Audit); err != nil {
+				return fmt.Errorf("record audit event: %w", err)
+			}
 			if err := checkQuota(ctx, tx, nf, f.VersionID, 0); err != nil {
 				return err
 			}
@@ -121,6 +124,9 @@ func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.
 			}
 			if err := recordPublication(ctx, tx, f.ID, nf.ExchangeID); err != nil {
 				return err
+			}
+			if err := insertAudit(ctx, tx, nf.Audit); err != nil {
+				return fmt.Errorf("record audit event: %w", err)
 			}
 			if err := checkQuota(ctx, tx, nf, f.VersionID, 0); err != nil {
 				return err

@@ -529,6 +529,9 @@ func (s *Store) CreateFile(ctx context.Context, nf depot.NewFile, commitBlob fun
 		if err := recordPublication(ctx, tx, f.ID, nf.ExchangeID); err != nil {
 			return err
 		}
+		if err := insertAudit(ctx, tx, nf.Audit); err != nil {
+			return fmt.Errorf("record audit event: %w", err)
+		}
 		if err := checkQuota(ctx, tx, nf, f.VersionID, nf.Blob.Size); err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/depot-registry/depot/internal/depot"
@@ -36,6 +37,9 @@ type Options struct {
 	// Uploads, when not nil, bounds the uploads in progress in both
 	// dialects together.
 	Uploads *httpapi.UploadLimiter
+	// TrustedProxies are the peers whose X-Forwarded-For is believed when
+	// telling a request's client address (httpapi.ClientAddr).
+	TrustedProxies []netip.Prefix
 }
 
 // New returns depot's HTTP handler.
@@ -68,7 +72,7 @@ func New(svc *depot.Service, log *slog.Logger, opts Options) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
-	return httpapi.Logged(log, opts.Metrics, root)
+	return httpapi.Logged(log, opts.Metrics, httpapi.WithClientAddr(opts.TrustedProxies, root))
 }
 
 // metricsGuard lets through only requests that carry the bearer token,

@@ -118,6 +118,8 @@ func New(svc *depot.Service, log *slog.Logger, opts Options) *Handler {
 	post("/-/admin/users", h.adminCreateUser)
 	post("/-/admin/users/{user}", h.adminSetFlags)
 	get("/-/admin/webhooks", h.hooks)
+	get("/-/admin/audit", h.audit)
+	get("/{owner}/-/audit", h.audit)
 	post("/-/admin/webhooks", h.createHook)
 	get("/-/admin/webhooks/{id}", h.hook)
 	post("/-/admin/webhooks/{id}", h.editHook)
@@ -356,6 +358,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, req *request, err
 }
 
 func clientKey(r *http.Request) string {
+	if addr := depot.ClientAddr(r.Context()); addr != "" {
+		return addr
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
