@@ -77,6 +77,7 @@ func Run(t *testing.T, newStore func(t *testing.T) depot.Store) {
 	runPublish(t, newStore)
 	runQuota(t, newStore)
 	runHooks(t, newStore)
+	runCleanup(t, newStore)
 }
 
 // RunListings runs the part of the suite that lists versions (SearchVersions
