@@ -279,9 +279,12 @@ func (s *Service) plan(ctx context.Context, o *Owner, rules []*CleanupRule, appl
 }
 
 // cleanupDelete deletes a version a rule selected, through deleteVersion
-// with no actor: no site-admin bypass of immutability.
+// with no actor: no site-admin bypass of immutability. A delete that has
+// begun is not cancelled with ctx (the cleanup stops after it): the blob
+// store's delete happens before the metadata commit, which must then
+// happen too.
 func (s *Service) cleanupDelete(ctx context.Context, o *Owner, it *CleanupItem) error {
-	return s.deleteVersion(ctx, nil, o, VersionRef{Owner: o.Name, Type: it.Type, Package: it.Package, Version: it.Version.Version},
+	return s.deleteVersion(context.WithoutCancel(ctx), nil, o, VersionRef{Owner: o.Name, Type: it.Type, Package: it.Package, Version: it.Version.Version},
 		Deletion{ActorID: CleanupSender, Reason: fmt.Sprintf("cleanup rule %d", it.RuleID)})
 }
 
@@ -317,10 +320,9 @@ func (s *Service) FinishCleanupPass(ctx context.Context, id int64, finished time
 }
 
 // RunCleanupRules applies every owner's enabled rules, as the scheduler
-// does; beat is called after each owner (the scheduler extends its lease
-// there). It returns how many versions it deleted; a failure of one owner
+// does. It returns how many versions it deleted; a failure of one owner
 // is logged and the others still run.
-func (s *Service) RunCleanupRules(ctx context.Context, beat func()) (int64, error) {
+func (s *Service) RunCleanupRules(ctx context.Context) (int64, error) {
 	rules, err := s.store.ListCleanupRules(ctx, 0)
 	if err != nil {
 		return 0, fmt.Errorf("list enabled cleanup rules: %w", err)
@@ -350,9 +352,6 @@ func (s *Service) RunCleanupRules(ctx context.Context, beat func()) (int64, erro
 			}
 			errs = append(errs, fmt.Errorf("owner %d: %w", rules[i].OwnerID, err))
 			s.opts.Logger.Error("cleanup: owner failed", "owner_id", rules[i].OwnerID, "err", err)
-		}
-		if beat != nil {
-			beat()
 		}
 		i = j
 	}
