@@ -209,7 +209,13 @@ func TestCrashMidPass(t *testing.T) {
 func TestRunStopsWithContext(t *testing.T) {
 	e := newEnv(t, 3)
 	ticks := make(chan time.Time)
-	s, err := cleanup.New(e.svc, cleanup.Options{Interval: time.Hour, Now: e.clock.Now, After: func(time.Duration) <-chan time.Time { return ticks },
+	after := func(d time.Duration) <-chan time.Time {
+		if d == time.Minute { // the poll; the lease's wait never ends
+			return ticks
+		}
+		return nil
+	}
+	s, err := cleanup.New(e.svc, cleanup.Options{Interval: time.Hour, Poll: time.Minute, Now: e.clock.Now, After: after,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
