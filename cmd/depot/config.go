@@ -89,6 +89,10 @@ type Config struct {
 	// NoWebhookDelivery keeps this process from delivering (another
 	// replica does).
 	NoWebhookDelivery bool
+	// CleanupInterval is the time between scheduled cleanup passes; 0
+	// (--cleanup-interval 0 or --no-cleanup) runs none from this process.
+	// CleanupPoll and CleanupLease tune the scheduler (0: its defaults).
+	CleanupInterval, CleanupPoll, CleanupLease time.Duration
 }
 
 func dataFlags() []cli.Flag {
@@ -133,6 +137,10 @@ func serveFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "webhook-backoff", Value: 10 * time.Second, Usage: "wait before the first retry of a failed delivery, doubled after each further failure (at most 1h)", Sources: cli.EnvVars("DEPOT_WEBHOOK_BACKOFF")},
 		&cli.IntFlag{Name: "webhook-max-attempts", Value: 8, Usage: "tries of a delivery before it is marked failed", Sources: cli.EnvVars("DEPOT_WEBHOOK_MAX_ATTEMPTS")},
 		&cli.BoolFlag{Name: "no-webhook-delivery", Usage: "do not deliver webhooks from this process (other replicas do)", Sources: cli.EnvVars("DEPOT_NO_WEBHOOK_DELIVERY")},
+		&cli.DurationFlag{Name: "cleanup-interval", Value: 24 * time.Hour, Usage: "time between scheduled passes of the cleanup rules (one replica runs each pass); 0 turns them off", Sources: cli.EnvVars("DEPOT_CLEANUP_INTERVAL")},
+		&cli.BoolFlag{Name: "no-cleanup", Usage: "run no scheduled cleanup pass from this process (same as --cleanup-interval 0)", Sources: cli.EnvVars("DEPOT_NO_CLEANUP")},
+		&cli.DurationFlag{Name: "cleanup-poll", Value: 0, Usage: "how often a replica asks to start the current cleanup pass (0: a quarter of the interval, at most 1m)", Sources: cli.EnvVars("DEPOT_CLEANUP_POLL")},
+		&cli.DurationFlag{Name: "cleanup-lease", Value: 10 * time.Minute, Usage: "how long a cleanup pass holds off others without renewing (renewed every third of it); a crashed replica's pass blocks the next this long at most", Sources: cli.EnvVars("DEPOT_CLEANUP_LEASE")},
 	)
 }
 
@@ -265,6 +273,18 @@ func serveConfig(cmd *cli.Command) (Config, error) {
 		return c, usageError("--webhook-max-attempts (DEPOT_WEBHOOK_MAX_ATTEMPTS): must be at least 1")
 	}
 	c.NoWebhookDelivery = cmd.Bool("no-webhook-delivery")
+	if c.CleanupInterval = cmd.Duration("cleanup-interval"); c.CleanupInterval < 0 {
+		return c, usageError("--cleanup-interval (DEPOT_CLEANUP_INTERVAL): must not be negative")
+	}
+	if cmd.Bool("no-cleanup") {
+		c.CleanupInterval = 0
+	}
+	if c.CleanupPoll = cmd.Duration("cleanup-poll"); c.CleanupPoll < 0 {
+		return c, usageError("--cleanup-poll (DEPOT_CLEANUP_POLL): must not be negative")
+	}
+	if c.CleanupLease = cmd.Duration("cleanup-lease"); c.CleanupLease <= 0 {
+		return c, usageError("--cleanup-lease (DEPOT_CLEANUP_LEASE): must be positive")
+	}
 	return c, nil
 }
 

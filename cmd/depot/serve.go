@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/depot-registry/depot/internal/cleanup"
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/giteaapi"
 	"github.com/depot-registry/depot/internal/httpapi"
@@ -68,6 +69,9 @@ type Main struct {
 
 	// Webhooks delivers webhook events; nil with NoWebhookDelivery.
 	Webhooks *webhook.Worker
+	// Cleanup runs the scheduled cleanup passes; nil when
+	// Config.CleanupInterval is 0.
+	Cleanup *cleanup.Scheduler
 
 	// verifier runs when Config.VerifyRate is set.
 	verifier   *backgroundVerifier
@@ -76,6 +80,8 @@ type Main struct {
 	prof       *http.Server
 	stopHooks  context.CancelFunc
 	hooksDone  chan struct{}
+	stopClean  context.CancelFunc
+	cleanDone  chan struct{}
 	metricsReg *prometheus.Registry
 }
 
@@ -177,6 +183,18 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			m.Webhooks.Run(ctx)
 		}()
 	}
+	if m.Config.CleanupInterval > 0 {
+		if m.Cleanup, err = cleanup.New(m.Service, cleanup.Options{Interval: m.Config.CleanupInterval, Poll: m.Config.CleanupPoll,
+			Lease: m.Config.CleanupLease, Now: m.Config.Now, Logger: m.Log}); err != nil {
+			return fmt.Errorf("--cleanup-interval (DEPOT_CLEANUP_INTERVAL): %w", err)
+		}
+		ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		m.stopClean, m.cleanDone = cancel, make(chan struct{})
+		go func() {
+			defer close(m.cleanDone)
+			_ = m.Cleanup.Run(ctx)
+		}()
+	}
 	if m.PprofAddr != "" {
 		ln, err := net.Listen("tcp", m.PprofAddr)
 		if err != nil {
@@ -227,6 +245,12 @@ func (m *Main) Close() error {
 		err = errors.Join(err, m.ln.Close())
 	}
 	m.verifier.stop()
+	if m.stopClean != nil {
+		// The version being deleted is finished; the pass stays
+		// unfinished and the next one, on any replica, completes it.
+		m.stopClean()
+		<-m.cleanDone
+	}
 	if m.stopHooks != nil {
 		// The tries in flight finish (each bounded by its timeout) and
 		// are recorded before the store closes.
