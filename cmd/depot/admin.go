@@ -190,6 +190,6 @@ func adminCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.C
 						return err
 					}),
 			}},
-		}, append(append(append(append(gitlabAdminCommands(stdout, sub), integrityCommands(stdout, stderr, onUsage)...), trustedPublisherCommand(stdout, sub)), quotaAdminCommands(stdout, sub)...), hookAdminCommands(stdout, sub, onUsage)...)...),
+		}, append(append(append(append(gitlabAdminCommands(stdout, sub), integrityCommands(stdout, stderr, onUsage)...), trustedPublisherCommand(stdout, sub)), quotaAdminCommands(stdout, sub)...), append(hookAdminCommands(stdout, sub, onUsage), cleanupAdminCommands(stdout, sub, onUsage)...)...)...),
 	}
 }
