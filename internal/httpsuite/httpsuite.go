@@ -74,6 +74,7 @@ func Run(t *testing.T, env *Env) {
 	t.Run("ErrorFormats", fx.testErrorFormats)
 	t.Run("Quota", fx.testQuota)
 	t.Run("Immutable", fx.testImmutable)
+	t.Run("Cleanup", fx.testCleanup)
 	t.Run("NoLeftovers", func(t *testing.T) { fx.mustNoTempUploads(t) })
 }
 
