@@ -163,12 +163,13 @@ func TestCLICleanup(t *testing.T) {
 // schema and S3 bucket with a one-second cleanup interval: every pass is
 // run by exactly one of them (a row per slot, a "pass started" log line
 // per row across both logs, no two passes overlapping), the versions a
-// rule selects are deleted once, webhook-style through the service, and
-// their blobs leave the bucket.
+// rule selects are deleted once, each delete reaches a real webhook
+// receiver exactly once (sender Ghost), and their blobs leave the bucket.
 func TestCleanupReplicasPostgres(t *testing.T) {
 	c := scaleOutConfig(t)
 	c.CleanupInterval, c.CleanupPoll, c.CleanupLease = time.Second, 50*time.Millisecond, 30*time.Second
 	c.TokenCacheTTL = -1
+	c.WebhookAllowedHosts, c.WebhookPoll, c.WebhookBackoff, c.WebhookTimeout, c.WebhookMaxAttempts = "loopback", 100*time.Millisecond, 100*time.Millisecond, 5*time.Second, 5
 	var logs [2]lockedBuffer
 	ms := [2]*Main{}
 	for i := range ms {
@@ -181,6 +182,15 @@ func TestCleanupReplicasPostgres(t *testing.T) {
 	if _, err := svc.CreateUser(ctx, depot.NewUser{Username: "alice", Email: "a@example.com", Password: "s3cret-pass"}); err != nil {
 		t.Fatal(err)
 	}
+	rc := newReceiver(t)
+	alice, err := svc.User(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hookURL, ct, secret, active := rc.url, "json", "cs", true
+	if _, err := svc.CreateHook(ctx, &depot.Actor{User: alice}, "alice", depot.HookInput{Type: "gitea", URL: &hookURL, ContentType: &ct, Secret: &secret, Events: []string{"package"}, Active: &active}); err != nil {
+		t.Fatal(err)
+	}
 	for i := 1; i <= 6; i++ {
 		addr := ms[i%2].Addr()
 		if s, b := putStatus(t, addr, "alice", "s3cret-pass", fmt.Sprintf("/api/packages/alice/generic/app/1.0.%d/f", i), strings.Repeat("x", i*100)); s != 201 {
@@ -188,10 +198,7 @@ func TestCleanupReplicasPostgres(t *testing.T) {
 		}
 	}
 	_, before := blobBytes(t, ms[0].Blobs)
-	u, err := svc.User(ctx, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := alice
 	if _, err := svc.CreateCleanupRule(ctx, &depot.Actor{User: u}, "alice", depot.CleanupRule{Enabled: true, KeepCount: 2}); err != nil {
 		t.Fatal(err)
 	}
@@ -248,5 +255,22 @@ func TestCleanupReplicasPostgres(t *testing.T) {
 	}
 	if _, after := blobBytes(t, ms[0].Blobs); after != before-(100+200+300+400) {
 		t.Errorf("bucket bytes %d -> %d, want %d fewer", before, after, 1000)
+	}
+	// Each delete reached the webhook once, sent by Gitea's Ghost user (a
+	// rule, not an account, deleted it).
+	rc.wait(10, 30*time.Second)
+	time.Sleep(500 * time.Millisecond) // let any duplicate arrive
+	events := map[string]int{}
+	for _, g := range rc.wait(10, time.Second) {
+		p := checkSigned(t, g, "cs")
+		events[fmt.Sprintf("%v %v", field(p, "action"), field(p, "package", "version"))]++
+		if field(p, "action") == "deleted" && (field(p, "sender", "login") != "Ghost" || field(p, "sender", "id") != float64(-1)) {
+			t.Errorf("deleted event's sender = %v, want Gitea's Ghost (id -1)", field(p, "sender"))
+		}
+	}
+	for i := 1; i <= 4; i++ {
+		if n := events[fmt.Sprintf("deleted 1.0.%d", i)]; n != 1 {
+			t.Errorf("deleted 1.0.%d delivered %d times, want 1 (events %v)", i, n, events)
+		}
 	}
 }

@@ -40,8 +40,8 @@ type CleanupPlan struct {
 }
 
 // CleanupSender is the webhook sender id of deletes by a cleanup rule: no
-// account (Gitea's cleanup sends no event at all; depot sends one with a
-// null sender).
+// account, so payloads name Gitea's Ghost user (Gitea's cleanup sends no
+// event at all).
 const CleanupSender int64 = 0
 
 // cleanupPage is how many packages a cleanup reads at a time.
