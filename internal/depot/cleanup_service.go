@@ -283,8 +283,23 @@ func (s *Service) plan(ctx context.Context, o *Owner, rules []*CleanupRule, appl
 // begun is not cancelled with ctx (the cleanup stops after it): the blob
 // store's delete happens before the metadata commit, which must then
 // happen too.
+//
+// The store deletes by name: a version deleted and published again since
+// the rule looked at it (another id) is kept, so a cleanup never deletes
+// what it did not evaluate (but for a re-publication in the moment between
+// this check and the delete).
 func (s *Service) cleanupDelete(ctx context.Context, o *Owner, it *CleanupItem) error {
-	return s.deleteVersion(context.WithoutCancel(ctx), nil, o, VersionRef{Owner: o.Name, Type: it.Type, Package: it.Package, Version: it.Version.Version},
+	ctx = context.WithoutCancel(ctx)
+	pv, err := s.store.VersionByName(ctx, o.ID, it.Type, it.Package, it.Version.Version)
+	if errors.Is(err, ErrNotFound) {
+		return Errorf(ErrNotFound, "package %q version %q was deleted meanwhile", it.Package, it.Version.Version)
+	} else if err != nil {
+		return fmt.Errorf("look up version: %w", err)
+	}
+	if pv.Version.ID != it.Version.ID {
+		return Errorf(ErrConflict, "package %q version %q was published again since the rule looked at it; kept", it.Package, it.Version.Version)
+	}
+	return s.deleteVersion(ctx, nil, o, VersionRef{Owner: o.Name, Type: it.Type, Package: it.Package, Version: it.Version.Version},
 		Deletion{ActorID: CleanupSender, Reason: fmt.Sprintf("cleanup rule %d", it.RuleID)})
 }
 
