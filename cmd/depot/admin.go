@@ -190,6 +190,6 @@ func adminCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.C
 						return err
 					}),
 			}},
-		}, append(append(append(append(gitlabAdminCommands(stdout, sub), integrityCommands(stdout, stderr, onUsage)...), trustedPublisherCommand(stdout, sub)), quotaAdminCommands(stdout, sub)...), append(hookAdminCommands(stdout, sub, onUsage), auditCommand(stdout, sub))...)...),
+		}, append(append(append(append(gitlabAdminCommands(stdout, sub), integrityCommands(stdout, stderr, onUsage)...), trustedPublisherCommand(stdout, sub)), quotaAdminCommands(stdout, sub)...), append(hookAdminCommands(stdout, sub, onUsage), append(cleanupAdminCommands(stdout, sub, onUsage), auditCommand(stdout, sub))...)...)...),
 	}
 }

@@ -100,6 +100,10 @@ type Config struct {
 	// auditor, when set by serve, receives the service's audit events;
 	// nil writes each to the store at once (the admin CLI).
 	auditor depot.Auditor
+	// CleanupInterval is the time between scheduled cleanup passes; 0
+	// (--cleanup-interval 0 or --no-cleanup) runs none from this process.
+	// CleanupPoll and CleanupLease tune the scheduler (0: its defaults).
+	CleanupInterval, CleanupPoll, CleanupLease time.Duration
 }
 
 func dataFlags() []cli.Flag {
@@ -146,6 +150,10 @@ func serveFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-webhook-delivery", Usage: "do not deliver webhooks from this process (other replicas do)", Sources: cli.EnvVars("DEPOT_NO_WEBHOOK_DELIVERY")},
 		&cli.DurationFlag{Name: "audit-retention", Value: defaultAuditRetention, Usage: "how long audit log events are kept (pruned hourly); 0 keeps them forever", Sources: cli.EnvVars("DEPOT_AUDIT_RETENTION")},
 		&cli.StringFlag{Name: "trusted-proxies", Usage: "comma-separated IPs and CIDRs of reverse proxies whose X-Forwarded-For names the client address (audit log, sign-in limits)", Sources: cli.EnvVars("DEPOT_TRUSTED_PROXIES")},
+		&cli.DurationFlag{Name: "cleanup-interval", Value: 24 * time.Hour, Usage: "time between scheduled passes of the cleanup rules (one replica runs each pass); 0 turns them off", Sources: cli.EnvVars("DEPOT_CLEANUP_INTERVAL")},
+		&cli.BoolFlag{Name: "no-cleanup", Usage: "run no scheduled cleanup pass from this process (same as --cleanup-interval 0)", Sources: cli.EnvVars("DEPOT_NO_CLEANUP")},
+		&cli.DurationFlag{Name: "cleanup-poll", Value: 0, Usage: "how often a replica asks to start the current cleanup pass (0: a quarter of the interval, at most 1m)", Sources: cli.EnvVars("DEPOT_CLEANUP_POLL")},
+		&cli.DurationFlag{Name: "cleanup-lease", Value: 10 * time.Minute, Usage: "how long a cleanup pass holds off others without renewing (renewed every third of it); a crashed replica's pass blocks the next this long at most", Sources: cli.EnvVars("DEPOT_CLEANUP_LEASE")},
 	)
 }
 
@@ -283,6 +291,18 @@ func serveConfig(cmd *cli.Command) (Config, error) {
 	}
 	if c.TrustedProxies, err = httpapi.ParseTrustedProxies(cmd.String("trusted-proxies")); err != nil {
 		return c, usageError("--trusted-proxies (DEPOT_TRUSTED_PROXIES): %v", err)
+	}
+	if c.CleanupInterval = cmd.Duration("cleanup-interval"); c.CleanupInterval < 0 {
+		return c, usageError("--cleanup-interval (DEPOT_CLEANUP_INTERVAL): must not be negative")
+	}
+	if cmd.Bool("no-cleanup") {
+		c.CleanupInterval = 0
+	}
+	if c.CleanupPoll = cmd.Duration("cleanup-poll"); c.CleanupPoll < 0 {
+		return c, usageError("--cleanup-poll (DEPOT_CLEANUP_POLL): must not be negative")
+	}
+	if c.CleanupLease = cmd.Duration("cleanup-lease"); c.CleanupLease <= 0 {
+		return c, usageError("--cleanup-lease (DEPOT_CLEANUP_LEASE): must be positive")
 	}
 	return c, nil
 }

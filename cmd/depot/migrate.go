@@ -19,7 +19,8 @@ import (
 // every table after the tables it references.
 var migrateTables = []string{"owners", "org_members", "tokens", "sessions", "projects", "packages", "versions", "blobs", "files", "package_settings", "project_tokens", "damaged_blobs",
 	"trusted_publishers", "publisher_exchanges", "file_publications", "oidc_used_jtis", "owner_quotas", "owner_settings", "download_days",
-	"webhooks", "webhook_events", "webhook_deliveries", "webhook_attempts", "audit_events"}
+	"webhooks", "webhook_events", "webhook_deliveries", "webhook_attempts",
+	"cleanup_rules", "cleanup_passes", "audit_events"}
 
 // side is one end of a migration.
 type side struct {

@@ -75,7 +75,62 @@ func fillRegistry(t *testing.T, m *Main) migrateFixture {
 	}
 	fx.deployToken = fillGitLab(t, m, actor, shared, fx.files["mig/generic/app/2.0.0/app.tar.gz"])
 	fillTrustedPublishing(t, m, &fx)
+	fillCleanup(t, m, cliActor)
 	return fx
+}
+
+// migrateRule is the cleanup rule fillCleanup adds: every field set, so
+// that booleans and texts cross dialects.
+var migrateRule = depot.CleanupRule{Type: depot.TypeGeneric, Enabled: false, KeepCount: 3, KeepPattern: `v\d+`, RemoveDays: 9,
+	RemovePattern: ".*-dev", MatchFullName: true, Order: depot.CleanupOrderSemver, ExcludePrereleasesFromKeepCount: true, NotDownloadedDays: 30}
+
+// fillCleanup adds a cleanup rule and a finished pass.
+func fillCleanup(t *testing.T, m *Main, actor *depot.Actor) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := m.Service.CreateCleanupRule(ctx, actor, "mig", migrateRule); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	p := &depot.CleanupPass{Slot: 42, Holder: "migrate-test", StartedAt: now, LeaseUntil: now.Add(time.Minute)}
+	if ok, err := m.Service.StartCleanupPass(ctx, p); err != nil || !ok {
+		t.Fatalf("StartCleanupPass: %v, %v", ok, err)
+	}
+	if err := m.Service.FinishCleanupPass(ctx, p.ID, now, 7, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkCleanup checks fillCleanup's rows and that new ones get fresh ids.
+func checkCleanup(t *testing.T, m *Main, actor *depot.Actor) {
+	t.Helper()
+	ctx := context.Background()
+	rules, err := m.Service.CleanupRules(ctx, actor, "mig")
+	if err != nil || len(rules) != 1 {
+		t.Fatalf("cleanup rules after migration: %v, %v", rules, err)
+	}
+	got, want := *rules[0], migrateRule
+	want.ID, want.OwnerID, want.CreatedAt, want.UpdatedAt = got.ID, got.OwnerID, got.CreatedAt, got.UpdatedAt
+	if got != want {
+		t.Errorf("cleanup rule after migration: %+v, want %+v", got, want)
+	}
+	if ps, err := m.Service.CleanupPasses(ctx, 10); err != nil || len(ps) != 1 || ps[0].Slot != 42 || ps[0].Deleted != 7 || ps[0].FinishedAt == nil {
+		t.Errorf("cleanup passes after migration: %+v, %v", ps, err)
+	}
+	if _, err := m.Service.CreateCleanupRule(ctx, actor, "migorg", depot.CleanupRule{KeepCount: 1}); err != nil {
+		t.Errorf("create cleanup rule after migration: %v", err)
+	} else if err := m.Service.DeleteCleanupRule(ctx, actor, "migorg", rulesOf(t, m, actor, "migorg")); err != nil {
+		t.Errorf("delete it: %v", err)
+	}
+}
+
+func rulesOf(t *testing.T, m *Main, actor *depot.Actor, owner string) int64 {
+	t.Helper()
+	rules, err := m.Service.CleanupRules(context.Background(), actor, owner)
+	if err != nil || len(rules) != 1 {
+		t.Fatalf("rules of %s: %v, %v", owner, rules, err)
+	}
+	return rules[0].ID
 }
 
 // fillTrustedPublishing adds a trusted publisher, an exchange and a file
@@ -187,6 +242,7 @@ func checkRegistry(t *testing.T, m *Main, fx migrateFixture) {
 	}
 	checkGitLab(t, m, fx.deployToken, fx.files["mig/generic/app/2.0.0/app.tar.gz"])
 	checkTrustedPublishing(t, m, fx)
+	checkCleanup(t, m, cliActor)
 }
 
 // migrateRoundTrip migrates a filled SQLite + disk registry to dst, checks

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/depot-registry/depot/internal/audit"
+	"github.com/depot-registry/depot/internal/cleanup"
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/giteaapi"
 	"github.com/depot-registry/depot/internal/httpapi"
@@ -71,6 +72,9 @@ type Main struct {
 	Webhooks *webhook.Worker
 	// Audit writes the audit log and prunes it.
 	Audit *audit.Log
+	// Cleanup runs the scheduled cleanup passes; nil when
+	// Config.CleanupInterval is 0.
+	Cleanup *cleanup.Scheduler
 
 	// verifier runs when Config.VerifyRate is set.
 	verifier   *backgroundVerifier
@@ -81,6 +85,8 @@ type Main struct {
 	hooksDone  chan struct{}
 	stopAudit  context.CancelFunc
 	auditDone  chan struct{}
+	stopClean  context.CancelFunc
+	cleanDone  chan struct{}
 	metricsReg *prometheus.Registry
 }
 
@@ -196,6 +202,18 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			m.Webhooks.Run(ctx)
 		}()
 	}
+	if m.Config.CleanupInterval > 0 {
+		if m.Cleanup, err = cleanup.New(m.Service, cleanup.Options{Interval: m.Config.CleanupInterval, Poll: m.Config.CleanupPoll,
+			Lease: m.Config.CleanupLease, Now: m.Config.Now, Logger: m.Log}); err != nil {
+			return fmt.Errorf("--cleanup-interval (DEPOT_CLEANUP_INTERVAL): %w", err)
+		}
+		ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		m.stopClean, m.cleanDone = cancel, make(chan struct{})
+		go func() {
+			defer close(m.cleanDone)
+			_ = m.Cleanup.Run(ctx)
+		}()
+	}
 	if m.PprofAddr != "" {
 		ln, err := net.Listen("tcp", m.PprofAddr)
 		if err != nil {
@@ -246,6 +264,12 @@ func (m *Main) Close() error {
 		err = errors.Join(err, m.ln.Close())
 	}
 	m.verifier.stop()
+	if m.stopClean != nil {
+		// The version being deleted is finished; the pass stays
+		// unfinished and the next one, on any replica, completes it.
+		m.stopClean()
+		<-m.cleanDone
+	}
 	if m.stopHooks != nil {
 		// The tries in flight finish (each bounded by its timeout) and
 		// are recorded before the store closes.

@@ -425,18 +425,37 @@ func (s *Service) DeleteVersion(ctx context.Context, a *Actor, ref VersionRef) e
 	if err != nil {
 		return err
 	}
+	return s.deleteVersion(ctx, a, owner, ref, Deletion{ActorID: a.User.ID})
+}
+
+// deleteVersion is the one path that deletes a version, for a user's
+// DELETE and for cleanup rules: it checks immutability (a site admin
+// bypasses it; a nil a, a cleanup, never does), deletes the version's rows
+// and blobs no file references any more in one transaction, recording a
+// PackageDeleted event sent by d.ActorID, and wakes webhook delivery.
+func (s *Service) deleteVersion(ctx context.Context, a *Actor, owner *Owner, ref VersionRef, d Deletion) error {
 	if err := s.checkMutable(ctx, a, owner, ref.Type, ref.Package, ref.Version, "deleting the version"); err != nil {
 		return err
 	}
-	err = s.store.DeleteVersion(ctx, owner.ID, ref.Type, ref.Package, ref.Version, a.User.ID, s.removeBlob)
+	err := s.store.DeleteVersion(ctx, owner.ID, ref.Type, ref.Package, ref.Version, d.ActorID, s.removeBlob)
 	if errors.Is(err, ErrNotFound) {
 		return Errorf(ErrNotFound, "package %q version %q not found", ref.Package, ref.Version)
 	}
 	s.notifyEvents()
 	if err == nil {
-		s.audit(ctx, a, AuditVersionDelete, owner.Name, fileTarget(ref.Type, ref.Package, ref.Version), nil)
+		s.recordDeletion(ctx, a, owner, ref, d)
 	}
 	return err
+}
+
+// recordDeletion records a version's deletion in the audit log: by a's
+// user, or, for a cleanup (a nil), by the rule d names.
+func (s *Service) recordDeletion(ctx context.Context, a *Actor, owner *Owner, ref VersionRef, d Deletion) {
+	if d.Reason != "" {
+		ctx = WithAuditActor(ctx, d.Reason)
+		s.opts.Logger.Info("version deleted", "owner", owner.Name, "package", ref.Package, "version", ref.Version, "by", d.Reason)
+	}
+	s.audit(ctx, a, AuditVersionDelete, owner.Name, fileTarget(ref.Type, ref.Package, ref.Version), nil)
 }
 
 // removeBlob deletes a blob nobody references any more. A blob that is

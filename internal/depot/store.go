@@ -17,6 +17,7 @@ type Store interface {
 	DownloadStore
 	HookStore
 	AuditStore
+	CleanupRuleStore
 	// CreateUser inserts u and sets its ID and CreatedAt. ErrConflict if an
 	// owner of that name exists.
 	CreateUser(ctx context.Context, u *User) error

@@ -12,6 +12,15 @@
 //	PUT    /api/depot/owners/{owner}/settings                      changed by the owner's admins
 //	GET    /api/depot/audit                                        the audit log (site admins)
 //	GET    /api/depot/owners/{owner}/audit                         an owner's audit log (its admins)
+//	GET    /api/depot/owners/{owner}/cleanup-rules                 an owner's cleanup rules (owner admins, site admins)
+//	POST   /api/depot/owners/{owner}/cleanup-rules                 add one
+//	GET    /api/depot/owners/{owner}/cleanup-rules/{id}            one rule
+//	PUT    /api/depot/owners/{owner}/cleanup-rules/{id}            replace its fields
+//	DELETE /api/depot/owners/{owner}/cleanup-rules/{id}            delete it
+//	GET    /api/depot/owners/{owner}/cleanup-rules/{id}/preview    what the rule would delete now
+//	POST   /api/depot/owners/{owner}/cleanup-rules/{id}/run        apply it now
+//	GET    /api/depot/owners/{owner}/cleanup/preview               what every enabled rule would delete now
+//	POST   /api/depot/owners/{owner}/cleanup/run                   apply them now
 //
 // Errors are {"message": "..."} with the status of httpapi's one table.
 package depotapi
@@ -54,6 +63,15 @@ func New(svc *depot.Service, log *slog.Logger) *Handler {
 	h.handle("PUT /api/depot/owners/{owner}/settings", h.setSettings)
 	h.handle("GET /api/depot/audit", h.siteAudit)
 	h.handle("GET /api/depot/owners/{owner}/audit", h.ownerAudit)
+	h.handle("GET /api/depot/owners/{owner}/cleanup-rules", h.listCleanupRules)
+	h.handle("POST /api/depot/owners/{owner}/cleanup-rules", h.createCleanupRule)
+	h.handle("GET /api/depot/owners/{owner}/cleanup-rules/{id}", h.getCleanupRule)
+	h.handle("PUT /api/depot/owners/{owner}/cleanup-rules/{id}", h.updateCleanupRule)
+	h.handle("DELETE /api/depot/owners/{owner}/cleanup-rules/{id}", h.deleteCleanupRule)
+	h.handle("GET /api/depot/owners/{owner}/cleanup-rules/{id}/preview", h.cleanup(false))
+	h.handle("POST /api/depot/owners/{owner}/cleanup-rules/{id}/run", h.cleanup(true))
+	h.handle("GET /api/depot/owners/{owner}/cleanup/preview", h.cleanup(false))
+	h.handle("POST /api/depot/owners/{owner}/cleanup/run", h.cleanup(true))
 	h.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, depot.Errorf(depot.ErrNotFound, "no such route"))
 	})

@@ -77,6 +77,7 @@ func Run(t *testing.T, env *Env) {
 	t.Run("Latest", fx.testLatest)
 	t.Run("Archive", fx.testArchive)
 	t.Run("Audit", fx.testAudit)
+	t.Run("Cleanup", fx.testCleanup)
 	t.Run("NoLeftovers", func(t *testing.T) { fx.mustNoTempUploads(t) })
 }
 

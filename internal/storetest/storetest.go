@@ -78,6 +78,7 @@ func Run(t *testing.T, newStore func(t *testing.T) depot.Store) {
 	runQuota(t, newStore)
 	runHooks(t, newStore)
 	runAudit(t, newStore)
+	runCleanup(t, newStore)
 }
 
 // RunListings runs the part of the suite that lists versions (SearchVersions
