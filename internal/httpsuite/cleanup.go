@@ -164,6 +164,16 @@ func (fx *fixture) testCleanup(t *testing.T) {
 		pkg, ver, _ := strings.Cut(v, "@")
 		fx.mustStatus(t, status, http.MethodGet, pkgPath(org, pkg, ver, "f.bin"), alice, nil)
 	}
+	// The audit log names the rule as the deleter of each version.
+	var byRule []string
+	for _, e := range fx.auditEvents(t, "/api/depot/owners/"+org+"/audit?action=version.delete&order=oldest", alice) {
+		if e.Actor == fmt.Sprintf("cleanup rule %d", rule.ID) {
+			byRule = append(byRule, e.Target)
+		}
+	}
+	if len(byRule) != 3 {
+		t.Errorf("audit events of rule %d: %q, want its 3 version deletes", rule.ID, byRule)
+	}
 	if _, again := get(http.MethodGet, ruleURL+"/preview"); again != "" {
 		t.Errorf("preview after the run: %s", again)
 	}
