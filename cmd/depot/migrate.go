@@ -19,7 +19,7 @@ import (
 // every table after the tables it references.
 var migrateTables = []string{"owners", "org_members", "tokens", "sessions", "projects", "packages", "versions", "blobs", "files", "package_settings", "project_tokens", "damaged_blobs",
 	"trusted_publishers", "publisher_exchanges", "file_publications", "oidc_used_jtis", "owner_quotas", "owner_settings", "download_days",
-	"webhooks", "webhook_events", "webhook_deliveries", "webhook_attempts"}
+	"webhooks", "webhook_events", "webhook_deliveries", "webhook_attempts", "resumable_uploads"}
 
 // side is one end of a migration.
 type side struct {

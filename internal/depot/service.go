@@ -92,6 +92,12 @@ type Options struct {
 	// Events, when set, is told after every change that may have recorded
 	// webhook events.
 	Events EventNotifier
+	// Staging, when set, holds resumable uploads' bytes and turns
+	// resumable uploads on (see BeginResumableUpload).
+	Staging UploadStaging
+	// UploadExpiry is how long an unfinished resumable upload lives: zero
+	// means DefaultUploadExpiry.
+	UploadExpiry time.Duration
 }
 
 // NewService returns a Service over the given stores. opts may be nil.

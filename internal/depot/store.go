@@ -16,6 +16,7 @@ type Store interface {
 	OwnerSettingsStore
 	DownloadStore
 	HookStore
+	ResumableStore
 	// CreateUser inserts u and sets its ID and CreatedAt. ErrConflict if an
 	// owner of that name exists.
 	CreateUser(ctx context.Context, u *User) error
