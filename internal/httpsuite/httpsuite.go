@@ -74,6 +74,7 @@ func Run(t *testing.T, env *Env) {
 	t.Run("ErrorFormats", fx.testErrorFormats)
 	t.Run("Quota", fx.testQuota)
 	t.Run("Immutable", fx.testImmutable)
+	t.Run("Resumable", fx.testResumable)
 	t.Run("NoLeftovers", func(t *testing.T) { fx.mustNoTempUploads(t) })
 }
 
@@ -157,7 +158,11 @@ func (fx *fixture) do(t *testing.T, method, path string, a auth, body []byte, hd
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, fx.url(path), rd)
+	target := path
+	if !strings.HasPrefix(path, "http") {
+		target = fx.url(path)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
