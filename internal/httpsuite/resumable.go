@@ -301,12 +301,24 @@ func (fx *fixture) testResumable(t *testing.T) {
 		mustContain(t, "answer", string(body), sha([]byte("other")))
 		fx.mustStatus(t, http.StatusNotFound, http.MethodGet, p, alice, nil)
 		fx.mustStatus(t, http.StatusNotFound, http.MethodHead, loc, alice, nil)
-		// The same name with the right digest goes through.
+		// A wrong digest with the last part is refused the same way.
+		loc = fx.createUpload(t, p, alice, whole[:100<<10], len(whole))
+		if resp, body := fx.patch(t, loc, alice, 100<<10, whole[100<<10:], true, "Repr-Digest", reprDigest(whole[1:])); resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("wrong Repr-Digest with the last part: %d; %s", resp.StatusCode, body)
+		}
+		fx.mustStatus(t, http.StatusNotFound, http.MethodGet, p, alice, nil)
+		// The same name with the right digest goes through, given at
+		// creation or with the last part.
 		loc = fx.createUpload(t, p, alice, whole[:100<<10], len(whole), "Repr-Digest", reprDigest(whole))
 		if resp, body := fx.patch(t, loc, alice, 100<<10, whole[100<<10:], true); resp.StatusCode != http.StatusCreated {
 			t.Fatalf("right Repr-Digest: %d; %s", resp.StatusCode, body)
 		}
 		fx.mustGetBody(t, p, alice, whole)
+		p2 := pkgPath("alice", "resum", "1.0", "digest2")
+		loc = fx.createUpload(t, p2, alice, whole[:100<<10], len(whole))
+		if resp, body := fx.patch(t, loc, alice, 100<<10, whole[100<<10:], true, "Repr-Digest", reprDigest(whole)); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("right Repr-Digest with the last part: %d; %s", resp.StatusCode, body)
+		}
 	})
 
 	t.Run("DuplicateAtCompletion", func(t *testing.T) {

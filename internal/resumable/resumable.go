@@ -312,6 +312,7 @@ func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request, d Dialec
 	}
 	var offset, length int64
 	var complete bool
+	var repr string
 	if r.Method == http.MethodPatch {
 		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if !strings.EqualFold(mt, PartialUpload) {
@@ -328,6 +329,9 @@ func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request, d Dialec
 		}
 		if length, err = intField(r, "Upload-Length", false); err != nil {
 			return err
+		}
+		if repr, err = ReprSHA256(r.Header.Get("Repr-Digest")); err != nil {
+			return protocolError{err.Error()}
 		}
 		if complete && r.ContentLength >= 0 {
 			if n := offset + r.ContentLength; length >= 0 && length != n {
@@ -380,6 +384,13 @@ func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request, d Dialec
 			}
 			h.problem(w, http.StatusBadRequest, "inconsistent-upload-length", "the upload is already complete: no bytes may be appended", nil)
 			return nil
+		}
+		if repr != "" && complete {
+			// The digest of the whole file may come with its last part.
+			if u.ReprSHA256 != "" && u.ReprSHA256 != repr {
+				return protocolError{"Repr-Digest differs from the one the upload was created with"}
+			}
+			u.ReprSHA256 = repr
 		}
 		return h.appendAndAnswer(w, r, d, a, u, offset, length, complete)
 	}
