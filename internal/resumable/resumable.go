@@ -505,7 +505,7 @@ func ReprSHA256(field string) (string, error) {
 		key, val, ok := strings.Cut(strings.TrimSpace(member), "=")
 		val = strings.TrimSpace(val)
 		if !ok || len(val) < 2 || val[0] != ':' || val[len(val)-1] != ':' {
-			return "", fmt.Errorf("malformed Repr-Digest member %q: want alg=:base64:", member)
+			return "", fmt.Errorf("malformed Repr-Digest member %q: want the form alg=:base64: (RFC 9530)", member)
 		}
 		algs = append(algs, key)
 		if strings.ToLower(key) != "sha-256" {
