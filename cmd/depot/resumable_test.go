@@ -255,3 +255,44 @@ func TestResumableUploadExpiresAndGC(t *testing.T) {
 		t.Fatalf("HEAD after gc: %d, want 404", got)
 	}
 }
+
+// TestResumableDamagedStagingNotStored: staged bytes that changed after
+// they were acknowledged (a stale request on another replica, a damaged
+// disk) do not hash to the recorded state; completion then fails (500)
+// and records no file.
+func TestResumableDamagedStagingNotStored(t *testing.T) {
+	e := mustClientEnv(t, "dana")
+	send := func(method, target string, body string, hdr ...string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, target, strings.NewReader(body))
+		req.SetBasicAuth(e.token, "x-oauth-basic")
+		req.Header.Set("Upload-Draft-Interop-Version", "8")
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	file := e.url + "/api/packages/dana/generic/damaged/1.0/x.bin"
+	resp := send(http.MethodPut, file, strings.Repeat("a", 4000), "Upload-Complete", "?0")
+	loc := resp.Header.Get("Location")
+	staged := filepath.Join(e.m.Config.DataDir, "blobs", "uploads", loc[strings.LastIndex(loc, "/")+1:])
+	f, err := os.OpenFile(staged, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("b"), 1234)
+	f.Close()
+	resp = send(http.MethodPatch, e.url+loc, strings.Repeat("c", 1000), "Content-Type", "application/partial-upload", "Upload-Offset", "4000", "Upload-Complete", "?1")
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("completion over damaged staging: %d, want 500", resp.StatusCode)
+	}
+	if resp := send(http.MethodGet, file, ""); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET after the refused completion: %d, want 404", resp.StatusCode)
+	}
+}

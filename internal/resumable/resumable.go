@@ -501,21 +501,28 @@ func ReprSHA256(field string) (string, error) {
 		return "", nil
 	}
 	var algs []string
+	found := ""
 	for member := range strings.SplitSeq(field, ",") {
 		key, val, ok := strings.Cut(strings.TrimSpace(member), "=")
 		val = strings.TrimSpace(val)
 		if !ok || len(val) < 2 || val[0] != ':' || val[len(val)-1] != ':' {
 			return "", fmt.Errorf("malformed Repr-Digest member %q: want the form alg=:base64: (RFC 9530)", member)
 		}
+		raw, err := base64.StdEncoding.DecodeString(val[1 : len(val)-1])
+		if err != nil {
+			return "", fmt.Errorf("malformed Repr-Digest value %q: not base64", val)
+		}
 		algs = append(algs, key)
 		if strings.ToLower(key) != "sha-256" {
 			continue
 		}
-		raw, err := base64.StdEncoding.DecodeString(val[1 : len(val)-1])
-		if err != nil || len(raw) != 32 {
+		if len(raw) != 32 {
 			return "", fmt.Errorf("malformed Repr-Digest sha-256 value %q: want 32 bytes in base64", val)
 		}
-		return hex.EncodeToString(raw), nil
+		found = hex.EncodeToString(raw)
+	}
+	if found != "" {
+		return found, nil
 	}
 	return "", fmt.Errorf("Repr-Digest names %s: resumable uploads check sha-256 only", strings.Join(algs, ", "))
 }
