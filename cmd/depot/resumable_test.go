@@ -31,6 +31,7 @@ type uploadCutProxy struct {
 	mu    sync.Mutex
 	conns int
 	cut   int
+	sent  int64 // bytes forwarded from clients to the server
 	wg    sync.WaitGroup
 }
 
@@ -114,6 +115,9 @@ func (p *uploadCutProxy) pipe(c net.Conn, limit int64) {
 		if n > 0 {
 			if limit >= 0 && off+int64(n) >= limit {
 				s.Write(buf[:limit-off])
+				p.mu.Lock()
+				p.sent += limit - off
+				p.mu.Unlock()
 				// A link drops while the server is answering: wait
 				// (holding the client back) until the server's first
 				// answer on this connection, the 104 of a creation, has
@@ -133,6 +137,9 @@ func (p *uploadCutProxy) pipe(c net.Conn, limit int64) {
 				break
 			}
 			off += int64(n)
+			p.mu.Lock()
+			p.sent += int64(n)
+			p.mu.Unlock()
 		}
 		if err != nil {
 			break
@@ -178,6 +185,14 @@ func testPushCutUploads(t *testing.T, e *clientEnv, seed uint64) {
 	}
 	if p.cutCount() != len(cuts) || r.Attempts != 1 {
 		t.Fatalf("cuts %d of %d, attempts %d: want every cut resumed within the first attempt", p.cutCount(), len(cuts), r.Attempts)
+	}
+	// Every byte that reached the server before a cut was kept: the file
+	// crossed the link once, plus the requests' headers.
+	p.mu.Lock()
+	sent := p.sent
+	p.mu.Unlock()
+	if sent > size+64<<10 {
+		t.Fatalf("%d bytes sent for a %d-byte file through %d cuts: bytes the server received were sent again", sent, size, len(cuts))
 	}
 	// Read back straight from the server: the exact bytes.
 	resp, err := http.Get(e.url + "/api/packages/dana/generic/cut/1.0.0/cut.bin")

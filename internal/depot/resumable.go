@@ -493,15 +493,15 @@ func (v *stagedReader) Read(p []byte) (int, error) {
 
 func (v *stagedReader) Close() error { return v.r.Close() }
 
-// FinishResumableUpload marks u complete (its file was recorded) and
-// discards its staged bytes; its state stays until it expires, so that a
-// client that lost the final answer sees it complete.
-func (s *Service) FinishResumableUpload(ctx context.Context, u *ResumableUpload) error {
+// FinishResumableUpload marks u complete (its file of size bytes was
+// recorded) and discards its staged bytes; its state stays until it
+// expires, so that a client that lost the final answer sees it complete.
+func (s *Service) FinishResumableUpload(ctx context.Context, u *ResumableUpload, size int64) error {
 	ctx = context.WithoutCancel(ctx)
-	if err := s.store.AdvanceResumableUpload(ctx, u.Token, u.Offset, u.Offset, u.HashState, u.Offset, true); err != nil {
+	if err := s.store.AdvanceResumableUpload(ctx, u.Token, u.Offset, size, u.HashState, size, true); err != nil {
 		return fmt.Errorf("mark upload complete: %w", err)
 	}
-	u.Complete = true
+	u.Complete, u.Offset, u.Length = true, size, size
 	if err := s.opts.Staging.Remove(ctx, u.Token); err != nil {
 		s.opts.Logger.Warn("removing staged upload", "upload", u.Token, "err", err)
 	}
@@ -546,4 +546,86 @@ func (s *Service) RemoveExpiredUploads(ctx context.Context, apply bool) (int, er
 		}
 	}
 	return n, nil
+}
+
+// StagingTee is the body of an upload created with all its bytes
+// (Upload-Complete: ?1, the draft's optimistic creation) on its way to the
+// ordinary upload path: it stages what it reads, unhashed, so that if the
+// body breaks off the bytes that arrived can be resumed after (Record),
+// while a body that arrives whole costs no second read, hash or copy.
+type StagingTee struct {
+	s      *Service
+	ctx    context.Context
+	u      *ResumableUpload
+	body   io.Reader
+	buf    []byte
+	staged int64 // bytes staged
+	read   int64 // bytes read
+	cut    bool  // the body failed (not io.EOF)
+	err    error // a staging failure: nothing can be recorded
+}
+
+// NewStagingTee returns a tee of body into u's staging (u has no bytes).
+func (s *Service) NewStagingTee(ctx context.Context, u *ResumableUpload, body io.Reader) *StagingTee {
+	return &StagingTee{s: s, ctx: context.WithoutCancel(ctx), u: u, body: body, buf: make([]byte, 0, appendChunk)}
+}
+
+// Read implements io.Reader.
+func (t *StagingTee) Read(p []byte) (int, error) {
+	n, err := t.body.Read(p)
+	t.read += int64(n)
+	rest := p[:n]
+	for len(rest) > 0 && t.err == nil {
+		k := min(len(rest), cap(t.buf)-len(t.buf))
+		t.buf = append(t.buf, rest[:k]...)
+		rest = rest[k:]
+		if len(t.buf) == cap(t.buf) {
+			t.flush()
+		}
+	}
+	if err != nil && err != io.EOF {
+		t.cut = true
+	}
+	return n, err
+}
+
+func (t *StagingTee) flush() {
+	if len(t.buf) == 0 || t.err != nil {
+		return
+	}
+	if err := t.s.opts.Staging.Append(t.ctx, t.u.Token, t.staged, t.buf); err != nil {
+		t.err = err
+		return
+	}
+	t.staged += int64(len(t.buf))
+	t.buf = t.buf[:0]
+}
+
+// Size is how many bytes were read.
+func (t *StagingTee) Size() int64 { return t.read }
+
+// Cut reports whether the body broke off.
+func (t *StagingTee) Cut() bool { return t.cut }
+
+// Record stages what is still buffered and records the staged bytes as
+// the upload's, with their sha256 state (read back once: only a broken
+// body pays for it), so the client can resume after them.
+func (t *StagingTee) Record() error {
+	t.flush()
+	if t.err != nil {
+		return fmt.Errorf("stage upload bytes: %w", t.err)
+	}
+	if t.staged == 0 {
+		return nil
+	}
+	r, err := t.s.opts.Staging.Open(t.ctx, t.u.Token, t.staged)
+	if err != nil {
+		return fmt.Errorf("read staged upload: %w", err)
+	}
+	defer r.Close()
+	h := sha256.New()
+	if _, err := copyHashed(nil, r, t.staged, h); err != nil {
+		return fmt.Errorf("read staged upload: %w", err)
+	}
+	return t.s.recordAppend(t.ctx, t.u, t.staged, h, t.u.Length, nil)
 }

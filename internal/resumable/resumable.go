@@ -163,7 +163,48 @@ func (h *Handler) Create(w http.ResponseWriter, r *http.Request, name string, a 
 	h.limitHeader(w, u)
 	w.WriteHeader(104)
 	hd.Del("Upload-Draft-Interop-Version")
+	if complete {
+		h.createWhole(w, r, d, a, u)
+		return nil
+	}
 	return h.appendAndAnswer(w, r, d, a, u, 0, length, complete)
+}
+
+// createWhole serves a creation that carries the whole file: the body
+// goes through the dialect's ordinary upload path, as a plain PUT's (no
+// second copy or hash), while a tee stages it; when the body breaks off,
+// the staged bytes are recorded so that the client can resume after them.
+func (h *Handler) createWhole(w http.ResponseWriter, r *http.Request, d Dialect, a *depot.Actor, u *depot.ResumableUpload) {
+	tee := h.svc.NewStagingTee(r.Context(), u, r.Body)
+	whole := *u
+	whole.Offset = u.Length // the declared size, -1 if unknown
+	respond, err := d.Commit(r, a, &whole, tee)
+	if err == nil {
+		if ferr := h.svc.FinishResumableUpload(r.Context(), u, tee.Size()); ferr != nil {
+			h.log.Warn("marking an upload complete", "upload", u.Token, "err", ferr)
+		}
+		w.Header().Set("Upload-Complete", "?1")
+		w.Header().Del("Location")
+		respond(w)
+		return
+	}
+	if tee.Cut() {
+		if rerr := tee.Record(); rerr != nil {
+			h.log.Warn("recording the bytes of a broken upload", "upload", u.Token, "err", rerr)
+		}
+		w.Header().Set("Upload-Complete", "?0")
+		d.WriteError(w, r, a, err)
+		return
+	}
+	// Refused with all its bytes sent: resuming would not help.
+	if status := httpapi.Status(err); status >= 400 && status < 500 {
+		if cerr := h.svc.CancelResumableUpload(r.Context(), u); cerr != nil {
+			h.log.Warn("discarding a refused upload", "upload", u.Token, "err", cerr)
+		}
+	}
+	w.Header().Set("Upload-Complete", "?1")
+	w.Header().Del("Location")
+	d.WriteError(w, r, a, err)
 }
 
 // appendAndAnswer appends r's body to u at offset and answers: the
@@ -205,7 +246,7 @@ func (h *Handler) commit(w http.ResponseWriter, r *http.Request, d Dialect, a *d
 		body.Close()
 	}
 	if err == nil {
-		err = h.svc.FinishResumableUpload(r.Context(), u)
+		err = h.svc.FinishResumableUpload(r.Context(), u, u.Offset)
 	}
 	if err != nil {
 		if status := httpapi.Status(err); status >= 400 && status < 500 {
