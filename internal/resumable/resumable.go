@@ -438,6 +438,9 @@ func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request, d Dialec
 	return nil
 }
 
+// takeoverGrace is how long a request taken over may still read.
+const takeoverGrace = 500 * time.Millisecond
+
 // lease marks the request that is writing to (or reading) an upload in
 // this process.
 type lease struct {
@@ -446,15 +449,18 @@ type lease struct {
 }
 
 // acquire makes r the one request on token in this process. A request
-// already there is stopped (its body's read deadline is set to now: it
-// records what it received and ends), as the draft recommends, since a
+// already there is stopped (its body's read deadline is set to
+// takeoverGrace from now: it records what it received and ends), as the draft recommends, since a
 // client only sends a new request once it considers the previous one
 // failed. Across replicas, the store's offset check keeps the offsets
 // right and the recorded sha256 state keeps a stale request's bytes from
 // being committed.
 func (h *Handler) acquire(w http.ResponseWriter, r *http.Request, token string) (func(), error) {
 	rc := http.NewResponseController(w)
-	mine := &lease{done: make(chan struct{}), abort: func() { _ = rc.SetReadDeadline(time.Now()) }}
+	// The request taken over gets a moment to take in what already
+	// reached this host (after a dropped link it then sees the end of its
+	// body at once); a link that went silent times out then.
+	mine := &lease{done: make(chan struct{}), abort: func() { _ = rc.SetReadDeadline(time.Now().Add(takeoverGrace)) }}
 	for range 3 {
 		h.mu.Lock()
 		cur := h.leases[token]
