@@ -99,6 +99,7 @@ if [ "$QUICK" = 1 ]; then
   note upload_1g "quick run: 256 MiB file"
   note client_push_1g "quick run: 256 MiB file"
   note client_pull_1g "quick run: 256 MiB file"
+  note resume_1g "quick run: 256 MiB file"
 fi
 
 # --- depot ------------------------------------------------------------------------
@@ -280,6 +281,34 @@ case_client_pull_1g() {
   record client_pull_1g "$1" "$2" "$v"
   rm -rf "$dir"; sync
 }
+# resume_1g: a resumable upload (IETF draft, interop version 8) cut at
+# half and resumed, against a plain curl PUT of the same file (sides
+# "depot" and "curl", both on depot). The "depot" side is three curl
+# requests: the creation carrying the first half (what the server holds
+# after a cut there), the HEAD a resuming client sends, and the PATCH of the
+# second half that completes it; wall-clock MB/s of the whole file for both.
+case_resume_1g() {
+  local half=$((BIG / 2)) v url="$DEPOT/api/packages/bench/generic/rup/r$2-$1/up.bin"
+  [ -f "$WORK/src/up.half2" ] || { head -c "$half" "$WORK/src/up.bin" >"$WORK/src/up.half1"; tail -c +$((half + 1)) "$WORK/src/up.bin" >"$WORK/src/up.half2"; }
+  if [ "$1" = depot ]; then
+    local t0 t1 loc off
+    t0=$(date +%s.%N)
+    loc=$(curl -fsS -o /dev/null -D - -H "$AUTH" -H 'Upload-Draft-Interop-Version: 8' -H 'Upload-Complete: ?0' -H "Upload-Length: $BIG" \
+      -T "$WORK/src/up.half1" "$url" | tr -d '\r' | awk 'tolower($1) == "location:" {l = $2} END {print l}')
+    off=$(curl -fsS -I -H "$AUTH" "$DEPOT$loc" | tr -d '\r' | awk 'tolower($1) == "upload-offset:" {print $2}')
+    [ "$off" = "$half" ] || { echo "resume_1g: offset $off after the first half, want $half" >&2; return 1; }
+    curl -fsS -o /dev/null -X PATCH -H "$AUTH" -H 'Content-Type: application/partial-upload' -H "Upload-Offset: $off" \
+      -H 'Upload-Complete: ?1' -H 'Upload-Draft-Interop-Version: 8' -T "$WORK/src/up.half2" "$DEPOT$loc"
+    t1=$(date +%s.%N)
+    v=$(awk -v b="$BIG" -v a="$t0" -v z="$t1" 'BEGIN {printf "%.1f", b / (z - a) / 1e6}')
+  else
+    v=$(mbs curl -fsS -o /dev/null -H "$AUTH" --upload-file "$WORK/src/up.bin" "$url")
+  fi
+  record resume_1g "$1" "$2" "$v"
+  "$LG" idle -pid "$DEPOT_PID" -max 20s
+  curl -fsS -o /dev/null -X DELETE -H "$AUTH" "$DEPOT/api/packages/bench/generic/rup/r$2-$1"
+  sync
+}
 # profiled CASE SIDE ROUND: runs a case, with a CPU profile of depot when
 # --pprof was given.
 profiled() {
@@ -293,7 +322,7 @@ profiled() {
   fi
 }
 
-CASES=(download_1g upload_1g get_small_rps put_small_rps get_small_p99 client_push_1g client_pull_1g)
+CASES=(download_1g upload_1g get_small_rps put_small_rps get_small_p99 client_push_1g client_pull_1g resume_1g)
 [ "$LIST" = 1 ] && CASES+=(list_deep)
 if [ -n "$ONLY" ]; then
   picked=()
@@ -314,7 +343,7 @@ for r in $(seq "$ROUNDS"); do
   sides=(depot nginx); [ $((r % 2)) = 0 ] && sides=(nginx depot)
   for c in "${CASES[@]}"; do
     # The client cases compare the depot client with curl, both on depot.
-    case_sides=("${sides[@]}"); [ "${c#client_}" != "$c" ] && case_sides=("${sides[@]/nginx/curl}")
+    case_sides=("${sides[@]}"); [ "${c#client_}" != "$c" ] || [ "$c" = resume_1g ] && case_sides=("${sides[@]/nginx/curl}")
     for s in "${case_sides[@]}"; do
       profiled "$c" "$s" "$r"
     done

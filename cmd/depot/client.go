@@ -108,7 +108,9 @@ func clientCommands(stdin io.Reader, stdout, stderr io.Writer, onUsage cli.OnUsa
 		if u == "" {
 			return nil, usageError("no server: run `depot login URL`, or set --url or DEPOT_URL")
 		}
-		opts := &client.Options{UserAgent: "depot/" + version}
+		// Large files go resumably where the server offers it (the IETF
+		// resumable upload draft), by plain PUT elsewhere.
+		opts := &client.Options{UserAgent: "depot/" + version, Uploader: client.ResumableUploader{}}
 		if cmd.IsSet("retries") {
 			if cmd.Int("retries") < 1 {
 				return nil, usageError("--retries: want at least 1")

@@ -48,6 +48,9 @@ type Config struct {
 	// VerifyDownloads hashes whole downloads on the way and cuts a
 	// mismatching one short (depot.Options.VerifyDownloads).
 	VerifyDownloads bool
+	// UploadExpiry is how long an unfinished resumable upload lives
+	// (depot.Options.UploadExpiry); negative turns resumable uploads off.
+	UploadExpiry time.Duration
 	// VerifyRate, when positive, runs the verifier continuously at this
 	// many bytes per second.
 	VerifyRate int64
@@ -135,6 +138,7 @@ func serveFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "token-cache-ttl", Value: depot.DefaultTokenCacheTTL, Usage: "how long a verified token, and an owner looked up by name, are trusted before the database is asked again; on PostgreSQL revocations reach every replica at once (LISTEN/NOTIFY); on SQLite a revocation by the admin CLI takes up to this long; 0 disables the caches", Sources: cli.EnvVars("DEPOT_TOKEN_CACHE_TTL")},
 		&cli.BoolFlag{Name: "metrics", Usage: "serve Prometheus metrics at /metrics", Sources: cli.EnvVars("DEPOT_METRICS")},
 		&cli.StringFlag{Name: "metrics-token", Usage: "bearer token a /metrics scrape must send (recommended when --metrics is on)", Sources: cli.EnvVars("DEPOT_METRICS_TOKEN")},
+		&cli.DurationFlag{Name: "upload-expiry", Value: depot.DefaultUploadExpiry, Usage: "how long an unfinished resumable upload (IETF resumable upload draft) may be continued before admin gc removes it and its staged bytes; 0 turns resumable uploads off", Sources: cli.EnvVars("DEPOT_UPLOAD_EXPIRY")},
 		&cli.BoolFlag{Name: "verify-downloads", Usage: "hash every whole download of a file over 16 KiB on the way and cut it short when it does not match its sha256 (costs the sendfile path)", Sources: cli.EnvVars("DEPOT_VERIFY_DOWNLOADS")},
 		&cli.StringFlag{Name: "verify-rate", Value: "0", Usage: "verify stored blobs continuously, reading at most this many bytes per second, e.g. 10MiB; 0 means off", Sources: cli.EnvVars("DEPOT_VERIFY_RATE")},
 		&cli.DurationFlag{Name: "read-header-timeout", Value: defaultReadHeaderTimeout, Usage: "longest time a client may take to send a request's headers", Sources: cli.EnvVars("DEPOT_READ_HEADER_TIMEOUT")},
@@ -258,6 +262,11 @@ func serveConfig(cmd *cli.Command) (Config, error) {
 		c.TokenCacheTTL = ttl
 	}
 	c.VerifyDownloads = cmd.Bool("verify-downloads")
+	if c.UploadExpiry = cmd.Duration("upload-expiry"); c.UploadExpiry == 0 {
+		c.UploadExpiry = -1
+	} else if c.UploadExpiry < time.Minute {
+		return c, usageError("--upload-expiry must be 0 (off) or at least 1m")
+	}
 	if c.VerifyRate, err = parseSize(cmd.String("verify-rate")); err != nil {
 		return c, usageError("--verify-rate (DEPOT_VERIFY_RATE): %v", err)
 	}
@@ -422,6 +431,14 @@ func newService(c Config, store depot.Store, blobs depot.BlobStore, log *slog.Lo
 		DeferDigests: strings.HasPrefix(c.StorageURL, "file://"), VerifyDownloads: c.VerifyDownloads}
 	if c.StorageRedirect {
 		opts.LinkExpiry = linkExpiry
+	}
+	if st, ok := blobs.(interface {
+		UploadStaging() (depot.UploadStaging, error)
+	}); ok && c.UploadExpiry >= 0 {
+		if opts.Staging, err = st.UploadStaging(); err != nil {
+			return nil, err
+		}
+		opts.UploadExpiry = c.UploadExpiry
 	}
 	hosts, err := webhook.ParseHostList(c.WebhookAllowedHosts)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
@@ -36,7 +37,10 @@ func gcCommand(stdout io.Writer, onUsage cli.OnUsageErrorFunc) *cli.Command {
 			}
 			defer store.Close()
 			defer closeBlobs(blobs)
-			return collectGarbage(ctx, store, blobs, cmd.Bool("apply"), cmd.Duration("temp-age"), stdout)
+			if err := collectGarbage(ctx, store, blobs, cmd.Bool("apply"), cmd.Duration("temp-age"), stdout); err != nil {
+				return err
+			}
+			return collectUploads(ctx, c, store, blobs, cmd.Bool("apply"), stdout)
 		},
 	}
 }
@@ -99,5 +103,25 @@ func collectGarbage(ctx context.Context, store depot.Store, blobs blobBackend, a
 		return fmt.Errorf("remove temporary uploads: %w", err)
 	}
 	fmt.Fprintf(stdout, "removed %d unreferenced blobs and %d temporary uploads\n", removed, n)
+	return nil
+}
+
+// collectUploads reports, and with apply removes, resumable uploads whose
+// expiry passed: their state and their staged bytes.
+func collectUploads(ctx context.Context, c Config, store depot.Store, blobs blobBackend, apply bool, stdout io.Writer) error {
+	svc, err := newService(c, store, blobs, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	n, err := svc.RemoveExpiredUploads(ctx, apply)
+	if err != nil {
+		return err
+	}
+	if apply {
+		fmt.Fprintf(stdout, "removed %d expired resumable uploads\n", n)
+	} else {
+		fmt.Fprintf(stdout, "expired resumable uploads: %d (would be removed with their staged bytes)\n", n)
+	}
 	return nil
 }

@@ -20,7 +20,7 @@ import (
 var migrateTables = []string{"owners", "org_members", "tokens", "sessions", "projects", "packages", "versions", "blobs", "files", "package_settings", "project_tokens", "damaged_blobs",
 	"trusted_publishers", "publisher_exchanges", "file_publications", "oidc_used_jtis", "owner_quotas", "owner_settings", "download_days",
 	"webhooks", "webhook_events", "webhook_deliveries", "webhook_attempts",
-	"cleanup_rules", "cleanup_passes", "audit_events"}
+	"cleanup_rules", "cleanup_passes", "audit_events", "resumable_uploads"}
 
 // side is one end of a migration.
 type side struct {

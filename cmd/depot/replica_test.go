@@ -81,6 +81,56 @@ func TestReplicas(t *testing.T) {
 		}
 	})
 
+	t.Run("resumable upload started on one, continued and finished on the other", func(t *testing.T) {
+		content := bytes.Repeat([]byte("resumed across replicas "), 700_000) // 16.8 MB: several staged chunks
+		send := func(srv *childServer, method, target string, body []byte, hdr ...string) *http.Response {
+			t.Helper()
+			req, err := http.NewRequestWithContext(ctx, method, "http://"+srv.addr+target, bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "token "+token)
+			req.Header.Set("Upload-Draft-Interop-Version", "8")
+			for i := 0; i+1 < len(hdr); i += 2 {
+				req.Header.Set(hdr[i], hdr[i+1])
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("%s %s on %s: %v", method, target, srv.addr, err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return resp
+		}
+		path := "/api/packages/rep/generic/resumed/1.0/big.bin"
+		first, middle := 9<<20, 13<<20
+		resp := send(a, http.MethodPut, path, content[:first], "Upload-Complete", "?0", "Upload-Length", fmt.Sprint(len(content)))
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusCreated || loc == "" {
+			t.Fatalf("create via A: %d, Location %q", resp.StatusCode, loc)
+		}
+		if resp := send(b, http.MethodHead, loc, nil); resp.StatusCode != http.StatusNoContent || resp.Header.Get("Upload-Offset") != fmt.Sprint(first) {
+			t.Fatalf("HEAD via B: %d, offset %q; want 204 and %d", resp.StatusCode, resp.Header.Get("Upload-Offset"), first)
+		}
+		partial := []string{"Content-Type", "application/partial-upload"}
+		if resp := send(b, http.MethodPatch, loc, content[first:middle], append(partial, "Upload-Offset", fmt.Sprint(first), "Upload-Complete", "?0")...); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("PATCH via B: %d", resp.StatusCode)
+		}
+		// A's view of the offset is B's.
+		if resp := send(a, http.MethodPatch, loc, content[first:], append(partial, "Upload-Offset", fmt.Sprint(first), "Upload-Complete", "?1")...); resp.StatusCode != http.StatusConflict || resp.Header.Get("Upload-Offset") != fmt.Sprint(middle) {
+			t.Fatalf("stale PATCH via A: %d, offset %q; want 409 and %d", resp.StatusCode, resp.Header.Get("Upload-Offset"), middle)
+		}
+		if code, _ := do(a, http.MethodGet, "resumed/1.0/big.bin", nil); code != http.StatusNotFound {
+			t.Fatalf("GET before completion: %d, want 404", code)
+		}
+		if resp := send(a, http.MethodPatch, loc, content[middle:], append(partial, "Upload-Offset", fmt.Sprint(middle), "Upload-Complete", "?1")...); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("final PATCH via A: %d", resp.StatusCode)
+		}
+		if code, got := do(b, http.MethodGet, "resumed/1.0/big.bin", nil); code != http.StatusOK || !bytes.Equal(got, content) {
+			t.Fatalf("GET via B: %d, %d bytes; want the %d bytes", code, len(got), len(content))
+		}
+	})
+
 	t.Run("20 concurrent uploads of one path over both: exactly one 201", func(t *testing.T) {
 		codes := make([]int, 20)
 		var wg sync.WaitGroup

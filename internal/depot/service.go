@@ -95,6 +95,12 @@ type Options struct {
 	// Audit receives the audit log's events; nil writes each to the store
 	// at once (see internal/audit for a batching, pruning one).
 	Audit Auditor
+	// Staging, when set, holds resumable uploads' bytes and turns
+	// resumable uploads on (see BeginResumableUpload).
+	Staging UploadStaging
+	// UploadExpiry is how long an unfinished resumable upload lives: zero
+	// means DefaultUploadExpiry.
+	UploadExpiry time.Duration
 }
 
 // NewService returns a Service over the given stores. opts may be nil.

@@ -18,6 +18,7 @@ type Store interface {
 	HookStore
 	AuditStore
 	CleanupRuleStore
+	ResumableStore
 	// CreateUser inserts u and sets its ID and CreatedAt. ErrConflict if an
 	// owner of that name exists.
 	CreateUser(ctx context.Context, u *User) error

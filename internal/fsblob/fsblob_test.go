@@ -149,3 +149,14 @@ func TestCleanTemp(t *testing.T) {
 		t.Errorf("Walk = %q", got)
 	}
 }
+
+func TestStagingConformance(t *testing.T) {
+	blobtest.RunStaging(t, func(t *testing.T) (depot.UploadStaging, func() ([]string, error)) {
+		s := newStore(t)
+		st, err := s.(*Store).UploadStaging()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, func() ([]string, error) { return leftovers(context.Background(), s) }
+	})
+}

@@ -22,6 +22,7 @@ package gitea
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/httpapi"
+	"github.com/depot-registry/depot/internal/resumable"
 )
 
 // Prefix is the path prefix this package serves.
@@ -38,6 +40,9 @@ const Prefix = "/api/packages/"
 type Options struct {
 	// Uploads, when not nil, bounds the uploads in progress.
 	Uploads *httpapi.UploadLimiter
+	// Resumable, when not nil, serves PUTs that ask for a resumable
+	// upload (the IETF draft's Upload-Complete).
+	Resumable *resumable.Handler
 }
 
 // Handler serves the Gitea generic packages routes.
@@ -216,6 +221,10 @@ func (h *Handler) act(w http.ResponseWriter, r *http.Request, p Path, actor *dep
 	var err error
 	switch r.Method {
 	case http.MethodPut:
+		if h.opts.Resumable.Requested(r) {
+			return h.opts.Resumable.Create(w, r, depot.DialectGitea, actor, depot.NewUploadTarget{
+				Owner: p.Owner, Package: p.Package, Version: p.Version, File: p.File})
+		}
 		release, err := h.opts.Uploads.Acquire(r)
 		if err != nil {
 			return err
@@ -270,4 +279,31 @@ func (h *Handler) resolve(w http.ResponseWriter, r *http.Request, p Path, actor 
 	}
 	httpapi.RedirectResolved(w, r, pv, loc)
 	return nil
+}
+
+// Authenticate implements resumable.Dialect.
+func (h *Handler) Authenticate(r *http.Request) (*depot.Actor, error) {
+	creds, err := httpapi.Credentials(r)
+	if err != nil {
+		return nil, err
+	}
+	return h.svc.Authenticate(r.Context(), creds)
+}
+
+// Commit implements resumable.Dialect: the upload's bytes are stored
+// through UploadFile, as a PUT's body, and answered 201.
+func (h *Handler) Commit(r *http.Request, a *depot.Actor, u *depot.ResumableUpload, body io.Reader) (func(http.ResponseWriter), error) {
+	ref := depot.FileRef{Owner: u.Owner, Type: depot.TypeGeneric, Package: u.Package, Version: u.Version, File: u.File}
+	if _, err := h.svc.UploadFile(r.Context(), a, ref, u.Offset, body); err != nil {
+		return nil, err
+	}
+	return func(w http.ResponseWriter) { w.WriteHeader(http.StatusCreated) }, nil
+}
+
+// WriteError implements resumable.Dialect.
+func (h *Handler) WriteError(w http.ResponseWriter, r *http.Request, a *depot.Actor, err error) {
+	if a != nil {
+		err = httpapi.ChallengeAnonymous(a, err)
+	}
+	httpapi.WriteError(w, r, h.log, httpapi.Negotiated, err)
 }

@@ -13,6 +13,7 @@ package gitlab
 import (
 	"encoding/base64"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/httpapi"
+	"github.com/depot-registry/depot/internal/resumable"
 )
 
 // Prefix is the path prefix this package serves.
@@ -40,6 +42,9 @@ type Options struct {
 	Version string
 	// Uploads, when not nil, bounds the uploads in progress.
 	Uploads *httpapi.UploadLimiter
+	// Resumable, when not nil, serves PUTs that ask for a resumable
+	// upload (the IETF draft's Upload-Complete).
+	Resumable *resumable.Handler
 }
 
 // Handler serves /api/v4.
@@ -320,4 +325,27 @@ func (p genericPath) escaped() string {
 		}
 	}
 	return Prefix + "projects/" + strings.Join(segs, "/")
+}
+
+// Authenticate implements resumable.Dialect.
+func (h *Handler) Authenticate(r *http.Request) (*depot.Actor, error) {
+	return h.svc.AuthenticateGitLab(r.Context(), credentials(r))
+}
+
+// Commit implements resumable.Dialect: the upload's bytes are stored
+// through UploadGitLabFile, as a PUT's body, and answered as its PUT
+// (201 Created).
+func (h *Handler) Commit(r *http.Request, a *depot.Actor, u *depot.ResumableUpload, body io.Reader) (func(http.ResponseWriter), error) {
+	ref := depot.GitLabFileRef{Project: u.Owner, Package: u.Package, Version: u.Version, Path: u.File}
+	if _, err := h.svc.UploadGitLabFile(r.Context(), a, ref, depot.GitLabUpload{Size: u.Offset, Status: depot.PackageStatus(u.Status)}, body); err != nil {
+		return nil, err
+	}
+	return func(w http.ResponseWriter) {
+		httpapi.WriteJSON(w, http.StatusCreated, map[string]string{"message": "201 Created"})
+	}, nil
+}
+
+// WriteError implements resumable.Dialect.
+func (h *Handler) WriteError(w http.ResponseWriter, r *http.Request, a *depot.Actor, err error) {
+	h.writeError(w, r, a, true, err)
 }

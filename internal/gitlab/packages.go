@@ -40,6 +40,10 @@ func (h *Handler) generic(w http.ResponseWriter, r *http.Request, a *depot.Actor
 		if q.Has("select") && sel != "package_file" {
 			return paramError{"select does not have a valid value"}
 		}
+		if h.opts.Resumable.Requested(r) {
+			return h.opts.Resumable.Create(w, r, depot.DialectGitLab, a, depot.NewUploadTarget{
+				Owner: p.Project, Package: p.Package, Version: p.Version, File: p.Path, Status: string(status)})
+		}
 		release, err := h.opts.Uploads.Acquire(r)
 		if err != nil {
 			return err

@@ -18,7 +18,9 @@ type statusWriter struct {
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
+	// An informational answer (104 Upload Resumption Supported) is not
+	// the status of the request.
+	if w.status == 0 && (code < 100 || code >= 200) {
 		w.status = code
 	}
 	w.ResponseWriter.WriteHeader(code)

@@ -78,6 +78,7 @@ func Run(t *testing.T, env *Env) {
 	t.Run("Archive", fx.testArchive)
 	t.Run("Audit", fx.testAudit)
 	t.Run("Cleanup", fx.testCleanup)
+	t.Run("Resumable", fx.testResumable)
 	t.Run("NoLeftovers", func(t *testing.T) { fx.mustNoTempUploads(t) })
 }
 
@@ -161,7 +162,11 @@ func (fx *fixture) do(t *testing.T, method, path string, a auth, body []byte, hd
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, fx.url(path), rd)
+	target := path
+	if !strings.HasPrefix(path, "http") {
+		target = fx.url(path)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -824,3 +824,23 @@ func TestUploadMemory(t *testing.T) {
 		})
 	}
 }
+
+func TestStagingConformance(t *testing.T) {
+	blobtest.RunStaging(t, func(t *testing.T) (depot.UploadStaging, func() ([]string, error)) {
+		s := MustStore(t)
+		st, err := s.UploadStaging()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, func() ([]string, error) {
+			var out []string
+			for obj := range s.client.ListObjectsIter(context.Background(), s.bucket, minio.ListObjectsOptions{Prefix: s.prefix, Recursive: true}) {
+				if obj.Err != nil {
+					return nil, obj.Err
+				}
+				out = append(out, obj.Key)
+			}
+			return out, nil
+		}
+	})
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/depot-registry/depot/internal/giteaapi"
 	"github.com/depot-registry/depot/internal/gitlab"
 	"github.com/depot-registry/depot/internal/httpapi"
+	"github.com/depot-registry/depot/internal/resumable"
 	"github.com/depot-registry/depot/internal/web"
 )
 
@@ -44,8 +45,11 @@ type Options struct {
 
 // New returns depot's HTTP handler.
 func New(svc *depot.Service, log *slog.Logger, opts Options) http.Handler {
-	giteaAPI := gitea.New(svc, log, gitea.Options{Uploads: opts.Uploads})
-	gitlabAPI := gitlab.New(svc, log, gitlab.Options{BaseURL: opts.BaseURL, Version: opts.Version, Uploads: opts.Uploads})
+	uploads := resumable.New(svc, log, resumable.Options{BaseURL: opts.BaseURL, Uploads: opts.Uploads})
+	giteaAPI := gitea.New(svc, log, gitea.Options{Uploads: opts.Uploads, Resumable: uploads})
+	gitlabAPI := gitlab.New(svc, log, gitlab.Options{BaseURL: opts.BaseURL, Version: opts.Version, Uploads: opts.Uploads, Resumable: uploads})
+	uploads.Register(depot.DialectGitea, giteaAPI)
+	uploads.Register(depot.DialectGitLab, gitlabAPI)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": opts.Version})
@@ -64,6 +68,10 @@ func New(svc *depot.Service, log *slog.Logger, opts Options) http.Handler {
 		// "." or ".." segments instead of letting the API refuse them.
 		if strings.HasPrefix(r.URL.EscapedPath(), gitea.Prefix) {
 			giteaAPI.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.EscapedPath(), resumable.Prefix) {
+			uploads.ServeHTTP(w, r)
 			return
 		}
 		if strings.HasPrefix(r.URL.EscapedPath(), gitlab.Prefix) {

@@ -68,6 +68,7 @@ func Run(t *testing.T, newStore func(t *testing.T) depot.Store) {
 		{"SetPackageProject", testSetPackageProject},
 		{"GitLab", testGitLab},
 		{"IDsNeverReused", testIDsNeverReused},
+		{"Resumable", testResumable},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
