@@ -103,7 +103,7 @@ const (
 	HeaderSHA256        = "X-Checksum-Sha256"
 	HeaderSHA1          = "X-Checksum-Sha1"
 	HeaderMD5           = "X-Checksum-Md5"
-	HeaderContentMD5    = "Content-Md5"
+	HeaderContentMD5    = "Content-MD5"
 	HeaderReprDigest    = "Repr-Digest"
 	HeaderContentDigest = "Content-Digest"
 	// HeaderWantReprDigest is the RFC 9530 §4 preference field.

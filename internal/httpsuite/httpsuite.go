@@ -74,6 +74,11 @@ func Run(t *testing.T, env *Env) {
 	t.Run("ErrorFormats", fx.testErrorFormats)
 	t.Run("Quota", fx.testQuota)
 	t.Run("Immutable", fx.testImmutable)
+	t.Run("VerifiedUpload", fx.testVerifiedUpload)
+	t.Run("ReprDigest", fx.testReprDigest)
+	t.Run("IdenticalRetry", fx.testIdenticalRetry)
+	t.Run("DeployByChecksum", fx.testDeployByChecksum)
+	t.Run("GitLabChecksums", fx.testGitLabChecksums)
 	t.Run("NoLeftovers", func(t *testing.T) { fx.mustNoTempUploads(t) })
 }
 
