@@ -23,6 +23,12 @@ const (
 	HeaderIdentical = "X-Depot-Identical"
 	// HeaderExistingSHA256 is the stored file's sha256 on that answer.
 	HeaderExistingSHA256 = "X-Depot-Existing-Sha256"
+	// HeaderFeatures, on GET /api/v1/version, lists what depot adds to the
+	// Gitea API that a client should use only where offered.
+	HeaderFeatures = "X-Depot-Features"
+	// Features is its value: deploy by checksum, and uploads whose
+	// declared digests are checked.
+	Features = "deploy-by-checksum, verified-uploads"
 )
 
 // UploadChecks returns what an upload request declares about its content:
