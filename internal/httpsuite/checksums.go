@@ -321,6 +321,31 @@ func (fx *fixture) testDeployByChecksum(t *testing.T) {
 		fx.mustGetBody(t, p, dave, pub)
 		fx.mustStatus(t, http.StatusNoContent, http.MethodDelete, p, dave, nil)
 	})
+	t.Run("limits apply", func(t *testing.T) {
+		// Quotas and immutable versions hold as for a PUT with the body.
+		if _, err := fx.env.Service.CreateUser(ctx, depot.NewUser{Username: "duser", Email: "duser@example.com", Password: pw}); err != nil {
+			t.Fatal(err)
+		}
+		u := basic("duser", pw)
+		pub := content("deploy-limits", 5000)
+		fx.mustPut(t, pkgPath(pubOrg, "deploy-pub", "1.0", "limits.bin"), pub)
+		fx.setQuota(t, "duser", `{"max_file_size": 1000}`)
+		_, msg := fx.mustStatus(t, http.StatusForbidden, http.MethodPut, pkgPath("duser", "app", "1.0", "big.bin"), u, nil, dep(sha(pub))...)
+		if !strings.Contains(string(msg), "1000 bytes") {
+			t.Errorf("deploy over the file limit: %q", msg)
+		}
+		fx.setQuota(t, "duser", `{"max_file_size": -1, "max_size": 6000}`)
+		fx.mustStatus(t, http.StatusCreated, http.MethodPut, pkgPath("duser", "app", "1.0", "one.bin"), u, nil, dep(sha(pub))...)
+		fx.mustStatus(t, http.StatusForbidden, http.MethodPut, pkgPath("duser", "app", "1.0", "two.bin"), u, nil, dep(sha(pub))...)
+		fx.mustStatus(t, http.StatusNotFound, http.MethodGet, pkgPath("duser", "app", "1.0", "two.bin"), u, nil)
+		fx.setQuota(t, "duser", `{"max_size": -1}`)
+		fx.mustStatus(t, http.StatusOK, http.MethodPut, "/api/depot/owners/duser/settings", u, []byte(`{"immutable_versions": true, "immutable_grace_seconds": 0}`))
+		_, msg = fx.mustStatus(t, http.StatusConflict, http.MethodPut, pkgPath("duser", "app", "1.0", "three.bin"), u, nil, dep(sha(pub))...)
+		if !strings.Contains(string(msg), "immutable") {
+			t.Errorf("deploy into a sealed version: %q", msg)
+		}
+		fx.mustStatus(t, http.StatusOK, http.MethodPut, "/api/depot/owners/duser/settings", u, []byte(`{"immutable_versions": false}`))
+	})
 	t.Run("refusals", func(t *testing.T) {
 		p := pkgPath("carol", "deploy", "3.0", "copy.bin")
 		// Another declared digest that does not match the content.
