@@ -211,7 +211,7 @@ func (s *Service) UploadGitLabFile(ctx context.Context, a *Actor, ref GitLabFile
 	}
 	var deployed *Blob
 	if up.Deploy {
-		b, err := s.deploySource(ctx, a, up.file())
+		b, err := s.deploySource(ctx, a, up.file(), body)
 		if err != nil {
 			return nil, err
 		}

@@ -268,7 +268,7 @@ func (s *Service) PutFile(ctx context.Context, a *Actor, ref FileRef, up FileUpl
 	}
 	var deployed *Blob
 	if up.Deploy {
-		b, err := s.deploySource(ctx, a, up)
+		b, err := s.deploySource(ctx, a, up, body)
 		if err != nil {
 			return nil, err
 		}

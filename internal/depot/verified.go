@@ -153,15 +153,22 @@ const maxDeployCandidates = 100
 
 var errNoDeploySHA256 = &Error{Kind: ErrNotFound, Message: "deploy by checksum needs the sha256 (X-Checksum-Sha256 or Repr-Digest sha-256): upload the content instead"}
 
-// deploySource returns the stored blob a deploy by checksum makes its file
-// from: that of a file the actor may read (as a download would allow)
+// deploySource returns the stored blob a deploy by checksum (whose body
+// must be empty) makes its file from: that of a file the actor may read (as a download would allow)
 // whose sha256 is the declared one, and whose other declared digests
 // match. ErrNotFound, worded the same whether no file has that content or
 // none the actor may read, so a deploy reveals nothing a download would
 // not.
-func (s *Service) deploySource(ctx context.Context, a *Actor, up FileUpload) (Blob, error) {
+func (s *Service) deploySource(ctx context.Context, a *Actor, up FileUpload, body io.Reader) (Blob, error) {
+	withBody := Errorf(ErrInvalid, "a deploy by checksum (X-Checksum-Deploy: true) takes no body")
 	if up.Size > 0 {
-		return Blob{}, Errorf(ErrInvalid, "a deploy by checksum (X-Checksum-Deploy: true) takes no body")
+		return Blob{}, withBody
+	}
+	if up.Size < 0 && body != nil {
+		// A body of unknown length: it must be empty.
+		if n, _ := io.ReadFull(body, make([]byte, 1)); n > 0 {
+			return Blob{}, withBody
+		}
 	}
 	sum, ok := up.Expect.Sum(digest.SHA256)
 	if !ok {

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"strings"
@@ -355,8 +356,22 @@ func (fx *fixture) testDeployByChecksum(t *testing.T) {
 		}
 		// Only a sha1: depot finds content by sha256.
 		fx.mustStatus(t, http.StatusNotFound, http.MethodPut, p, carol, nil, "X-Checksum-Deploy", "true", "X-Checksum-Sha1", hex.EncodeToString(s1))
-		// A body besides.
+		// A body besides, declared or chunked.
 		fx.mustStatus(t, http.StatusBadRequest, http.MethodPut, p, carol, secret, dep(hex.EncodeToString(s256))...)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, fx.url(p), io.MultiReader(bytes.NewReader(secret)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, h := 0, dep(hex.EncodeToString(s256)); i < len(h); i += 2 {
+			req.Header.Set(h[i], h[i+1])
+		}
+		carol(req)
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("chunked deploy with a body: %v %v", resp, err)
+		} else {
+			resp.Body.Close()
+		}
+		fx.mustStatus(t, http.StatusNotFound, http.MethodGet, p, carol, nil)
 		// Read access is not write access.
 		fx.mustStatus(t, http.StatusForbidden, http.MethodPut, pkgPath(privOrg, "deploy", "1.0", "x.bin"), basic("bob", pw), nil, dep(hex.EncodeToString(s256))...)
 		// X-Checksum-Deploy: false is a plain upload.
