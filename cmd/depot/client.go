@@ -229,10 +229,11 @@ func clientCommands(stdin io.Reader, stdout, stderr io.Writer, onUsage cli.OnUsa
 	}
 
 	push := &cli.Command{
-		Name:         "push",
-		Usage:        "upload files to a package version",
-		ArgsUsage:    "OWNER/NAME@VERSION FILE...",
-		Flags:        clientFlags(transferFlags()...),
+		Name:      "push",
+		Usage:     "upload files to a package version",
+		ArgsUsage: "OWNER/NAME@VERSION FILE...",
+		Flags: clientFlags(append(transferFlags(),
+			&cli.BoolFlag{Name: "verify", Usage: "hash each file first: declare its sha256 (the server refuses damaged bytes) and, where the server offers it, deploy by checksum content it already holds"})...),
 		OnUsageError: onUsage,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			r, err := ref(cmd, "OWNER/NAME@VERSION FILE...")
@@ -252,7 +253,7 @@ func clientCommands(stdin io.Reader, stdout, stderr io.Writer, onUsage cli.OnUsa
 			}
 			defer c.Close()
 			d := display.New(ctx, mode(cmd), stdout)
-			rs, err := c.Push(ctx, r, files, client.TransferOptions{Parallel: int(cmd.Int("parallel"))}, d)
+			rs, err := c.Push(ctx, r, files, client.TransferOptions{Parallel: int(cmd.Int("parallel")), Verify: cmd.Bool("verify")}, d)
 			return finish(d, display.Summary{Command: "push", Server: c.BaseURL(), Owner: r.Owner, Package: r.Package, Version: r.Version, Files: rs}, err)
 		},
 	}

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -86,6 +87,10 @@ type Client struct {
 	retry    RetryPolicy
 	uploader Uploader
 	agent    string
+	// featuresOnce guards deploys: whether the server deploys by
+	// checksum (deploysByChecksum).
+	featuresOnce sync.Once
+	deploys      bool
 }
 
 // New returns a client of the server at baseURL (http or https, with an

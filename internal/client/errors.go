@@ -22,7 +22,8 @@ var (
 	// ErrConflict: 409, a file of that name exists with other content.
 	ErrConflict = errors.New("conflict")
 	// ErrVerify: downloaded or uploaded bytes whose sha256 is not the
-	// server's.
+	// server's, or an upload the server refused because its bytes did not
+	// have the sha256 declared with it.
 	ErrVerify = errors.New("verification failed")
 )
 
@@ -33,6 +34,16 @@ type HTTPError struct {
 	// Message is the server's error message (Gitea's {"message"} or the
 	// plain-text body), shortened.
 	Message string
+	// Identical is depot's X-Depot-Identical on a refused upload to an
+	// existing name: "true" when the stored content is the upload's,
+	// "false" when not, "" when the server did not say.
+	Identical string
+	// ExistingSHA256 is the stored file's sha256 (X-Depot-Existing-Sha256).
+	ExistingSHA256 string
+	// Mismatch is set on depot's 400 for an upload whose bytes do not have
+	// the digest it declared (its JSON body names "expected" and
+	// "actual"): the bytes changed on the way or while being read.
+	Mismatch bool
 }
 
 func (e *HTTPError) Error() string {
@@ -45,6 +56,10 @@ func (e *HTTPError) Error() string {
 
 // Unwrap returns the error kind of the status.
 func (e *HTTPError) Unwrap() error {
+	switch {
+	case e.Mismatch:
+		return ErrVerify
+	}
 	switch e.Status {
 	case http.StatusBadRequest, http.StatusUnprocessableEntity:
 		return ErrInvalid
@@ -68,8 +83,10 @@ func newHTTPError(resp *http.Response) *HTTPError {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	msg := strings.TrimSpace(string(b))
 	var j struct {
-		Message string `json:"message"`
-		Error   string `json:"error"`
+		Message  string `json:"message"`
+		Error    string `json:"error"`
+		Expected string `json:"expected"`
+		Actual   string `json:"actual"`
 	}
 	if json.Unmarshal(b, &j) == nil {
 		switch {
@@ -82,7 +99,9 @@ func newHTTPError(resp *http.Response) *HTTPError {
 	if len(msg) > 300 {
 		msg = msg[:300] + "..."
 	}
-	return &HTTPError{Method: resp.Request.Method, URL: redact(resp.Request.URL.String()), Status: resp.StatusCode, Message: msg}
+	return &HTTPError{Method: resp.Request.Method, URL: redact(resp.Request.URL.String()), Status: resp.StatusCode, Message: msg,
+		Identical: resp.Header.Get("X-Depot-Identical"), ExistingSHA256: resp.Header.Get("X-Depot-Existing-Sha256"),
+		Mismatch: resp.StatusCode == http.StatusBadRequest && j.Expected != "" && j.Actual != ""}
 }
 
 // redact drops a URL's query (a presigned storage URL's signature).

@@ -6,7 +6,8 @@ type Status string
 // The statuses of a FileResult.
 const (
 	Uploaded   Status = "uploaded"
-	Exists     Status = "exists" // push: the server already had these bytes under this name
+	Exists     Status = "exists"   // push: the server already had these bytes under this name
+	Deployed   Status = "deployed" // push: made on the server from content it held (deploy by checksum), no bytes sent
 	Downloaded Status = "downloaded"
 	Skipped    Status = "skipped" // pull: the local file already had the server's sha256
 	Failed     Status = "failed"

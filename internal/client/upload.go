@@ -23,6 +23,10 @@ type Upload struct {
 	Size int64
 	// Open returns the file's bytes from offset on.
 	Open func(offset int64) (io.ReadCloser, error)
+	// SHA256, when known (TransferOptions.Verify), is declared with the
+	// upload (X-Checksum-Sha256): the server refuses bytes that do not
+	// have it and stores nothing.
+	SHA256 string
 }
 
 // Uploader sends one file's bytes, once: the Client retries around it.
@@ -61,6 +65,9 @@ func (PlainUploader) Upload(ctx context.Context, c *Client, u Upload, p Progress
 		req.Body = http.NoBody
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
+	if u.SHA256 != "" {
+		req.Header.Set("X-Checksum-Sha256", u.SHA256)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return err
@@ -91,6 +98,13 @@ func (c *countingReader) Read(b []byte) (int, error) {
 type TransferOptions struct {
 	// Parallel is the most files moving at once; 0 means 4.
 	Parallel int
+	// Verify makes Push hash each file before sending it: the upload
+	// declares its sha256, and where the server deploys by checksum (depot
+	// says so on GET /api/v1/version) a file whose content it holds, and
+	// the caller may read, is made there without sending it (Deployed).
+	// It costs one read of each file; without it nothing is hashed unless
+	// the name exists.
+	Verify bool
 }
 
 func (o TransferOptions) parallel() int {
@@ -167,7 +181,7 @@ func (c *Client) Push(ctx context.Context, ref Ref, files []string, opts Transfe
 			err = fmt.Errorf("%w: %s is not a regular file", ErrInvalid, path)
 		}
 		if err == nil {
-			err = c.pushOne(ctx, ref, path, &r, p)
+			err = c.pushOne(ctx, ref, path, &r, p, opts.Verify)
 		}
 		if err != nil {
 			r.Status, r.Err, r.Error = Failed, err, err.Error()
@@ -177,7 +191,7 @@ func (c *Client) Push(ctx context.Context, ref Ref, files []string, opts Transfe
 	}), nil
 }
 
-func (c *Client) pushOne(ctx context.Context, ref Ref, path string, r *FileResult, p Progress) error {
+func (c *Client) pushOne(ctx context.Context, ref Ref, path string, r *FileResult, p Progress, verify bool) error {
 	up := Upload{URL: c.fileURL(ref.Owner, ref.Package, ref.Version, r.Name), Name: r.Name, Size: r.Size,
 		Open: func(offset int64) (io.ReadCloser, error) {
 			f, err := os.Open(path)
@@ -190,11 +204,39 @@ func (c *Client) pushOne(ctx context.Context, ref Ref, path string, r *FileResul
 			}
 			return f, nil
 		}}
-	err := c.retrying(ctx, func(attempt int) error {
-		r.Attempts = attempt
-		return c.uploader.Upload(ctx, c, up, p)
-	}, p.Retry)
+	var err error
+	deployed := false
+	if verify {
+		if up.SHA256, err = hashPath(path); err != nil {
+			return err
+		}
+		if c.deploysByChecksum(ctx) {
+			err = c.retrying(ctx, func(attempt int) error {
+				r.Attempts = attempt
+				return c.deploy(ctx, up)
+			}, p.Retry)
+			deployed = err == nil
+			if errors.Is(err, ErrNotFound) {
+				err = nil // the server has no content we may read: send it
+			}
+		}
+	}
+	if !deployed && err == nil {
+		err = c.retrying(ctx, func(attempt int) error {
+			r.Attempts = attempt
+			return c.uploader.Upload(ctx, c, up, p)
+		}, p.Retry)
+	}
+	var he *HTTPError
 	switch {
+	case errors.Is(err, ErrConflict) && errors.As(err, &he) && he.Identical != "":
+		// depot said whether the stored content is what we sent.
+		r.SHA256 = he.ExistingSHA256
+		if he.Identical != "true" {
+			return fmt.Errorf("%s exists in %s with other content (sha256 %s): %w", r.Name, ref, he.ExistingSHA256, ErrConflict)
+		}
+		r.Status = Exists
+		return nil
 	case errors.Is(err, ErrConflict):
 		// The name exists (maybe stored by an attempt whose answer was
 		// lost): done when the bytes are the same.
@@ -220,16 +262,78 @@ func (c *Client) pushOne(ctx context.Context, ref Ref, path string, r *FileResul
 	case err != nil:
 		return err
 	}
-	// The sha256 the server computed while storing. The client does not
-	// hash what it sends: on a 2-core machine that pass would be most of
-	// the upload's cost, TCP already checks each segment, and once the
-	// server checks an X-Checksum-Sha256 sent with the upload (the
-	// resumable uploader's Repr-Digest likewise) it can be declared there.
+	if up.SHA256 != "" {
+		// Declared and checked by the server before it stored the file.
+		r.SHA256 = up.SHA256
+		r.Status = Uploaded
+		if deployed {
+			r.Status = Deployed
+		}
+		return nil
+	}
+	// The sha256 the server computed while storing. Without Verify the
+	// client does not hash what it sends: on a 2-core machine that pass
+	// would be most of the upload's cost and TCP already checks each
+	// segment; with it, the sha256 is declared and checked by the server.
 	remote, err := c.remoteSHA256(ctx, ref.Owner, ref.Package, ref.Version, r.Name)
 	if err != nil {
 		return fmt.Errorf("uploaded, but reading back its sha256: %w", err)
 	}
 	r.SHA256 = remote
 	r.Status = Uploaded
+	return nil
+}
+
+// hashPath returns the sha256 of a local file.
+func hashPath(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sum, _, err := fileSHA256(f)
+	return sum, err
+}
+
+// deploysByChecksum reports whether the server says (on GET
+// /api/v1/version) that it deploys by checksum; asked once per Client. A
+// server that does not say so (Gitea, Forgejo) would store a deploy's
+// empty PUT as an empty file, so it is never sent one.
+func (c *Client) deploysByChecksum(ctx context.Context) bool {
+	c.featuresOnce.Do(func() {
+		resp, err := c.do(ctx, http.MethodGet, c.endpoint(nil, "api", "v1", "version"), nil)
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		for _, f := range strings.Split(resp.Header.Get("X-Depot-Features"), ",") {
+			if strings.TrimSpace(f) == "deploy-by-checksum" {
+				c.deploys = true
+			}
+		}
+	})
+	return c.deploys
+}
+
+// deploy asks the server to make u from content it holds with u.SHA256
+// (Artifactory's X-Checksum-Deploy), sending no body. An *HTTPError of
+// ErrNotFound means it holds none the caller may read.
+func (c *Client) deploy(ctx context.Context, u Upload) error {
+	req, err := c.newRequest(ctx, http.MethodPut, u.URL, http.NoBody)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Checksum-Deploy", "true")
+	req.Header.Set("X-Checksum-Sha256", u.SHA256)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return newHTTPError(resp)
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return nil
 }

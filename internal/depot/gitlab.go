@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/depot-registry/depot/internal/digest"
 )
 
 // GitLabMaxFileSize is GitLab's default limit for a generic package file
@@ -131,13 +133,22 @@ type GitLabUpload struct {
 	Size int64
 	// Status, when not empty, sets the package's status.
 	Status PackageStatus
+	// Expect and Deploy are as in FileUpload.
+	Expect digest.Set
+	Deploy bool
+}
+
+func (up GitLabUpload) file() FileUpload {
+	return FileUpload{Size: up.Size, Expect: up.Expect, Deploy: up.Deploy}
 }
 
 // UploadGitLabFile stores a generic package file of a project with
 // GitLab's rules: its validation, write (Developer) access, its size limit,
 // and duplicate files allowed unless the owner's package settings forbid
-// them. ErrInvalid, ErrProjectNotFound, ErrUnauthenticated, ErrForbidden,
-// ErrTooLarge, ErrDuplicatePackage.
+// them (a refused duplicate is an *ExistingFileError wrapping
+// ErrDuplicatePackage). up.Expect and up.Deploy are checked as PutFile
+// does. ErrInvalid, ErrProjectNotFound, ErrUnauthenticated, ErrForbidden,
+// ErrTooLarge, ErrDuplicatePackage, ErrNotFound (a deploy by checksum).
 func (s *Service) UploadGitLabFile(ctx context.Context, a *Actor, ref GitLabFileRef, up GitLabUpload, body io.Reader) (*File, error) {
 	if err := ValidateGitLabPackageName(ref.Package); err != nil {
 		return nil, err
@@ -192,45 +203,64 @@ func (s *Service) UploadGitLabFile(ctx context.Context, a *Actor, ref GitLabFile
 		return nil, err
 	}
 	if !allow {
-		if _, err := s.store.FileByName(ctx, owner.ID, TypeGeneric, ref.Package, ref.Version, name); err == nil {
-			return nil, ErrDuplicatePackage
+		if f, err := s.store.FileByName(ctx, owner.ID, TypeGeneric, ref.Package, ref.Version, name); err == nil {
+			return nil, s.existingFile(ctx, f, up.file(), body, func(bool) error { return ErrDuplicatePackage })
 		} else if !errors.Is(err, ErrNotFound) {
 			return nil, fmt.Errorf("look up file: %w", err)
 		}
 	}
-	bu, blob, deferRest, err := s.receiveBlob(ctx, up.Size, body, lim)
+	var deployed *Blob
+	if up.Deploy {
+		b, err := s.deploySource(ctx, a, up.file(), body)
+		if err != nil {
+			return nil, err
+		}
+		if b.Size > hard {
+			return nil, Errorf(ErrTooLarge, "File is too large")
+		}
+		if lim, err = s.limitUpload(ctx, quota, owner.ID, VersionRef{Owner: owner.Name, Type: TypeGeneric, Package: ref.Package, Version: ref.Version}, b.Size, hard); err != nil {
+			return nil, err
+		}
+		deployed, up.Size = &b, b.Size
+	}
+	c, err := s.obtain(ctx, up.file(), deployed, body, lim)
 	if errors.Is(err, ErrTooLarge) {
 		return nil, Errorf(ErrTooLarge, "File is too large")
 	} else if err != nil {
 		return nil, err
 	}
-	defer bu.Close()
+	defer c.close()
+	blob := c.blob
 	creator := int64(0)
 	if !a.IsAnonymous() {
 		creator = a.User.ID
 	}
 	detail := uploadDetail(blob, "gitlab")
 	detail["project"] = p.Name
+	if deployed != nil {
+		detail["deployed"] = true
+	}
 	ev := s.auditEvent(ctx, a, AuditFileUpload, owner.Name, fileTarget(TypeGeneric, ref.Package, ref.Version, name), detail)
 	f, err := s.store.CreateGitLabFile(ctx, NewFile{
 		OwnerID: owner.ID, Type: TypeGeneric, Package: ref.Package, Version: ref.Version, File: name,
 		Blob: blob, CreatorID: creator, CreatedAt: blob.CreatedAt, ExchangeID: exchangeID(a), Quota: quota, Audit: &ev,
-	}, GitLabFileOptions{ProjectID: p.ID, Status: up.Status, AllowDuplicate: allow},
-		func(ctx context.Context) error { return bu.Commit(ctx, blob.SHA256) })
+	}, GitLabFileOptions{ProjectID: p.ID, Status: up.Status, AllowDuplicate: allow}, c.commit)
 	switch {
 	case errors.Is(err, ErrQuotaTotalSize) || errors.Is(err, ErrQuotaTotalCount):
 		return nil, err
 	case errors.Is(err, ErrConflict):
+		if other, lerr := s.store.FileByName(ctx, owner.ID, TypeGeneric, ref.Package, ref.Version, name); lerr == nil {
+			return nil, &ExistingFileError{Err: ErrDuplicatePackage, Identical: other.Blob.SHA256 == blob.SHA256, SHA256: other.Blob.SHA256}
+		}
 		return nil, ErrDuplicatePackage
 	case errors.Is(err, ErrInvalid):
+		return nil, err
+	case errors.Is(err, ErrNotFound) && deployed != nil:
 		return nil, err
 	case err != nil:
 		return nil, fmt.Errorf("record file: %w", err)
 	}
-	s.repaired(ctx, blob.SHA256)
-	if deferRest {
-		s.digestLater(blob.SHA256)
-	}
+	c.recorded(ctx)
 	s.notifyEvents()
 	return f, nil
 }

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/depot-registry/depot/internal/digest"
 )
 
 // PasswordHasher hashes and checks passwords with a slow KDF.
@@ -245,15 +247,19 @@ func (s *Service) Access(ctx context.Context, a *Actor, owner *Owner) (Role, err
 	return role, nil
 }
 
-// UploadFile stores body as ref's file. It decides everything it can before
+// PutFile stores body as ref's file. It decides everything it can before
 // reading the body (validation, access, declared size, an existing file), so
-// a refused upload costs no transfer; size is the declared length or -1. The
-// body is streamed to blob storage while its digests are computed; nothing is
-// visible until the file is recorded. With Options.DeferDigests, a large
-// file's md5, sha1 and sha512 are computed right after it is recorded, and
-// the returned File lacks them (CompleteDigests fills them). ErrInvalid,
-// ErrNotFound, ErrUnauthenticated, ErrForbidden, ErrTooLarge, ErrConflict.
-func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size int64, body io.Reader) (*File, error) {
+// a refused upload costs no transfer; up.Size is the declared length or -1.
+// The body is streamed to blob storage while its digests are computed and
+// compared with up.Expect; nothing is visible until the file is recorded,
+// and nothing is left behind when a check fails. With up.Deploy the file is
+// made from stored content instead (see FileUpload). With
+// Options.DeferDigests, a large file's md5, sha1 and sha512 are computed
+// right after it is recorded (unless up.Expect declares one of them), and
+// the returned File lacks them (CompleteDigests fills them). An existing
+// file of that name is an *ExistingFileError. ErrInvalid, ErrNotFound,
+// ErrUnauthenticated, ErrForbidden, ErrTooLarge, ErrConflict.
+func (s *Service) PutFile(ctx context.Context, a *Actor, ref FileRef, up FileUpload, body io.Reader) (*File, error) {
 	if err := ValidateFileRef(ref); err != nil {
 		return nil, err
 	}
@@ -261,13 +267,21 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.store.FileByName(ctx, owner.ID, ref.Type, ref.Package, ref.Version, ref.File); err == nil {
-		return nil, Errorf(ErrConflict, "file %q already exists in version %q", ref.File, ref.Version)
+	if f, err := s.store.FileByName(ctx, owner.ID, ref.Type, ref.Package, ref.Version, ref.File); err == nil {
+		return nil, s.existingFile(ctx, f, up, body, existsError(ref))
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("look up file: %w", err)
 	}
 	if err := s.checkMutable(ctx, a, owner, ref.Type, ref.Package, ref.Version, "adding a file"); err != nil {
 		return nil, err
+	}
+	var deployed *Blob
+	if up.Deploy {
+		b, err := s.deploySource(ctx, a, up, body)
+		if err != nil {
+			return nil, err
+		}
+		deployed, up.Size = &b, b.Size
 	}
 	hard := int64(-1)
 	if s.opts.MaxUploadSize > 0 {
@@ -277,33 +291,42 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, ref FileRef, size in
 	if err != nil {
 		return nil, err
 	}
-	lim, err := s.limitUpload(ctx, quota, owner.ID, VersionRef{Owner: ref.Owner, Type: ref.Type, Package: ref.Package, Version: ref.Version}, size, hard)
+	lim, err := s.limitUpload(ctx, quota, owner.ID, VersionRef{Owner: ref.Owner, Type: ref.Type, Package: ref.Package, Version: ref.Version}, up.Size, hard)
 	if err != nil {
 		return nil, err
 	}
 
-	up, blob, deferRest, err := s.receiveBlob(ctx, size, body, lim)
+	c, err := s.obtain(ctx, up, deployed, body, lim)
 	if err != nil {
 		return nil, err
 	}
-	defer up.Close()
-	ev := s.auditEvent(ctx, a, AuditFileUpload, owner.Name, fileTarget(ref.Type, ref.Package, ref.Version, ref.File), uploadDetail(blob, "gitea"))
+	defer c.close()
+	blob := c.blob
+	detail := uploadDetail(blob, "gitea")
+	if deployed != nil {
+		detail["deployed"] = true
+	}
+	ev := s.auditEvent(ctx, a, AuditFileUpload, owner.Name, fileTarget(ref.Type, ref.Package, ref.Version, ref.File), detail)
 	f, err := s.store.CreateFile(ctx, NewFile{
 		OwnerID: owner.ID, Type: ref.Type, Package: ref.Package, Version: ref.Version, File: ref.File,
 		Blob: blob, CreatorID: a.User.ID, CreatedAt: blob.CreatedAt, ExchangeID: exchangeID(a), Quota: quota, Audit: &ev,
-	}, func(ctx context.Context) error { return up.Commit(ctx, blob.SHA256) })
+	}, c.commit)
 	if errors.Is(err, ErrQuotaTotalSize) || errors.Is(err, ErrQuotaTotalCount) {
 		return nil, err
 	}
 	if errors.Is(err, ErrConflict) {
+		// Another upload took the name meanwhile: compare with it.
+		if other, lerr := s.store.FileByName(ctx, owner.ID, ref.Type, ref.Package, ref.Version, ref.File); lerr == nil {
+			same := other.Blob.SHA256 == blob.SHA256
+			return nil, &ExistingFileError{Err: existsError(ref)(same), Identical: same, SHA256: other.Blob.SHA256}
+		}
 		return nil, Errorf(ErrConflict, "file %q already exists in version %q", ref.File, ref.Version)
+	} else if errors.Is(err, ErrNotFound) && deployed != nil {
+		return nil, err
 	} else if err != nil {
 		return nil, fmt.Errorf("record file: %w", err)
 	}
-	s.repaired(ctx, blob.SHA256)
-	if deferRest {
-		s.digestLater(blob.SHA256)
-	}
+	c.recorded(ctx)
 	s.notifyEvents()
 	return f, nil
 }
@@ -339,12 +362,14 @@ func exchangeID(a *Actor) int64 {
 }
 
 // receiveBlob streams body into a new blob upload while computing its
-// digests, refusing more than lim allows and a body whose
-// length differs from size (-1: unknown). Over a DigestStore, a large upload
-// computes only its sha256 now and deferRest is set: the caller calls
-// digestLater once the file is recorded. The caller commits the upload in
-// its metadata transaction and must Close it.
-func (s *Service) receiveBlob(ctx context.Context, size int64, body io.Reader, lim streamLimit) (up BlobUpload, blob Blob, deferRest bool, err error) {
+// digests, refusing more than lim allows, a body whose length differs from
+// size (-1: unknown) and one that does not have the digests expect declares
+// (*DigestMismatchError). Over a DigestStore, a large upload computes only
+// its sha256 now (unless expect declares another digest) and deferRest is
+// set: the caller calls digestLater once the file is recorded. The caller
+// commits the upload in its metadata transaction and must Close it; after
+// an error nothing is left in blob storage.
+func (s *Service) receiveBlob(ctx context.Context, size int64, body io.Reader, lim streamLimit, expect digest.Set) (up BlobUpload, blob Blob, deferRest bool, err error) {
 	limit := lim.n()
 	up, err = s.blobs.NewUpload(ctx, size)
 	if err != nil {
@@ -358,7 +383,7 @@ func (s *Service) receiveBlob(ctx context.Context, size int64, body io.Reader, l
 	if limit >= 0 {
 		src = io.LimitReader(body, limit+1)
 	}
-	deferRest = s.later != nil && size > deferDigestsAbove
+	deferRest = s.later != nil && size > deferDigestsAbove && onlySHA256(expect)
 	if deferRest {
 		blob, err = CopySHA256(up, src, size)
 	} else {
@@ -376,6 +401,9 @@ func (s *Service) receiveBlob(ctx context.Context, size int64, body io.Reader, l
 	}
 	if size >= 0 && n != size {
 		return fail(Errorf(ErrInvalid, "request body has %d bytes, Content-Length said %d", n, size))
+	}
+	if err := checkExpected(expect, blob); err != nil {
+		return fail(err)
 	}
 	if err := up.Complete(ctx); err != nil {
 		return fail(fmt.Errorf("complete blob upload: %w", err))

@@ -1,6 +1,7 @@
 // Package gitea serves depot through the Gitea/Forgejo generic packages API:
 //
 //	PUT    /api/packages/{owner}/generic/{name}/{version}/{file}  201
+//	       (digests checked: see httpapi.UploadChecks; 409 with X-Depot-Identical)
 //	GET    /api/packages/{owner}/generic/{name}/{version}/{file}  200, 206 with Range
 //	HEAD   /api/packages/{owner}/generic/{name}/{version}/{file}
 //	DELETE /api/packages/{owner}/generic/{name}/{version}/{file}  204
@@ -230,11 +231,16 @@ func (h *Handler) act(w http.ResponseWriter, r *http.Request, p Path, actor *dep
 			return err
 		}
 		defer release()
+		expect, deploy, err := httpapi.UploadChecks(r, httpapi.IsMultipart(r))
+		if err != nil {
+			return err
+		}
 		body, size, err := httpapi.UploadBody(r)
 		if err != nil {
 			return err
 		}
-		if _, err := h.svc.UploadFile(r.Context(), actor, ref, size, body); err != nil {
+		up := depot.FileUpload{Size: size, Expect: expect, Deploy: deploy}
+		if _, err := h.svc.PutFile(r.Context(), actor, ref, up, body); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusCreated)

@@ -325,6 +325,10 @@ func (h *Handler) version(w http.ResponseWriter, r *http.Request, a *depot.Actor
 	if meta := strings.Map(versionMetaRune, h.opts.Version); meta != "" {
 		v += "+depot." + meta
 	}
+	// What depot adds to the Gitea API, for clients that use it only
+	// where offered (a Gitea server would take a deploy by checksum's
+	// empty PUT for an empty file).
+	w.Header().Set(httpapi.HeaderFeatures, httpapi.Features)
 	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"version": v})
 	return nil
 }

@@ -211,6 +211,14 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, a *depot.Ac
 	hdr.Del("Content-Disposition")
 	hdr.Del("ETag")
 	hdr.Del("Last-Modified")
+	// A refused duplicate keeps GitLab's exact body (X-Depot-Identical
+	// says whether the content is the stored one); a digest mismatch has
+	// no GitLab counterpart and carries depot's fields.
+	if extra := httpapi.ErrorFields(err); extra != nil && !errors.Is(err, depot.ErrDuplicatePackage) {
+		extra["message"] = msg
+		httpapi.WriteJSON(w, status, extra)
+		return
+	}
 	httpapi.WriteJSON(w, status, map[string]string{"message": msg})
 }
 

@@ -2,8 +2,10 @@ package gitlab_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -371,8 +373,13 @@ func TestDuplicates(t *testing.T) {
 	const dup = `{"message":"400 Bad request - Duplicate package is not allowed"}`
 	must(t, e.svc.SetPackageSettings(ctx, "acme", false, ""))
 	r := e.do(t, "PUT", generic("acme%2Fpub", "f.txt"), private("alice"), "third")
-	if r.status != 400 || strings.TrimSpace(r.body) != dup {
-		t.Errorf("duplicate with duplicates forbidden = %d %s", r.status, r.body)
+	if r.status != 400 || strings.TrimSpace(r.body) != dup || r.header.Get("X-Depot-Identical") != "false" {
+		t.Errorf("duplicate with duplicates forbidden = %d %s %v", r.status, r.body, r.header)
+	}
+	// A retry of the stored bytes is refused alike but recognisable.
+	r = e.do(t, "PUT", generic("acme%2Fpub", "f.txt"), private("alice"), "second")
+	if r.status != 400 || strings.TrimSpace(r.body) != dup || r.header.Get("X-Depot-Identical") != "true" || r.header.Get("X-Depot-Existing-Sha256") != fmt.Sprintf("%x", sha256.Sum256([]byte("second"))) {
+		t.Errorf("identical duplicate with duplicates forbidden = %d %s %v", r.status, r.body, r.header)
 	}
 	e.put(t, "acme%2Fpub", "tool", "1.0.0", "other.txt", "new name is fine", "")
 	// The exception regex allows duplicates of matching names or versions.

@@ -49,7 +49,12 @@ func (h *Handler) generic(w http.ResponseWriter, r *http.Request, a *depot.Actor
 			return err
 		}
 		defer release()
-		f, err := h.svc.UploadGitLabFile(r.Context(), a, ref, depot.GitLabUpload{Size: r.ContentLength, Status: status}, r.Body)
+		expect, deploy, err := httpapi.UploadChecks(r, false)
+		if err != nil {
+			return err
+		}
+		up := depot.GitLabUpload{Size: r.ContentLength, Status: status, Expect: expect, Deploy: deploy}
+		f, err := h.svc.UploadGitLabFile(r.Context(), a, ref, up, r.Body)
 		if err != nil {
 			return err
 		}

@@ -72,7 +72,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, format
 	h.Del("Content-Disposition")
 	h.Del("ETag")
 	h.Del("Last-Modified")
-	writeMessage(w, r, format, status, msg)
+	writeMessage(w, r, format, status, msg, ErrorFields(err))
 }
 
 // Problem returns the status (from the one table) and the client-safe
@@ -93,9 +93,11 @@ func Problem(r *http.Request, log *slog.Logger, err error) (status int, msg stri
 
 // ErrorHeaders sets the headers an error answer carries whatever the
 // dialect (Retry-After, in whole seconds, when err asks the client to wait)
-// and lets Logged see err, which it needs to log a full disk once per
+// and the checksum answers' headers (X-Depot-Identical,
+// Want-Repr-Digest; see checksumHeaders), and lets Logged see err, which it needs to log a full disk once per
 // episode. Every dialect's error writer calls it.
 func ErrorHeaders(w http.ResponseWriter, err error) {
+	checksumHeaders(w, err)
 	if d := depot.RetryAfter(err); d > 0 {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
 	}
@@ -115,11 +117,20 @@ func ErrorHeaders(w http.ResponseWriter, err error) {
 // MethodNotAllowed answers 405 with the allowed methods.
 func MethodNotAllowed(w http.ResponseWriter, r *http.Request, format Format, allowed string) {
 	w.Header().Set("Allow", allowed)
-	writeMessage(w, r, format, http.StatusMethodNotAllowed, "method not allowed")
+	writeMessage(w, r, format, http.StatusMethodNotAllowed, "method not allowed", nil)
 }
 
-func writeMessage(w http.ResponseWriter, r *http.Request, format Format, status int, msg string) {
+// writeMessage writes msg, with the extra fields when the body is JSON.
+func writeMessage(w http.ResponseWriter, r *http.Request, format Format, status int, msg string, extra map[string]any) {
 	if format == JSON || acceptsJSON(r) {
+		if extra != nil {
+			body := map[string]any{"message": msg}
+			for k, v := range extra {
+				body[k] = v
+			}
+			WriteJSON(w, status, body)
+			return
+		}
 		WriteJSON(w, status, map[string]string{"message": msg})
 		return
 	}

@@ -18,10 +18,12 @@ import (
 // ServeFile answers a GET or HEAD with a stored file: its bytes (ranges,
 // conditional requests and HEAD handled by http.ServeContent, which sends an
 // *os.File with sendfile), application/octet-stream, the file name as an
-// attachment, its sha256 as ETag and X-Checksum-SHA256, and its upload time as
-// Last-Modified.
+// attachment, its sha256 as ETag and X-Checksum-SHA256, its RFC 9530
+// Repr-Digest (as Want-Repr-Digest prefers; see reprDigest), and its upload
+// time as Last-Modified.
 func ServeFile(w http.ResponseWriter, r *http.Request, f *depot.File, content depot.BlobReader) {
 	fileHeaders(w, f)
+	reprDigest(w, r, f)
 	if f.Blob.Size == 0 && r.Header.Get("Range") != "" {
 		// An empty file has no byte to select, and net/http answers a
 		// suffix range of it ("bytes=-1") with a 206 whose Content-Range

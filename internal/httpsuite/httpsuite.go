@@ -79,6 +79,11 @@ func Run(t *testing.T, env *Env) {
 	t.Run("Audit", fx.testAudit)
 	t.Run("Cleanup", fx.testCleanup)
 	t.Run("Resumable", fx.testResumable)
+	t.Run("VerifiedUpload", fx.testVerifiedUpload)
+	t.Run("ReprDigest", fx.testReprDigest)
+	t.Run("IdenticalRetry", fx.testIdenticalRetry)
+	t.Run("DeployByChecksum", fx.testDeployByChecksum)
+	t.Run("GitLabChecksums", fx.testGitLabChecksums)
 	t.Run("NoLeftovers", func(t *testing.T) { fx.mustNoTempUploads(t) })
 }
 
