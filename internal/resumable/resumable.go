@@ -20,7 +20,6 @@
 package resumable
 
 import (
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -34,6 +33,7 @@ import (
 	"time"
 
 	"github.com/depot-registry/depot/internal/depot"
+	"github.com/depot-registry/depot/internal/digest"
 	"github.com/depot-registry/depot/internal/httpapi"
 )
 
@@ -538,38 +538,25 @@ func sfBool(b bool) string {
 
 // ReprSHA256 returns the sha-256 member of a Repr-Digest field (RFC 9530:
 // a Dictionary of Byte Sequences) as hex, "" when the field is absent. A
-// field that is malformed, or names only algorithms depot does not check,
-// is refused, so a digest the client counts on is never silently
-// ignored. (The checksums work's internal/digest parser can replace this
-// one: it is the only caller's contract.)
+// field that is malformed, or names only algorithms resumable uploads do
+// not check (sha-512 included: the upload's recorded hash state is a
+// sha256), is refused, so a digest the client counts on is never silently
+// ignored. The parsing is internal/digest's, shared with plain uploads.
 func ReprSHA256(field string) (string, error) {
-	field = strings.TrimSpace(field)
-	if field == "" {
+	if strings.TrimSpace(field) == "" {
 		return "", nil
 	}
-	var algs []string
-	found := ""
-	for member := range strings.SplitSeq(field, ",") {
-		key, val, ok := strings.Cut(strings.TrimSpace(member), "=")
-		val = strings.TrimSpace(val)
-		if !ok || len(val) < 2 || val[0] != ':' || val[len(val)-1] != ':' {
-			return "", fmt.Errorf("malformed Repr-Digest member %q: want the form alg=:base64: (RFC 9530)", member)
-		}
-		raw, err := base64.StdEncoding.DecodeString(val[1 : len(val)-1])
-		if err != nil {
-			return "", fmt.Errorf("malformed Repr-Digest value %q: not base64", val)
-		}
-		algs = append(algs, key)
-		if strings.ToLower(key) != "sha-256" {
-			continue
-		}
-		if len(raw) != 32 {
-			return "", fmt.Errorf("malformed Repr-Digest sha-256 value %q: want 32 bytes in base64", val)
-		}
-		found = hex.EncodeToString(raw)
+	ds, err := digest.ParseField(field)
+	if he := (*digest.HeaderError)(nil); errors.As(err, &he) {
+		he.Header = digest.HeaderReprDigest
 	}
-	if found != "" {
-		return found, nil
+	if err != nil {
+		return "", err
 	}
-	return "", fmt.Errorf("Repr-Digest names %s: resumable uploads check sha-256 only", strings.Join(algs, ", "))
+	for _, d := range ds {
+		if d.Alg == digest.SHA256 {
+			return hex.EncodeToString(d.Sum), nil
+		}
+	}
+	return "", fmt.Errorf("Repr-Digest names %s only: resumable uploads check sha-256", ds[0].Alg)
 }

@@ -19,15 +19,19 @@ func TestReprSHA256(t *testing.T) {
 	}{
 		{"", "", true},
 		{"sha-256=:" + b64 + ":", hexSum, true},
-		{"  SHA-256=:" + b64 + ":  ", hexSum, true},
-		{"sha-512=:AAAA:, sha-256=:" + b64 + ":", hexSum, true},
-		{"sha-512=:AAAA:", "", false},                 // only an algorithm not checked
-		{"sha-256=" + b64, "", false},                 // not a byte sequence
-		{"sha-256=:AAAA:", "", false},                 // not 32 bytes
-		{"sha-256=:!!!:", "", false},                  // not base64
-		{"sha-256", "", false},                        // no value
-		{"sha-256=::", "", false},                     // empty
-		{"sha-256=:" + b64 + ":, garbage", "", false}, // a malformed member before
+		{"  sha-256=:" + b64 + ":  ", hexSum, true},
+		{"SHA-256=:" + b64 + ":", "", false},                                                 // RFC 8941 keys are lowercase
+		{"md5=:AAAA:, sha-256=:" + b64 + ":", hexSum, true},                                  // unknown algorithms are ignored
+		{"sha-512=:AAAA:, sha-256=:" + b64 + ":", "", false},                                 // a sha-512 of the wrong length
+		{"sha-512=:" + base64.StdEncoding.EncodeToString(make([]byte, 64)) + ":", "", false}, // only an algorithm not checked here
+		{"md5=:AAAA:", "", false},                                                            // only an algorithm not checked
+		{"sha-256=" + b64, "", false},                                                        // not a byte sequence
+		{"sha-256=:AAAA:", "", false},                                                        // not 32 bytes
+		{"sha-256=:!!!:", "", false},                                                         // not base64
+		{"sha-256", "", false},                                                               // no value
+		{"sha-256=::", "", false},                                                            // empty
+		{"sha-256=:" + b64 + ":, garbage", hexSum, true},                                     // a bare key is a boolean member (RFC 8941), an unknown algorithm
+		{"sha-256=:" + b64 + ":, ;", "", false},                                              // not a dictionary
 	} {
 		got, err := ReprSHA256(c.field)
 		if (err == nil) != c.ok || got != c.want {
