@@ -15,15 +15,13 @@ import (
 	"github.com/depot-registry/depot/internal/client"
 )
 
-// faultProxy is a TCP proxy on loopback in front of a server that breaks
-// downloads: the i-th connection it accepts is cut after cuts[i] bytes from
-// the server (later connections pass whole), and with flipAt > 0 the byte
-// at that offset of every connection's server stream is inverted.
-type faultProxy struct {
+// cutProxy is a TCP proxy on loopback in front of a server whose i-th
+// accepted connection (once started) is handed to pipe with the limit cuts[i] (-1 for
+// later connections: they pass whole); pipe counts its cuts with cutOne.
+type cutProxy struct {
 	ln     net.Listener
 	target string
 	cuts   []int64
-	flipAt int64
 
 	mu    sync.Mutex
 	conns int
@@ -31,31 +29,40 @@ type faultProxy struct {
 	wg    sync.WaitGroup
 }
 
-func startFaultProxy(t *testing.T, target string, cuts []int64, flipAt int64) *faultProxy {
+// newCutProxy listens; start begins accepting.
+func newCutProxy(t *testing.T, target string, cuts []int64) *cutProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &faultProxy{ln: ln, target: target, cuts: cuts, flipAt: flipAt}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(func() {
-		ln.Close()
-		p.wg.Wait()
-	})
-	return p
+	return &cutProxy{ln: ln, target: target, cuts: cuts}
 }
 
-func (p *faultProxy) url() string { return "http://" + p.ln.Addr().String() }
+func (p *cutProxy) start(t *testing.T, pipe func(c net.Conn, limit int64)) {
+	p.wg.Add(1)
+	go p.serve(pipe)
+	t.Cleanup(func() {
+		p.ln.Close()
+		p.wg.Wait()
+	})
+}
 
-func (p *faultProxy) cutCount() int {
+func (p *cutProxy) url() string { return "http://" + p.ln.Addr().String() }
+
+func (p *cutProxy) cutCount() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.cut
 }
 
-func (p *faultProxy) serve() {
+func (p *cutProxy) cutOne() {
+	p.mu.Lock()
+	p.cut++
+	p.mu.Unlock()
+}
+
+func (p *cutProxy) serve(pipe func(c net.Conn, limit int64)) {
 	defer p.wg.Done()
 	for {
 		c, err := p.ln.Accept()
@@ -72,9 +79,24 @@ func (p *faultProxy) serve() {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			p.pipe(c, limit)
+			pipe(c, limit)
 		}()
 	}
+}
+
+// faultProxy is a cutProxy that breaks downloads: a connection is cut
+// after its limit of bytes from the server, and with flipAt > 0 the byte
+// at that offset of every connection's server stream is inverted.
+type faultProxy struct {
+	*cutProxy
+	flipAt int64
+}
+
+func startFaultProxy(t *testing.T, target string, cuts []int64, flipAt int64) *faultProxy {
+	t.Helper()
+	p := &faultProxy{cutProxy: newCutProxy(t, target, cuts), flipAt: flipAt}
+	p.start(t, p.pipe)
+	return p
 }
 
 func (p *faultProxy) pipe(c net.Conn, limit int64) {
@@ -104,9 +126,7 @@ func (p *faultProxy) pipe(c net.Conn, limit int64) {
 			}
 			if limit >= 0 && off+int64(n) >= limit {
 				c.Write(chunk[:limit-off])
-				p.mu.Lock()
-				p.cut++
-				p.mu.Unlock()
+				p.cutOne()
 				return // closes both: the client sees the body end early
 			}
 			if _, werr := c.Write(chunk); werr != nil {

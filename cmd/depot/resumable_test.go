@@ -17,66 +17,21 @@ import (
 	"github.com/depot-registry/depot/internal/client"
 )
 
-// uploadCutProxy is a TCP proxy on loopback that breaks uploads: the i-th
-// connection it accepts is cut after cuts[i] bytes from the client (later
-// connections pass whole). At a cut it stops forwarding in both
-// directions, closes the server's side (the server sees the body end) and
-// then the client's (the client sees its request fail), as a dropped link
-// does.
+// uploadCutProxy is a cutProxy that breaks uploads: a connection is cut
+// after its limit of bytes from the client. At a cut it stops forwarding
+// in both directions, closes the server's side (the server sees the body
+// end) and then the client's (the client sees its request fail), as a
+// dropped link does.
 type uploadCutProxy struct {
-	ln     net.Listener
-	target string
-	cuts   []int64
-
-	mu    sync.Mutex
-	conns int
-	cut   int
-	sent  int64 // bytes forwarded from clients to the server
-	wg    sync.WaitGroup
+	*cutProxy
+	sent int64 // bytes forwarded from clients to the server, under mu
 }
 
 func startUploadCutProxy(t *testing.T, target string, cuts []int64) *uploadCutProxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &uploadCutProxy{ln: ln, target: target, cuts: cuts}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			limit := int64(-1)
-			if p.conns < len(p.cuts) {
-				limit = p.cuts[p.conns]
-			}
-			p.conns++
-			p.mu.Unlock()
-			p.wg.Add(1)
-			go func() {
-				defer p.wg.Done()
-				p.pipe(c, limit)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		p.wg.Wait()
-	})
+	p := &uploadCutProxy{cutProxy: newCutProxy(t, target, cuts)}
+	p.start(t, p.pipe)
 	return p
-}
-
-func (p *uploadCutProxy) url() string { return "http://" + p.ln.Addr().String() }
-
-func (p *uploadCutProxy) cutCount() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.cut
 }
 
 func (p *uploadCutProxy) pipe(c net.Conn, limit int64) {
@@ -126,9 +81,7 @@ func (p *uploadCutProxy) pipe(c net.Conn, limit int64) {
 					time.Sleep(time.Millisecond)
 				}
 				cut.Store(true)
-				p.mu.Lock()
-				p.cut++
-				p.mu.Unlock()
+				p.cutOne()
 				s.Close()
 				<-done
 				// Closing a socket with unread bytes resets it, and a
