@@ -19,6 +19,11 @@ import (
 // once. They copy on the server, so they cost no memory here.
 const copyThreads = 4
 
+// smallUpload is the largest declared size of an upload kept in memory and
+// written with one PUT at its blob's key by Commit: no staging object, no
+// copy, nothing to clean up (two requests instead of five).
+const smallUpload = 1 << 20
+
 // uploadThreads is how many parts of a multipart upload are in memory (and
 // in flight) at once: an upload holds uploadThreads parts.
 const uploadThreads = 2
@@ -40,6 +45,9 @@ func (s *Store) NewUpload(ctx context.Context, size int64) (depot.BlobUpload, er
 		return nil, depot.Errorf(depot.ErrInvalid, "invalid upload size %d", size)
 	case size > maxObjectLen:
 		return nil, depot.Errorf(depot.ErrTooLarge, "upload of %d bytes is larger than S3's 5 TiB limit", size)
+	}
+	if size >= 0 && size <= smallUpload {
+		return &memUpload{s: s, size: size, buf: make([]byte, 0, size)}, nil
 	}
 	key := s.tmpPrefix() + rand.Text()
 	if _, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(nil), 0, minio.PutObjectOptions{}); err != nil {
@@ -398,4 +406,87 @@ func (u *upload) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// memUpload is a small upload of declared size, held in memory until Commit
+// writes it at its blob's key with one PUT (after a HEAD: an existing blob
+// is kept). Nothing exists in the bucket before Commit, so Close has nothing
+// to remove. Complete only checks the length: the bytes become durable in
+// Commit, before it returns.
+type memUpload struct {
+	s         *Store
+	size      int64
+	buf       []byte
+	err       error
+	completed bool
+	committed bool
+	closed    bool
+}
+
+func (u *memUpload) Write(p []byte) (int, error) {
+	switch {
+	case u.closed:
+		return 0, errors.New("s3blob: write after Close")
+	case u.err != nil:
+		return 0, u.err
+	case u.completed:
+		return 0, errors.New("s3blob: write after Complete")
+	case int64(len(u.buf))+int64(len(p)) > u.size:
+		u.err = depot.Errorf(depot.ErrInvalid, "upload is longer than its declared %d bytes", u.size)
+		return 0, u.err
+	}
+	u.buf = append(u.buf, p...)
+	return len(p), nil
+}
+
+func (u *memUpload) Complete(ctx context.Context) error {
+	switch {
+	case u.completed:
+		return nil
+	case u.closed:
+		return errors.New("s3blob: Complete after Close")
+	case u.err != nil:
+		return u.err
+	case int64(len(u.buf)) != u.size:
+		u.err = depot.Errorf(depot.ErrInvalid, "upload ended after %d of its declared %d bytes", len(u.buf), u.size)
+		return u.err
+	}
+	u.completed = true
+	return nil
+}
+
+func (u *memUpload) Commit(ctx context.Context, digest string) error {
+	if u.committed {
+		return nil
+	}
+	if u.closed {
+		return errors.New("s3blob: Commit after Close")
+	}
+	dst, err := u.s.blobKey(digest)
+	if err != nil {
+		return err
+	}
+	if err := u.Complete(ctx); err != nil {
+		return err
+	}
+	_, err = u.s.client.StatObject(ctx, u.s.bucket, dst, minio.StatObjectOptions{})
+	switch {
+	case err == nil:
+		// Same digest, same bytes: keep the existing blob.
+	case errCode(err) == minio.NoSuchKey:
+		if _, err := u.s.client.PutObject(ctx, u.s.bucket, dst, bytes.NewReader(u.buf), u.size,
+			minio.PutObjectOptions{ContentType: "application/octet-stream"}); err != nil {
+			return fmt.Errorf("commit blob %s: %w", digest, translate(err))
+		}
+	default:
+		return fmt.Errorf("commit blob %s: %w", digest, err)
+	}
+	u.committed = true
+	return nil
+}
+
+func (u *memUpload) Close() error {
+	u.closed = true
+	u.buf = nil
+	return nil
 }
