@@ -18,6 +18,9 @@
 //	loadgen presign  -endpoint URL -bucket B -key K [-method GET|PUT] [-expiry 1h]
 //	loadgen pgschema -url POSTGRES_URL -name SCHEMA [-drop]
 //	loadgen sha256cost
+//	loadgen waitup   -url URL -since UNIXNANO [-max 60s]
+//	loadgen lat      -url URL [-n 20] [-header H]
+//	loadgen runrss   -- COMMAND [ARGS...]
 package main
 
 import (
@@ -37,7 +40,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadgen freeport|put|rate|list|seed|download|idle|report|bucket|presign|pgschema|sha256cost [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadgen freeport|put|rate|list|seed|download|idle|report|bucket|presign|pgschema|sha256cost|waitup|lat|runrss [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -55,6 +58,9 @@ func main() {
 		"presign":    presignCmd,
 		"pgschema":   pgschemaCmd,
 		"sha256cost": sha256costCmd,
+		"waitup":     waitupCmd,
+		"lat":        latCmd,
+		"runrss":     runrssCmd,
 	}
 	run, ok := cmds[os.Args[1]]
 	if !ok {
