@@ -7,6 +7,8 @@
 #   bench/run.sh            full run: 5 rounds, under 12 minutes
 #   bench/run.sh --quick    3 short rounds, fewer seeded packages, under 2.5 minutes
 #   bench/run.sh --stack s3 depot on PostgreSQL + MinIO against MinIO itself
+#   bench/run.sh --scale    1,000,000 files in 100,000 packages (--quick: a tenth):
+#                           start time, Explore and owner pages, RSS, admin gc
 #
 # --stack s3 starts a MinIO of its own (scripts/minio.sh) and makes a schema
 # in the PostgreSQL at $DEPOT_BENCH_POSTGRES_URL (default
@@ -23,7 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-QUICK=0 ROUNDS="" OUT="" KEEP=0 PPROF=0 ONLY="" STACK=embedded
+QUICK=0 ROUNDS="" OUT="" KEEP=0 PPROF=0 ONLY="" STACK=embedded SCALE=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -33,12 +35,15 @@ while [ $# -gt 0 ]; do
     --pprof) PPROF=1 ;;
     --cases) ONLY="$2"; shift ;;
     --stack) STACK="$2"; shift ;;
+    --scale) SCALE=1 ;;
     -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
+[ "$SCALE" = 1 ] && STACK=scale
 case "$STACK" in
+  scale) : "${OUT:=bench/results-scale.json}" ;;
   embedded) : "${OUT:=bench/results.json}" ;;
   s3) : "${OUT:=bench/results-s3.json}" ;;
   *) echo "bench/run.sh: --stack embedded|s3" >&2; exit 2 ;;
@@ -127,6 +132,39 @@ server_pids() {
   esac
 }
 record sha256_gib here 1 "$("$LG" sha256cost)"
+
+# --- the scale case: its own run ---------------------------------------------------
+if [ "$SCALE" = 1 ]; then
+  PKGS=100000; [ "$QUICK" = 1 ] && PKGS=10000
+  D="$WORK/depot-data"
+  "$WORK/depot" admin user create --data-dir "$D" --username scale --password bench-password --email scale@example.com >/dev/null
+  log "seeding $PKGS packages of 10 files, a blob each"
+  log "$("$LG" seed -db "$D/depot.db" -owner scale -n "$PKGS" -files 10 -blobs-dir "$D/blobs")"
+  [ "$QUICK" = 1 ] && note scale_start_ms "quick run: $PKGS packages, $((PKGS * 10)) files"
+  sync
+  DEPOT_PORT=$("$LG" freeport) DEPOT="http://127.0.0.1:$DEPOT_PORT"
+  for r in $(seq "$ROUNDS"); do
+    t0=$(date +%s%N)
+    "$WORK/depot" serve --addr "127.0.0.1:$DEPOT_PORT" --data-dir "$D" 2>>"$WORK/depot.log" &
+    DEPOT_PID=$!
+    record scale_start_ms depot "$r" "$("$LG" waitup -url "$DEPOT/healthz" -since "$t0")"
+    record scale_explore_ms depot "$r" "$("$LG" lat -url "$DEPOT/" -n 20)"
+    record scale_owner_ms depot "$r" "$("$LG" lat -url "$DEPOT/scale" -n 20)"
+    record scale_owner_deep_ms depot "$r" "$("$LG" lat -url "$DEPOT/scale?page=$((PKGS / 40))" -n 10)"
+    record scale_rss_mib depot "$r" "$(awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$DEPOT_PID/status")"
+    stop "$DEPOT_PID" depot; DEPOT_PID=""
+  done
+  # gc with the server stopped (it may run beside it too): a dry run walks
+  # every blob and looks each up.
+  read -r gc_s gc_rss < <("$LG" runrss -- "$WORK/depot" admin gc --data-dir "$D" 2>"$WORK/gc.log")
+  record scale_gc_s depot 1 "$gc_s"
+  record scale_gc_rss_mib depot 1 "$gc_rss"
+  note scale_gc_s "$(grep -E '^blobs:|^gc took' "$WORK/gc.log" | tr '\n' ' ')"
+  note all "stack=scale packages=$PKGS files=$((PKGS * 10)) rounds=$ROUNDS nproc=$(nproc) took $(elapsed)s"
+  "$LG" report -stack scale -in "$RAW" -out "$OUT"
+  log "done in $(elapsed)s; JSON in $OUT"
+  exit 0
+fi
 
 log "making test files"
 mkdir -p "$WORK/src"

@@ -43,6 +43,18 @@ var cpuCases = []benchCase{
 	{name: "cpu_upload", unit: "CPU s/GiB", plusSHA256: true, baseline: "nginx"},
 }
 
+// scaleCases are the cases of `run.sh --scale`: one depot with 100,000
+// packages of 10 files, each with a blob of its own (no baseline).
+var scaleCases = []benchCase{
+	{name: "scale_start_ms", unit: "ms", goal: 1000, absolute: true},
+	{name: "scale_explore_ms", unit: "ms", goal: 50, absolute: true},
+	{name: "scale_owner_ms", unit: "ms", goal: 50, absolute: true},
+	{name: "scale_owner_deep_ms", unit: "ms", goal: 50, absolute: true},
+	{name: "scale_rss_mib", unit: "MiB", goal: 150, absolute: true},
+	{name: "scale_gc_s", unit: "s", info: true},
+	{name: "scale_gc_rss_mib", unit: "MiB", info: true},
+}
+
 // s3Cases are the cases of `run.sh --stack s3`: depot on PostgreSQL and
 // MinIO against the same requests sent straight to MinIO (presigned URLs).
 var s3Cases = []benchCase{
@@ -104,8 +116,11 @@ func reportCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	table := append(slices.Clone(cases), cpuCases...)
-	if *stack == "s3" {
+	switch *stack {
+	case "s3":
 		table = s3Cases
+	case "scale":
+		table = scaleCases
 	}
 	f, err := os.Open(*in)
 	if err != nil {
@@ -230,7 +245,9 @@ func reportCmd(ctx context.Context, args []string) error {
 		}
 		fmt.Println(line)
 	}
-	if *stack == "s3" {
+	if *stack == "scale" {
+		fmt.Println("stack scale: depot embedded with 100,000 packages of 10 files (--quick: 10,000), each file a blob of its own; no baseline")
+	} else if *stack == "s3" {
 		fmt.Println("stack s3: depot on PostgreSQL + MinIO; baseline: the same request straight to MinIO (presigned URL), except get_small_meta (depot on SQLite + local disk; depot column = depot on PostgreSQL); cpu_*: depot + MinIO processes against MinIO alone")
 	} else {
 		fmt.Println("baseline: nginx, except list_deep (depot's first page; depot column = the deep page) and client_* (curl against the same depot; depot column = the depot client)")
