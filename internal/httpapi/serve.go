@@ -73,7 +73,7 @@ type bigCopyWriter struct{ http.ResponseWriter }
 func (w bigCopyWriter) ReadFrom(src io.Reader) (int64, error) {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
-	return io.CopyBuffer(writeOnly{w.ResponseWriter}, src, *bp)
+	return io.CopyBuffer(writeOnly(w), src, *bp)
 }
 
 func (w bigCopyWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
