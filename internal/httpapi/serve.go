@@ -61,8 +61,8 @@ func ServeFile(w http.ResponseWriter, r *http.Request, f *depot.File, content de
 }
 
 // copyBufSize is the buffer of a download that is not a local file; 200
-// such downloads at once hold 50 MiB of them.
-const copyBufSize = 256 << 10
+// such downloads at once hold 25 MiB of them.
+const copyBufSize = 128 << 10
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
