@@ -190,6 +190,8 @@ func TestParseURL(t *testing.T) {
 			"s3://depot?part_size=32MiB&copy_part_size=1GiB",
 			Config{Bucket: "depot", PartSize: 32 << 20, CopyPartSize: 1 << 30},
 		},
+		{"s3://depot?link_size=64MiB", Config{Bucket: "depot", LinkSize: 64 << 20}},
+		{"s3://depot?link_size=off", Config{Bucket: "depot", LinkSize: -1}},
 	} {
 		t.Run(tc.raw, func(t *testing.T) {
 			got, err := ParseURL(tc.raw)
@@ -225,6 +227,8 @@ func TestParseURLErrors(t *testing.T) {
 		{"s3://depot?part_size=1MiB", "s3 part size"},
 		{"s3://depot?copy_part_size=6GiB", "s3 copy part size"},
 		{"s3://depot?region=a&region=b", "region given 2 times"},
+		{"s3://depot?link_size=0", "link_size"},
+		{"s3://depot?link_size=never", "link_size"},
 		{"s3://depot?bucket=x", `unknown parameter "bucket"`},
 		{"s3://depot#frag", "fragment"},
 	} {
