@@ -344,6 +344,7 @@ case_upload_1g() {
   local out; out=$(curl -sS -o /dev/null -w '%{http_code} %{speed_upload}' "${h[@]}" --upload-file "$WORK/src/up.bin" "$url")
   [ "${out%% *}" = "$want" ] || { echo "upload_1g $1: HTTP ${out%% *}" >&2; return 1; }
   record upload_1g "$1" "$2" "$(awk -v s="${out#* }" 'BEGIN {printf "%.1f", s / 1e6}')"
+  record cpu_upload_201 "$1" "$2" "$(cpu_per_gib "$t0" "$(ticks "${pids[@]}")")"
   # Untimed: let depot finish what it does after answering (its CPU counts
   # in cpu_upload), remove the file, and write back dirty pages, so the
   # next measure pays for none of it.
