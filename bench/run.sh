@@ -6,6 +6,16 @@
 #
 #   bench/run.sh            full run: 5 rounds, under 12 minutes
 #   bench/run.sh --quick    3 short rounds, fewer seeded packages, under 2.5 minutes
+#   bench/run.sh --stack s3 depot on PostgreSQL + MinIO against MinIO itself
+#   bench/run.sh --scale    1,000,000 files in 100,000 packages (--quick: a tenth):
+#                           start time, Explore and owner pages, RSS, admin gc
+#
+# --stack s3 starts a MinIO of its own (scripts/minio.sh) and makes a schema
+# in the PostgreSQL at $DEPOT_BENCH_POSTGRES_URL (default
+# postgres://postgres@127.0.0.1:5432/test), dropped at the end; the baseline
+# is the same request sent straight to that MinIO with a presigned URL.
+# Every run also records the servers' CPU seconds (user+system, from
+# /proc/<pid>/stat) per GiB downloaded and uploaded (cpu_download, cpu_upload).
 #
 # Options: --rounds N, --out FILE, --pprof (serve depot's pprof on a free
 # port and save a CPU profile of each depot case into the work directory),
@@ -15,7 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-QUICK=0 ROUNDS="" OUT=bench/results.json KEEP=0 PPROF=0 ONLY=""
+QUICK=0 ROUNDS="" OUT="" KEEP=0 PPROF=0 ONLY="" STACK=embedded SCALE=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -24,11 +34,20 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1 ;;
     --pprof) PPROF=1 ;;
     --cases) ONLY="$2"; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --stack) STACK="$2"; shift ;;
+    --scale) SCALE=1 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
+[ "$SCALE" = 1 ] && STACK=scale
+case "$STACK" in
+  scale) : "${OUT:=bench/results-scale.json}" ;;
+  embedded) : "${OUT:=bench/results.json}" ;;
+  s3) : "${OUT:=bench/results-s3.json}" ;;
+  *) echo "bench/run.sh: --stack embedded|s3" >&2; exit 2 ;;
+esac
 
 if [ "$QUICK" = 1 ]; then
   # A smaller file and fewer packages, said so in the report.
@@ -56,7 +75,7 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 # --- work directory and processes we start -----------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/depot-bench.XXXXXX")
-DEPOT_PID="" NGINX_PID=""
+DEPOT_PID="" NGINX_PID="" DEPOT2_PID="" DEPOTE_PID="" PG_SCHEMA=""
 # stop PID NAME: SIGTERM, then SIGKILL after 5 s; only processes this script started.
 stop() {
   [ -n "$1" ] || return 0
@@ -67,7 +86,11 @@ stop() {
 }
 cleanup() {
   log "stopping the servers"
-  stop "$DEPOT_PID" depot; stop "$NGINX_PID" nginx
+  stop "$DEPOT_PID" depot; stop "$NGINX_PID" nginx; stop "$DEPOT2_PID" depot; stop "$DEPOTE_PID" depot
+  if [ "$STACK" = s3 ]; then
+    minio_stop
+    [ -n "$PG_SCHEMA" ] && "$LG" pgschema -url "$PGURL" -name "$PG_SCHEMA" -drop || true
+  fi
   if [ "$KEEP" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
   log "finished"
 }
@@ -85,6 +108,63 @@ LG="$WORK/loadgen"
 RAW="$WORK/raw.tsv"; : >"$RAW"
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RAW"; }
 note() { printf 'note\t%s\t%s\n' "$1" "$2" >>"$RAW"; log "$1: $2"; }
+
+# CPU: user+system clock ticks of processes, from /proc/<pid>/stat (the
+# fields after the command name, which is in parentheses).
+CLK_TCK=$(getconf CLK_TCK)
+ticks() {
+  local p t=0 f
+  for p in "$@"; do
+    f=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+    t=$((t + $(awk '{print $12 + $13}' <<<"$f")))
+  done
+  echo "$t"
+}
+# cpu_per_gib T0 T1: CPU seconds per GiB of the BIG bytes moved.
+cpu_per_gib() { awk -v a="$1" -v z="$2" -v hz="$CLK_TCK" -v b="$BIG" 'BEGIN {printf "%.3f", (z - a) / hz / (b / 1073741824)}'; }
+# server_pids SIDE: the processes that serve a side: depot (and, on the s3
+# stack, the MinIO behind it), nginx's master and workers, or MinIO.
+server_pids() {
+  case "$1" in
+    depot) echo "$DEPOT_PID ${MINIO_PID:-}" ;;
+    nginx) echo "$NGINX_PID $(ps -o pid= --ppid "$NGINX_PID" | tr '\n' ' ')" ;;
+    minio) echo "$MINIO_PID" ;;
+  esac
+}
+record sha256_gib here 1 "$("$LG" sha256cost)"
+
+# --- the scale case: its own run ---------------------------------------------------
+if [ "$SCALE" = 1 ]; then
+  PKGS=100000; [ "$QUICK" = 1 ] && PKGS=10000
+  D="$WORK/depot-data"
+  "$WORK/depot" admin user create --data-dir "$D" --username scale --password bench-password --email scale@example.com >/dev/null
+  log "seeding $PKGS packages of 10 files, a blob each"
+  log "$("$LG" seed -db "$D/depot.db" -owner scale -n "$PKGS" -files 10 -blobs-dir "$D/blobs")"
+  [ "$QUICK" = 1 ] && note scale_start_ms "quick run: $PKGS packages, $((PKGS * 10)) files"
+  sync
+  DEPOT_PORT=$("$LG" freeport) DEPOT="http://127.0.0.1:$DEPOT_PORT"
+  for r in $(seq "$ROUNDS"); do
+    t0=$(date +%s%N)
+    "$WORK/depot" serve --addr "127.0.0.1:$DEPOT_PORT" --data-dir "$D" 2>>"$WORK/depot.log" &
+    DEPOT_PID=$!
+    record scale_start_ms depot "$r" "$("$LG" waitup -url "$DEPOT/healthz" -since "$t0")"
+    record scale_explore_ms depot "$r" "$("$LG" lat -url "$DEPOT/" -n 20)"
+    record scale_owner_ms depot "$r" "$("$LG" lat -url "$DEPOT/scale" -n 20)"
+    record scale_owner_deep_ms depot "$r" "$("$LG" lat -url "$DEPOT/scale?page=$((PKGS / 40))" -n 10)"
+    record scale_rss_mib depot "$r" "$(awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$DEPOT_PID/status")"
+    stop "$DEPOT_PID" depot; DEPOT_PID=""
+  done
+  # gc with the server stopped (it may run beside it too): a dry run walks
+  # every blob and looks each up.
+  read -r gc_s gc_rss < <("$LG" runrss -- "$WORK/depot" admin gc --data-dir "$D" 2>"$WORK/gc.log")
+  record scale_gc_s depot 1 "$gc_s"
+  record scale_gc_rss_mib depot 1 "$gc_rss"
+  note scale_gc_s "$(grep -E '^blobs:|^gc took' "$WORK/gc.log" | tr '\n' ' ')"
+  note all "stack=scale packages=$PKGS files=$((PKGS * 10)) rounds=$ROUNDS nproc=$(nproc) took $(elapsed)s"
+  "$LG" report -stack scale -in "$RAW" -out "$OUT"
+  log "done in $(elapsed)s; JSON in $OUT"
+  exit 0
+fi
 
 log "making test files"
 mkdir -p "$WORK/src"
@@ -104,20 +184,52 @@ fi
 
 # --- depot ------------------------------------------------------------------------
 D="$WORK/depot-data"
-"$WORK/depot" admin user create --data-dir "$D" --username bench --password bench-password --email bench@example.com >/dev/null
-"$WORK/depot" admin user create --data-dir "$D" --username deep --password bench-password --email deep@example.com >/dev/null
-TOKEN=$("$WORK/depot" admin token create --data-dir "$D" --username bench --name bench --scopes write:package)
-DEEP_TOKEN=$("$WORK/depot" admin token create --data-dir "$D" --username deep --name bench --scopes write:package)
+STACK_ARGS=() DB_ARGS=()
+if [ "$STACK" = s3 ]; then
+  # MinIO as the tests start it, a bucket, and a PostgreSQL schema.
+  # shellcheck source=../scripts/minio.sh
+  source scripts/minio.sh
+  minio_start
+  export MINIO_ROOT_USER=$DEPOT_TEST_S3_ACCESS_KEY MINIO_ROOT_PASSWORD=$DEPOT_TEST_S3_SECRET_KEY
+  export AWS_ACCESS_KEY_ID=$DEPOT_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$DEPOT_TEST_S3_SECRET_KEY
+  S3=(-endpoint "$DEPOT_TEST_S3_ENDPOINT" -bucket bench)
+  "$LG" bucket "${S3[@]}"
+  PGURL=${DEPOT_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+  PG_SCHEMA="depot_bench_$$"
+  "$LG" pgschema -url "$PGURL" -name "$PG_SCHEMA"
+  sep='?'; [[ "$PGURL" == *"?"* ]] && sep='&'
+  DB_ARGS=(--database-url "$PGURL${sep}search_path=$PG_SCHEMA")
+  STACK_ARGS=("${DB_ARGS[@]}" --storage-url "s3://bench/depot?endpoint=$DEPOT_TEST_S3_ENDPOINT&region=us-east-1&path_style=true")
+fi
+"$WORK/depot" admin user create --data-dir "$D" "${DB_ARGS[@]}" --username bench --password bench-password --email bench@example.com >/dev/null
+"$WORK/depot" admin user create --data-dir "$D" "${DB_ARGS[@]}" --username deep --password bench-password --email deep@example.com >/dev/null
+TOKEN=$("$WORK/depot" admin token create --data-dir "$D" "${DB_ARGS[@]}" --username bench --name bench --scopes write:package)
+DEEP_TOKEN=$("$WORK/depot" admin token create --data-dir "$D" "${DB_ARGS[@]}" --username deep --name bench --scopes write:package)
 AUTH="Authorization: token $TOKEN"
 DEPOT_PORT=$("$LG" freeport)
 DEPOT="http://127.0.0.1:$DEPOT_PORT"
 PPROF_ARGS=()
 if [ "$PPROF" = 1 ]; then PPROF_PORT=$("$LG" freeport); PPROF_ARGS=(--pprof-addr "127.0.0.1:$PPROF_PORT"); fi
-"$WORK/depot" serve --addr "127.0.0.1:$DEPOT_PORT" --data-dir "$D" "${PPROF_ARGS[@]}" 2>"$WORK/depot.log" &
+"$WORK/depot" serve --addr "127.0.0.1:$DEPOT_PORT" --data-dir "$D" "${STACK_ARGS[@]}" "${PPROF_ARGS[@]}" 2>"$WORK/depot.log" &
 DEPOT_PID=$!
+if [ "$STACK" = s3 ]; then
+  # A second depot on the same database and bucket, answering downloads
+  # with a redirect to MinIO; and an embedded depot (SQLite, local disk)
+  # for the metadata cost of a small GET.
+  DEPOT2_PORT=$("$LG" freeport) DEPOT2="http://127.0.0.1:$DEPOT2_PORT"
+  "$WORK/depot" serve --addr "127.0.0.1:$DEPOT2_PORT" --data-dir "$WORK/depot2-data" "${STACK_ARGS[@]}" --storage-redirect 2>"$WORK/depot2.log" &
+  DEPOT2_PID=$!
+  DE="$WORK/depot-embedded"
+  "$WORK/depot" admin user create --data-dir "$DE" --username bench --password bench-password --email bench@example.com >/dev/null
+  ETOKEN=$("$WORK/depot" admin token create --data-dir "$DE" --username bench --name bench --scopes write:package)
+  DEPOTE_PORT=$("$LG" freeport) DEPOTE="http://127.0.0.1:$DEPOTE_PORT"
+  "$WORK/depot" serve --addr "127.0.0.1:$DEPOTE_PORT" --data-dir "$DE" 2>"$WORK/depot-embedded.log" &
+  DEPOTE_PID=$!
+fi
 
 # --- nginx: static files and WebDAV PUT, the plain web server a user would pick ----
-N="$WORK/nginx"
+N="$WORK/nginx" NGX=""
+if [ "$STACK" = embedded ]; then
 mkdir -p "$N/root" "$N/tmp"
 NGINX_PORT=$("$LG" freeport)
 NGX="http://127.0.0.1:$NGINX_PORT"
@@ -150,10 +262,14 @@ EOF
 } >"$N/nginx.conf"
 "$NGINX" -e "$N/error.log" -p "$N" -c "$N/nginx.conf" -g 'daemon off;' &
 NGINX_PID=$!
+up() { curl -sS -o /dev/null "$NGX/" 2>/dev/null; }
+else
+up() { curl -fsS -o /dev/null "$DEPOT2/healthz" 2>/dev/null && curl -fsS -o /dev/null "$DEPOTE/healthz" 2>/dev/null; }
+fi
 
 for i in $(seq 100); do
-  curl -fsS -o /dev/null "$DEPOT/healthz" 2>/dev/null && curl -sS -o /dev/null "$NGX/" 2>/dev/null && break
-  [ "$i" = 100 ] && { echo "servers did not start; see $WORK/depot.log, $N/error.log" >&2; exit 1; }
+  curl -fsS -o /dev/null "$DEPOT/healthz" 2>/dev/null && up && break
+  [ "$i" = 100 ] && { echo "servers did not start; see $WORK/depot*.log, $N/error.log" >&2; exit 1; }
   sleep 0.1
 done
 
@@ -162,19 +278,30 @@ put() { local u=$1 f=$2; shift 2; curl -fsS -o /dev/null "$@" --upload-file "$f"
 log "storing the test files in both servers"
 put "$DEPOT/api/packages/bench/generic/dl/1/dl.bin" "$WORK/src/dl.bin" -H "$AUTH"
 put "$DEPOT/api/packages/bench/generic/small/1/small.bin" "$WORK/src/small.bin" -H "$AUTH"
-put "$NGX/dl/dl.bin" "$WORK/src/dl.bin"
-put "$NGX/small/small.bin" "$WORK/src/small.bin"
+if [ "$STACK" = embedded ]; then
+  put "$NGX/dl/dl.bin" "$WORK/src/dl.bin"
+  put "$NGX/small/small.bin" "$WORK/src/small.bin"
+else
+  # The baseline's objects, PUT straight to MinIO; presigned URLs valid for
+  # the whole run.
+  presign() { "$LG" presign "${S3[@]}" -expiry 2h -method "$1" -key "$2"; }
+  put "$(presign PUT direct/dl.bin)" "$WORK/src/dl.bin"
+  put "$(presign PUT direct/small.bin)" "$WORK/src/small.bin"
+  NGX_DL=$(presign GET direct/dl.bin) NGX_SMALL=$(presign GET direct/small.bin)
+  put "$DEPOTE/api/packages/bench/generic/small/1/small.bin" "$WORK/src/small.bin" -H "Authorization: token $ETOKEN"
+fi
 "$LG" idle -pid "$DEPOT_PID" -max 20s
 sync
 
-DEPOT_DL="$DEPOT/api/packages/bench/generic/dl/1/dl.bin" NGX_DL="$NGX/dl/dl.bin"
-DEPOT_SMALL="$DEPOT/api/packages/bench/generic/small/1/small.bin" NGX_SMALL="$NGX/small/small.bin"
+DEPOT_DL="$DEPOT/api/packages/bench/generic/dl/1/dl.bin"
+DEPOT_SMALL="$DEPOT/api/packages/bench/generic/small/1/small.bin"
+if [ "$STACK" = embedded ]; then NGX_DL="$NGX/dl/dl.bin" NGX_SMALL="$NGX/small/small.bin"; fi
 # Warm the page cache and connections for both.
 curl -fsS -o /dev/null -H "$AUTH" "$DEPOT_DL"; curl -fsS -o /dev/null "$NGX_DL"
 
 # --- list_deep setup: only when the listing API answers ----------------------------
 LIST=0
-if [ -n "$ONLY" ] && [[ ",$ONLY," != *",list_deep,"* ]]; then
+if [ "$STACK" = s3 ] || { [ -n "$ONLY" ] && [[ ",$ONLY," != *",list_deep,"* ]]; }; then
   :  # not asked for: no seeding
 elif curl -fsS -o /dev/null -H "Authorization: token $DEEP_TOKEN" "$DEPOT/api/v1/packages/deep?type=generic&page=1&limit=50" 2>/dev/null; then
   LIST=1
@@ -195,37 +322,63 @@ fi
 # Each case function takes a side (depot|nginx) and a round number and
 # records one sample.
 case_download_1g() {
-  local url=$NGX_DL h=()
+  local url=$NGX_DL h=() name=${3:-download_1g}
   [ "$1" = depot ] && url=$DEPOT_DL h=(-H "$AUTH")
+  [ "$name" = download_1g_redirect ] && [ "$1" = depot ] && url=$DEPOT2/api/packages/bench/generic/dl/1/dl.bin h=(-L -H "$AUTH")
+  local pids; read -ra pids <<<"$(server_pids "$1")"
+  local t0; t0=$(ticks "${pids[@]}")
   local out; out=$(curl -sS -o /dev/null -w '%{http_code} %{speed_download}' "${h[@]}" "$url")
-  [ "${out%% *}" = 200 ] || { echo "download_1g $1: HTTP ${out%% *}" >&2; return 1; }
-  record download_1g "$1" "$2" "$(awk -v s="${out#* }" 'BEGIN {printf "%.1f", s / 1e6}')"
+  [ "${out%% *}" = 200 ] || { echo "$name $1: HTTP ${out%% *}" >&2; return 1; }
+  record "$name" "$1" "$2" "$(awk -v s="${out#* }" 'BEGIN {printf "%.1f", s / 1e6}')"
+  [ "$name" = download_1g ] && record cpu_download "$1" "$2" "$(cpu_per_gib "$t0" "$(ticks "${pids[@]}")")"
+  return 0
 }
+# download_1g_redirect: the same download through a depot started with
+# --storage-redirect (curl follows the 307 to MinIO); s3 stack only.
+case_download_1g_redirect() { case_download_1g "$1" "$2" download_1g_redirect; }
 case_upload_1g() {
-  local url="$NGX/up/r$2/up.bin" h=()
-  [ "$1" = depot ] && url="$DEPOT/api/packages/bench/generic/up/r$2/up.bin" h=(-H "$AUTH")
+  local url="$NGX/up/r$2/up.bin" h=() want=201
+  [ "$1" = minio ] && url=$(presign PUT "up/r$2/up.bin") want=200
+  [ "$1" = depot ] && url="$DEPOT/api/packages/bench/generic/up/r$2/up.bin" h=(-H "$AUTH") want=201
+  local pids; read -ra pids <<<"$(server_pids "$1")"
+  local t0; t0=$(ticks "${pids[@]}")
   local out; out=$(curl -sS -o /dev/null -w '%{http_code} %{speed_upload}' "${h[@]}" --upload-file "$WORK/src/up.bin" "$url")
-  [ "${out%% *}" = 201 ] || { echo "upload_1g $1: HTTP ${out%% *}" >&2; return 1; }
+  [ "${out%% *}" = "$want" ] || { echo "upload_1g $1: HTTP ${out%% *}" >&2; return 1; }
   record upload_1g "$1" "$2" "$(awk -v s="${out#* }" 'BEGIN {printf "%.1f", s / 1e6}')"
-  # Untimed: let depot finish what it does after answering, remove the
-  # file, and write back dirty pages, so the next measure pays for none of it.
+  record cpu_upload_201 "$1" "$2" "$(cpu_per_gib "$t0" "$(ticks "${pids[@]}")")"
+  # Untimed: let depot finish what it does after answering (its CPU counts
+  # in cpu_upload), remove the file, and write back dirty pages, so the
+  # next measure pays for none of it.
   if [ "$1" = depot ]; then
     "$LG" idle -pid "$DEPOT_PID" -max 20s
+    record cpu_upload "$1" "$2" "$(cpu_per_gib "$t0" "$(ticks "${pids[@]}")")"
     curl -fsS -o /dev/null -X DELETE -H "$AUTH" "$DEPOT/api/packages/bench/generic/up/r$2"
+  elif [ "$1" = minio ]; then
+    record cpu_upload "$1" "$2" "$(cpu_per_gib "$t0" "$(ticks "${pids[@]}")")"
+    presign DELETE "up/r$2/up.bin"
   else
+    record cpu_upload "$1" "$2" "$(cpu_per_gib "$t0" "$(ticks "${pids[@]}")")"
     rm -rf "$N/root/up"
   fi
   sync
 }
 case_get_small_rps() {
-  local url=$NGX_SMALL h=()
-  [ "$1" = depot ] && url=$DEPOT_SMALL h=(-H "$AUTH")
+  local url=$NGX_SMALL h=() name=${3:-get_small_rps}
+  case "$1" in
+    depot|postgres) url=$DEPOT_SMALL h=(-H "$AUTH") ;;
+    embedded) url=$DEPOTE/api/packages/bench/generic/small/1/small.bin h=(-H "Authorization: token $ETOKEN") ;;
+  esac
   local rps; rps=$(wrk -t2 -c64 -d"${DUR}s" "${h[@]}" "$url" | awk '/Non-2xx/ {bad=1} /Requests\/sec/ {print $2} END {if (bad) exit 1}')
-  record get_small_rps "$1" "$2" "$rps"
+  record "$name" "$1" "$2" "$rps"
 }
+# get_small_meta: the small GET on depot with PostgreSQL (the s3 stack's
+# depot; a 1 KiB blob is served from depot's memory, so what differs is
+# the metadata) against depot embedded (SQLite, local disk); s3 stack only.
+case_get_small_meta() { case_get_small_rps "$1" "$2" get_small_meta; }
 case_put_small_rps() {
   local tmpl="$NGX/put/r$2/w%d/f%d" h=()
   [ "$1" = depot ] && tmpl="$DEPOT/api/packages/bench/generic/put-r$2-w%d/1/f%d" h=(-header "$AUTH")
+  [ "$1" = minio ] && tmpl="$DEPOT_TEST_S3_ENDPOINT/bench/put/r$2/w%d/f%d" h=("${S3[@]}")
   record put_small_rps "$1" "$2" "$("$LG" put -url-template "$tmpl" -concurrency 16 -duration "${DUR}s" -size 1024 "${h[@]}")"
   sync
 }
@@ -324,6 +477,7 @@ profiled() {
 
 CASES=(download_1g upload_1g get_small_rps put_small_rps get_small_p99 client_push_1g client_pull_1g resume_1g)
 [ "$LIST" = 1 ] && CASES+=(list_deep)
+[ "$STACK" = s3 ] && CASES=(download_1g download_1g_redirect upload_1g get_small_rps put_small_rps get_small_meta)
 if [ -n "$ONLY" ]; then
   picked=()
   for c in "${CASES[@]}"; do [[ ",$ONLY," == *",$c,"* ]] && picked+=("$c"); done
@@ -340,10 +494,12 @@ for r in $(seq "$ROUNDS"); do
     break
   fi
   t0=$SECONDS
-  sides=(depot nginx); [ $((r % 2)) = 0 ] && sides=(nginx depot)
+  BASE=nginx; [ "$STACK" = s3 ] && BASE=minio
+  sides=(depot "$BASE"); [ $((r % 2)) = 0 ] && sides=("$BASE" depot)
   for c in "${CASES[@]}"; do
     # The client cases compare the depot client with curl, both on depot.
-    case_sides=("${sides[@]}"); [ "${c#client_}" != "$c" ] || [ "$c" = resume_1g ] && case_sides=("${sides[@]/nginx/curl}")
+    case_sides=("${sides[@]}"); { [ "${c#client_}" != "$c" ] || [ "$c" = resume_1g ]; } && case_sides=("${sides[@]/nginx/curl}")
+    if [ "$c" = get_small_meta ]; then case_sides=("${sides[@]/depot/postgres}"); case_sides=("${case_sides[@]/minio/embedded}"); fi
     for s in "${case_sides[@]}"; do
       profiled "$c" "$s" "$r"
     done
@@ -368,13 +524,17 @@ note rss_peak_mib "200 concurrent downloads of the $((BIG >> 20)) MiB file for a
 hwm_kib() { awk '/^VmHWM/ {s += $2} END {print s + 0}' "${@/#//proc/}" 2>/dev/null; }
 record rss_peak_mib depot 1 "$(awk -v k="$(hwm_kib "$DEPOT_PID/status")" 'BEGIN {printf "%.1f", k / 1024}')"
 # nginx: master and workers together.
+if [ "$STACK" = embedded ]; then
 ngx_status=("$NGINX_PID/status")
 for p in $(ps -o pid= --ppid "$NGINX_PID"); do ngx_status+=("$p/status"); done
+fi
+if [ "$STACK" = embedded ]; then
 record rss_peak_mib nginx 1 "$(awk -v k="$(hwm_kib "${ngx_status[@]}")" 'BEGIN {printf "%.1f", k / 1024}')"
+fi
 
 fi
-note all "rounds=$ROUNDS quick=$QUICK nproc=$(nproc) took $(elapsed)s"
-"$LG" report -in "$RAW" -out "$OUT"
+note all "stack=$STACK rounds=$ROUNDS quick=$QUICK nproc=$(nproc) took $(elapsed)s"
+"$LG" report -stack "$STACK" -in "$RAW" -out "$OUT"
 log "done in $(elapsed)s; JSON in $OUT"
 [ "$PPROF" = 1 ] && log "CPU profiles: $WORK/cpu-*.pprof (kept with --keep)"
 exit 0

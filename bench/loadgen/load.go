@@ -31,11 +31,22 @@ func putCmd(ctx context.Context, args []string) error {
 	size := fs.Int("size", 1024, "file size in bytes")
 	var hs headers
 	fs.Var(&hs, "header", "request header (repeatable)")
+	s3f := addS3Flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := checkLoopback(fmt.Sprintf(*tmpl, 0, 0)); err != nil {
 		return err
+	}
+	// With -endpoint, every URL is presigned for MinIO (the template's path
+	// is /BUCKET/KEY).
+	var sign *presigner
+	if *s3f.endpoint != "" {
+		c, err := s3f.client()
+		if err != nil {
+			return err
+		}
+		sign = &presigner{c: c, bucket: *s3f.bucket}
 	}
 	client := newClient(*conc)
 	defer client.CloseIdleConnections()
@@ -53,7 +64,15 @@ func putCmd(ctx context.Context, args []string) error {
 			for i := 0; time.Now().Before(deadline) && total.Add(1) <= maxRequests; i++ {
 				// Distinct bytes per file, so every PUT stores a new blob.
 				binary.BigEndian.PutUint64(body, uint64(w)<<32|uint64(i))
-				req, err := http.NewRequestWithContext(ctx, http.MethodPut, fmt.Sprintf(*tmpl, w, i), bytes.NewReader(body))
+				target := fmt.Sprintf(*tmpl, w, i)
+				var err error
+				if sign != nil {
+					target, err = sign.url(ctx, target)
+				}
+				var req *http.Request
+				if err == nil {
+					req, err = http.NewRequestWithContext(ctx, http.MethodPut, target, bytes.NewReader(body))
+				}
 				if err == nil {
 					hs.apply(req)
 					var resp *http.Response

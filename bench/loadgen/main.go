@@ -13,7 +13,14 @@
 //	loadgen seed     -db PATH -owner O -n 100000 -blob SHA256
 //	loadgen download -url URL -concurrency 200 -duration 30s [-header H]
 //	loadgen idle     -pid PID [-max 20s]
-//	loadgen report   -in raw.tsv -out results.json [-note TEXT]
+//	loadgen report   -in raw.tsv -out results.json [-stack embedded|s3]
+//	loadgen bucket   -endpoint URL -bucket B              (MINIO_ROOT_USER, MINIO_ROOT_PASSWORD)
+//	loadgen presign  -endpoint URL -bucket B -key K [-method GET|PUT] [-expiry 1h]
+//	loadgen pgschema -url POSTGRES_URL -name SCHEMA [-drop]
+//	loadgen sha256cost
+//	loadgen waitup   -url URL -since UNIXNANO [-max 60s]
+//	loadgen lat      -url URL [-n 20] [-header H]
+//	loadgen runrss   -- COMMAND [ARGS...]
 package main
 
 import (
@@ -33,20 +40,27 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadgen freeport|put|rate|list|seed|download|idle|report [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadgen freeport|put|rate|list|seed|download|idle|report|bucket|presign|pgschema|sha256cost|waitup|lat|runrss [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmds := map[string]func(context.Context, []string) error{
-		"freeport": freePort,
-		"put":      putCmd,
-		"rate":     rateCmd,
-		"list":     listCmd,
-		"seed":     seedCmd,
-		"download": downloadCmd,
-		"idle":     idleCmd,
-		"report":   reportCmd,
+		"freeport":   freePort,
+		"put":        putCmd,
+		"rate":       rateCmd,
+		"list":       listCmd,
+		"seed":       seedCmd,
+		"download":   downloadCmd,
+		"idle":       idleCmd,
+		"report":     reportCmd,
+		"bucket":     bucketCmd,
+		"presign":    presignCmd,
+		"pgschema":   pgschemaCmd,
+		"sha256cost": sha256costCmd,
+		"waitup":     waitupCmd,
+		"lat":        latCmd,
+		"runrss":     runrssCmd,
 	}
 	run, ok := cmds[os.Args[1]]
 	if !ok {

@@ -23,8 +23,13 @@ func seedCmd(ctx context.Context, args []string) error {
 	owner := fs.String("owner", "", "owner of the packages (must exist)")
 	n := fs.Int("n", 100000, "number of packages")
 	blob := fs.String("blob", "", "sha256 of a stored blob the files point to")
+	files := fs.Int("files", 1, "files per package (with -blobs-dir)")
+	blobsDir := fs.String("blobs-dir", "", "with it, every file gets a blob of its own, written into this fsblob directory (the --scale case)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *blobsDir != "" {
+		return seedDistinct(ctx, *path, *owner, *n, *files, *blobsDir)
 	}
 	if *n < 1 || *n > 10_000_000 {
 		return errors.New("-n must be in 1..10000000")

@@ -426,9 +426,11 @@ func newService(c Config, store depot.Store, blobs depot.BlobStore, log *slog.Lo
 	opts := &depot.Options{MaxUploadSize: c.MaxUploadSize, Limits: c.Limits, Logger: log, TokenCacheTTL: c.TokenCacheTTL,
 		Now: c.Now, BaseURL: c.BaseURL, PublisherTokenTTL: c.PublisherTokenTTL,
 		Verifier: oidc.New(&oidc.Options{Now: c.Now}),
-		// A local blob reads back from the page cache; an S3 object would be
-		// downloaded again.
-		DeferDigests: strings.HasPrefix(c.StorageURL, "file://"), VerifyDownloads: c.VerifyDownloads}
+		// A local blob reads back from the page cache; an S3 object is
+		// downloaded again, after the 201: a second read of the object
+		// store, which costs less than the client waiting for md5, sha1
+		// and sha512 (six times the sha256's CPU) on the way in.
+		DeferDigests: true, VerifyDownloads: c.VerifyDownloads}
 	if c.StorageRedirect {
 		opts.LinkExpiry = linkExpiry
 	}

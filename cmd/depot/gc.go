@@ -47,14 +47,36 @@ func gcCommand(stdout io.Writer, onUsage cli.OnUsageErrorFunc) *cli.Command {
 
 // collectGarbage reports, and with apply removes, blobs without a record and
 // temporary uploads older than tempAge (on local storage also younger ones
-// whose process is gone).
+// whose process is gone). It streams: each blob the walk finds is looked up,
+// and an unrecorded one printed (dry run) or removed (apply) there and then,
+// so its memory does not grow with the number of blobs. It ends by saying
+// how long it took.
 func collectGarbage(ctx context.Context, store depot.Store, blobs blobBackend, apply bool, tempAge time.Duration, stdout io.Writer) error {
-	var orphans []string
+	start := time.Now()
+	defer func() { fmt.Fprintf(stdout, "gc took %s\n", time.Since(start).Round(time.Millisecond)) }()
+	remove := func(ctx context.Context, digest string) error {
+		if err := blobs.Delete(ctx, digest); err != nil && !errors.Is(err, depot.ErrNotFound) {
+			return err
+		}
+		return nil
+	}
+	var orphans, removed, walked int
 	var orphanBytes int64
 	err := blobs.Walk(ctx, func(digest string) error {
+		walked++
 		ok, err := store.BlobExists(ctx, digest)
 		if err != nil || ok {
 			return err
+		}
+		if apply {
+			ok, err := store.RemoveUnrecordedBlob(ctx, digest, remove)
+			if err != nil {
+				return fmt.Errorf("remove blob %s: %w", digest, err)
+			}
+			if ok {
+				removed++
+			}
+			return nil
 		}
 		size, err := blobs.Stat(ctx, digest)
 		if errors.Is(err, depot.ErrNotFound) {
@@ -62,7 +84,11 @@ func collectGarbage(ctx context.Context, store depot.Store, blobs blobBackend, a
 		} else if err != nil {
 			return err
 		}
-		orphans = append(orphans, digest)
+		if orphans == 0 {
+			fmt.Fprintln(stdout, "unreferenced:")
+		}
+		fmt.Fprintf(stdout, "  sha256:%s\n", digest)
+		orphans++
 		orphanBytes += size
 		return nil
 	})
@@ -74,29 +100,10 @@ func collectGarbage(ctx context.Context, store depot.Store, blobs blobBackend, a
 		return fmt.Errorf("list temporary uploads: %w", err)
 	}
 	if !apply {
-		fmt.Fprintf(stdout, "unreferenced blobs: %d (%d bytes)\n", len(orphans), orphanBytes)
-		for _, d := range orphans {
-			fmt.Fprintf(stdout, "  sha256:%s\n", d)
-		}
+		fmt.Fprintf(stdout, "blobs: %d, unreferenced blobs: %d (%d bytes)\n", walked, orphans, orphanBytes)
 		fmt.Fprintf(stdout, "temporary uploads: %d (those older than %s, and on local storage those of processes that are gone, would be removed)\n", len(temps), tempAge)
 		fmt.Fprintln(stdout, "dry run: nothing removed; run again with --apply to remove")
 		return nil
-	}
-	removed := 0
-	remove := func(ctx context.Context, digest string) error {
-		if err := blobs.Delete(ctx, digest); err != nil && !errors.Is(err, depot.ErrNotFound) {
-			return err
-		}
-		return nil
-	}
-	for _, d := range orphans {
-		ok, err := store.RemoveUnrecordedBlob(ctx, d, remove)
-		if err != nil {
-			return fmt.Errorf("remove blob %s: %w", d, err)
-		}
-		if ok {
-			removed++
-		}
 	}
 	n, err := blobs.CleanTemp(time.Now().Add(-tempAge))
 	if err != nil {

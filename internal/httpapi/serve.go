@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/textproto"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,9 +52,33 @@ func ServeFile(w http.ResponseWriter, r *http.Request, f *depot.File, content de
 	}
 	if r.Method == http.MethodGet && f.Blob.Size > smallFile {
 		defer corkFile(r)()
+		if _, ok := content.(*os.File); !ok {
+			// Not a file, so no sendfile: copy in larger pieces than
+			// net/http's 32 KiB (an S3 download was then two system
+			// calls per 32 KiB, nine tenths of depot's CPU).
+			w = bigCopyWriter{w}
+		}
 	}
 	http.ServeContent(w, r, "", f.CreatedAt, content)
 }
+
+// copyBufSize is the buffer of a download that is not a local file; 200
+// such downloads at once hold 25 MiB of them.
+const copyBufSize = 128 << 10
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+
+// bigCopyWriter is a ResponseWriter whose ReadFrom copies through a
+// copyBufSize buffer.
+type bigCopyWriter struct{ http.ResponseWriter }
+
+func (w bigCopyWriter) ReadFrom(src io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	return io.CopyBuffer(writeOnly(w), src, *bp)
+}
+
+func (w bigCopyWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // dropEmptySuffixRanges removes zero-length suffix ranges ("-0") from a
 // Range header: RFC 9110 makes them unsatisfiable, but net/http's

@@ -752,3 +752,21 @@ func (s *Store) BlobExists(ctx context.Context, sha256 string) (bool, error) {
 	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM blobs WHERE sha256 = $1)`, sha256).Scan(&ok)
 	return ok, err
 }
+
+var _ depot.DigestStore = (*Store)(nil)
+
+// SetBlobDigests implements depot.DigestStore.
+func (s *Store) SetBlobDigests(ctx context.Context, b depot.Blob) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE blobs SET md5 = $1, sha1 = $2, sha512 = $3 WHERE sha256 = $4 AND md5 = ''`,
+		b.MD5, b.SHA1, b.SHA512, b.SHA256)
+	return err
+}
+
+// BlobsMissingDigests implements depot.DigestStore.
+func (s *Store) BlobsMissingDigests(ctx context.Context, limit int) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT sha256 FROM blobs WHERE md5 = '' ORDER BY created_at LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	return sqlrow.All(rows, sqlrow.String)
+}

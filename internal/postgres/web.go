@@ -94,9 +94,11 @@ func (s *Store) ExplorePackages(ctx context.Context, q depot.ExploreQuery) ([]*d
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*)`+from+where, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	query := `SELECT p.id, p.owner_id, p.type, p.name, p.created_at, COALESCE(p.project_id, 0), o.name, v.n, v.updated` + from + `
-		JOIN (SELECT package_id, COUNT(*) AS n, MAX(created_at) AS updated FROM versions GROUP BY package_id) v ON v.package_id = p.id` +
-		where + ` ORDER BY v.updated DESC, p.id ASC`
+	// The page walks packages_upload (migration 00019) and stops after it;
+	// only its packages' versions are counted.
+	query := `SELECT p.id, p.owner_id, p.type, p.name, p.created_at, COALESCE(p.project_id, 0), o.name,
+		(SELECT COUNT(*) FROM versions v WHERE v.package_id = p.id), p.last_upload_at` + from +
+		where + ` ORDER BY p.last_upload_at DESC, p.id ASC`
 	if q.Limit > 0 {
 		query += ` LIMIT ` + arg(q.Limit)
 	}

@@ -28,6 +28,10 @@ const (
 	// DefaultCopyPartSize is the largest blob Commit copies with one
 	// CopyObject (S3's limit) and the part size of larger copies.
 	DefaultCopyPartSize = maxPartSize
+	// DefaultLinkSize is the largest upload of declared size that is staged
+	// and copied into its content address; larger ones, and those of
+	// unknown size, are written once under data/ and linked (see Store).
+	DefaultLinkSize = DefaultPartSize
 )
 
 // Config says where blobs live and how to reach them. The zero values of the
@@ -66,13 +70,20 @@ type Config struct {
 	// parts of this size (larger when they would need more than 10000). It
 	// must be between 5 MiB and 5 GiB (the default).
 	CopyPartSize int64
+	// LinkSize is the largest upload of declared size whose bytes go to a
+	// staging object and are copied to the blob's key on the server at
+	// Commit (default DefaultLinkSize). Larger uploads, and those of unknown
+	// size, are written once, under data/<random>, and Commit puts a small
+	// link object at the blob's key that names them: no second full write.
+	// Negative means never: every upload is copied.
+	LinkSize int64
 	// Transport carries the client's requests; nil means minio-go's default.
 	Transport http.RoundTripper
 }
 
 // ParseURL parses a storage URL of the form
 //
-//	s3://BUCKET[/PREFIX][?endpoint=URL&region=REGION&path_style=true&part_size=SIZE&copy_part_size=SIZE]
+//	s3://BUCKET[/PREFIX][?endpoint=URL&region=REGION&path_style=true&part_size=SIZE&copy_part_size=SIZE&link_size=SIZE|off]
 //
 // for example s3://depot/blobs?endpoint=http://127.0.0.1:9000&region=us-east-1&path_style=true.
 // Without endpoint the bucket is on AWS S3. Sizes take units (16MiB). The URL
@@ -127,8 +138,18 @@ func ParseURL(raw string) (Config, error) {
 			} else {
 				c.CopyPartSize = int64(n)
 			}
+		case "link_size":
+			if v == "off" {
+				c.LinkSize = -1
+				continue
+			}
+			n, err := humanize.ParseBytes(v)
+			if err != nil || n == 0 || n > maxObjectLen {
+				return c, fmt.Errorf("s3 storage URL: link_size=%q: want a size such as 16MiB, or off", v)
+			}
+			c.LinkSize = int64(n)
 		default:
-			return c, fmt.Errorf("s3 storage URL: unknown parameter %q (want endpoint, region, path_style, part_size, copy_part_size)", k)
+			return c, fmt.Errorf("s3 storage URL: unknown parameter %q (want endpoint, region, path_style, part_size, copy_part_size, link_size)", k)
 		}
 	}
 	if err := c.check(); err != nil {
@@ -184,6 +205,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CopyPartSize == 0 {
 		c.CopyPartSize = DefaultCopyPartSize
+	}
+	if c.LinkSize == 0 {
+		c.LinkSize = DefaultLinkSize
 	}
 	return c
 }

@@ -3,16 +3,19 @@
 //
 // Layout, under the configured prefix:
 //
-//	blobs/sha256/<first two hex digits>/<digest>   a committed blob
-//	tmp/<random>                                   an upload's staging object
+//	blobs/sha256/<first two hex digits>/<digest>   a committed blob, or a link to its data object
+//	data/<random>                                  a linked blob's bytes (or an upload's, until Commit)
+//	tmp/<random>                                   an upload's staging object, or a linked upload's marker
 //	tmp/<random>.copy-<digest>                     marks a multipart copy into <digest>
 //
-// An upload streams into its staging object with a PutObject (a multipart
-// upload above one part), holding at most one part in memory. Commit copies
-// the staging object to the blob's key on the server (a multipart
-// UploadPartCopy above Config.CopyPartSize, since a single CopyObject stops
-// at 5 GiB) and removes it; if the blob exists, the staging object is only
-// removed.
+// An upload of declared size up to Config.LinkSize streams into its staging
+// object with a PutObject, and Commit copies the staging object to the blob's
+// key on the server (a multipart UploadPartCopy above Config.CopyPartSize,
+// since a single CopyObject stops at 5 GiB) and removes it. A larger upload,
+// or one of unknown size, streams into data/<random> as a multipart upload
+// holding two parts in memory, and Commit puts an empty link object at the
+// blob's key naming it (see link.go): the bytes are written once. Either way,
+// if the blob exists, the upload's bytes are only removed.
 //
 // Everything that is not a committed blob is findable under tmp/: NewUpload
 // writes an empty staging object before it starts the PutObject, and a
@@ -49,6 +52,7 @@ type Store struct {
 	prefix       string
 	partSize     int64
 	copyPartSize int64
+	linkSize     int64 // largest declared size that is copied; -1: all are
 
 	// trackKey, when not nil, is called with every key on which the store
 	// starts a multipart upload (tests check those keys for leftovers).
@@ -114,6 +118,7 @@ func New(ctx context.Context, c Config) (*Store, error) {
 		prefix:       c.Prefix,
 		partSize:     c.PartSize,
 		copyPartSize: c.CopyPartSize,
+		linkSize:     c.LinkSize,
 	}, nil
 }
 
@@ -169,15 +174,11 @@ func (s *Store) digestOf(key string) (string, bool) {
 // after Open or a Seek, with ctx. So http.ServeContent answers a Range
 // request with one GET of that range onwards, not a read from the start.
 func (s *Store) Open(ctx context.Context, digest string) (depot.BlobReader, error) {
-	key, err := s.blobKey(digest)
+	key, size, err := s.resolve(ctx, digest)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open blob %s: %w", digest, err)
 	}
-	info, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("open blob %s: %w", digest, translate(err))
-	}
-	return &reader{ctx: ctx, s: s, key: key, size: info.Size}, nil
+	return &reader{ctx: ctx, s: s, key: key, size: size}, nil
 }
 
 // reader is a blob being read. body, when not nil, is a GET response
@@ -275,15 +276,11 @@ func (r *reader) Close() error {
 
 // Stat implements depot.BlobStore.
 func (s *Store) Stat(ctx context.Context, digest string) (int64, error) {
-	key, err := s.blobKey(digest)
+	_, size, err := s.resolve(ctx, digest)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("stat blob %s: %w", digest, err)
 	}
-	info, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
-	if err != nil {
-		return 0, fmt.Errorf("stat blob %s: %w", digest, translate(err))
-	}
-	return info.Size, nil
+	return size, nil
 }
 
 // Delete implements depot.BlobStore. S3 deletes missing keys without
@@ -293,8 +290,12 @@ func (s *Store) Delete(ctx context.Context, digest string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{}); err != nil {
+	info, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	if err != nil {
 		return fmt.Errorf("delete blob %s: %w", digest, translate(err))
+	}
+	if data, ok := s.linkTarget(info); ok {
+		return s.deleteLinked(ctx, digest, key, data)
 	}
 	if err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil {
 		return fmt.Errorf("delete blob %s: %w", digest, translate(err))
@@ -328,8 +329,8 @@ const (
 
 // PresignGet implements depot.BlobLinker: a URL valid for expiry (1 second to
 // 7 days, else ErrInvalid) whose GET answers the blob with
-// Content-Disposition: attachment; filename=... It does not check that the
-// blob exists, and needs no request when Config.Region is set.
+// Content-Disposition: attachment; filename=... It makes one HEAD, to sign
+// the data object of a linked blob; with Config.Region set, no other request.
 func (s *Store) PresignGet(ctx context.Context, digest string, expiry time.Duration, filename string) (string, error) {
 	key, err := s.blobKey(digest)
 	if err != nil {
@@ -337,6 +338,17 @@ func (s *Store) PresignGet(ctx context.Context, digest string, expiry time.Durat
 	}
 	if expiry < minPresignExpiry || expiry > maxPresignExpiry {
 		return "", depot.Errorf(depot.ErrInvalid, "link expiry %v: want 1s to 7 days", expiry)
+	}
+	// The blob may be a link (one HEAD): sign its data object's key. A
+	// missing blob gets a URL of its own key, which answers 404.
+	info, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	switch {
+	case err == nil:
+		if data, ok := s.linkTarget(info); ok {
+			key = data
+		}
+	case errCode(err) != minio.NoSuchKey:
+		return "", fmt.Errorf("presign blob %s: %w", digest, err)
 	}
 	params := url.Values{}
 	disposition := "attachment"

@@ -96,6 +96,29 @@ func leftovers(ctx context.Context, bs depot.BlobStore) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Data objects no link names.
+	linked := map[string]bool{}
+	if err := ts.Walk(ctx, func(d string) error {
+		key, _ := ts.blobKey(d)
+		info, err := ts.client.StatObject(ctx, ts.bucket, key, minio.StatObjectOptions{})
+		if err != nil {
+			return err
+		}
+		if data, ok := ts.linkTarget(info); ok {
+			linked[data] = true
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for obj := range ts.client.ListObjectsIter(ctx, ts.bucket, minio.ListObjectsOptions{Prefix: ts.dataPrefix(), Recursive: true}) {
+		if obj.Err != nil {
+			return nil, obj.Err
+		}
+		if !linked[obj.Key] {
+			left = append(left, strings.TrimPrefix(obj.Key, ts.prefix)+" (no link)")
+		}
+	}
 	ts.mu.Lock()
 	keys := slices.Clone(ts.keys)
 	ts.mu.Unlock()
@@ -167,6 +190,8 @@ func TestParseURL(t *testing.T) {
 			"s3://depot?part_size=32MiB&copy_part_size=1GiB",
 			Config{Bucket: "depot", PartSize: 32 << 20, CopyPartSize: 1 << 30},
 		},
+		{"s3://depot?link_size=64MiB", Config{Bucket: "depot", LinkSize: 64 << 20}},
+		{"s3://depot?link_size=off", Config{Bucket: "depot", LinkSize: -1}},
 	} {
 		t.Run(tc.raw, func(t *testing.T) {
 			got, err := ParseURL(tc.raw)
@@ -202,6 +227,8 @@ func TestParseURLErrors(t *testing.T) {
 		{"s3://depot?part_size=1MiB", "s3 part size"},
 		{"s3://depot?copy_part_size=6GiB", "s3 copy part size"},
 		{"s3://depot?region=a&region=b", "region given 2 times"},
+		{"s3://depot?link_size=0", "link_size"},
+		{"s3://depot?link_size=never", "link_size"},
 		{"s3://depot?bucket=x", `unknown parameter "bucket"`},
 		{"s3://depot#frag", "fragment"},
 	} {
@@ -252,20 +279,84 @@ func TestNewErrors(t *testing.T) {
 	}
 }
 
-func TestLayout(t *testing.T) {
-	s := MustStore(t)
+// mustPutSized stores p as an upload of declared size and returns its digest.
+func mustPutSized(t *testing.T, s *testStore, p []byte) string {
+	t.Helper()
 	ctx := context.Background()
-	d := blobtest.MustPut(t, s, []byte("where does it go"))
-	admin := adminClient(t, testConfig(t))
+	up, err := s.NewUpload(ctx, int64(len(p)))
+	if err != nil {
+		t.Fatalf("NewUpload: %v", err)
+	}
+	defer up.Close()
+	if _, err := up.Write(p); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	d := blobtest.Digest(p)
+	if err := up.Commit(ctx, d); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if err := up.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	return d
+}
+
+// bucketKeys lists every key of the store's bucket.
+func bucketKeys(t *testing.T, s *testStore) []string {
+	t.Helper()
 	var keys []string
-	for obj := range admin.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Recursive: true}) {
+	for obj := range s.client.ListObjectsIter(context.Background(), s.bucket, minio.ListObjectsOptions{Recursive: true}) {
 		if obj.Err != nil {
 			t.Fatal(obj.Err)
 		}
 		keys = append(keys, obj.Key)
 	}
-	if want := []string{"depot/blobs/sha256/" + d[:2] + "/" + d}; !slices.Equal(keys, want) {
-		t.Errorf("bucket holds %q, want %q", keys, want)
+	return keys
+}
+
+func TestLayout(t *testing.T) {
+	s := MustStore(t)
+	ctx := context.Background()
+	// Up to LinkSize, of declared size: the bytes at the blob's key.
+	d := mustPutSized(t, s, []byte("where does it go"))
+	admin := adminClient(t, testConfig(t))
+	if got, want := bucketKeys(t, s), []string{"depot/blobs/sha256/" + d[:2] + "/" + d}; !slices.Equal(got, want) {
+		t.Errorf("bucket holds %q, want %q", got, want)
+	}
+	// Of unknown size (or above LinkSize): a data object, linked.
+	linked := []byte("linked, written once")
+	ld := blobtest.MustPut(t, s, linked)
+	var data []string
+	for _, k := range bucketKeys(t, s) {
+		if strings.HasPrefix(k, "depot/data/") {
+			data = append(data, k)
+		}
+	}
+	lkey, _ := s.blobKey(ld)
+	info, err := s.client.StatObject(ctx, s.bucket, lkey, minio.StatObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if target, ok := s.linkTarget(info); len(data) != 1 || !ok || target != data[0] || info.Size != 0 {
+		t.Errorf("linked blob: data objects %q, link to %q (%v), link size %d", data, target, ok, info.Size)
+	}
+	if got := blobtest.MustRead(t, s, ld); !bytes.Equal(got, linked) {
+		t.Errorf("linked blob reads %q", got)
+	}
+	if n, err := s.Stat(ctx, ld); err != nil || n != int64(len(linked)) {
+		t.Errorf("Stat of the linked blob = %d, %v", n, err)
+	}
+	// With links off, the same upload is copied.
+	off := MustStore(t, func(c *Config) { c.LinkSize = -1 })
+	blobtest.MustPut(t, off, linked)
+	if got, want := bucketKeys(t, off), []string{"depot/blobs/sha256/" + ld[:2] + "/" + ld}; !slices.Equal(got, want) {
+		t.Errorf("with LinkSize -1, bucket holds %q, want %q", got, want)
+	}
+	if err := s.Delete(ctx, ld); err != nil {
+		t.Fatalf("Delete of the linked blob: %v", err)
+	}
+	if got, want := bucketKeys(t, s), []string{"depot/blobs/sha256/" + d[:2] + "/" + d}; !slices.Equal(got, want) {
+		t.Errorf("after deleting the linked blob, bucket holds %q, want %q", got, want)
 	}
 
 	// Keys in blobs/ that are not blobs are not reported by Walk.
@@ -645,8 +736,11 @@ func TestCleanTemp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A linked upload: its marker, and the multipart upload on its data
+	// object.
 	key := strings.TrimPrefix(up.(*upload).key, s.prefix)
-	if len(left) != 2 || left[0] != key || !strings.HasPrefix(left[1], key+" (multipart upload ") {
+	data := strings.TrimPrefix(up.(*upload).data, s.prefix)
+	if len(left) != 2 || left[1] != key || !strings.HasPrefix(left[0], data+" (multipart upload ") {
 		t.Errorf("after CleanTemp: %q, want the upload in progress", left)
 	}
 
@@ -843,4 +937,77 @@ func TestStagingConformance(t *testing.T) {
 			return out, nil
 		}
 	})
+}
+
+// TestLinkCrashes sets up, by hand, what a process that died at each step of
+// a linked upload's Commit or a linked blob's Delete leaves, and checks that
+// CleanTemp keeps exactly the data objects a link names.
+func TestLinkCrashes(t *testing.T) {
+	ctx := context.Background()
+	s := MustStore(t)
+	put := func(key string, meta map[string]string, body []byte) {
+		t.Helper()
+		if _, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{UserMetadata: meta}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type state struct {
+		name     string
+		digest   bool // the marker names the digest
+		link     bool // the link is in place
+		wantBlob bool
+	}
+	states := []state{
+		{"DiedBeforeCommit", false, false, false},
+		{"DiedBeforeLink", true, false, false},
+		{"DiedAfterLink", true, true, true},
+		{"DeleteCutShort", true, false, false},
+	}
+	var digests []string
+	for i, st := range states {
+		body := []byte("bytes of " + st.name)
+		d := blobtest.Digest(body)
+		marker := s.tmpPrefix() + fmt.Sprintf("CRASH%d", i)
+		data := s.dataKeyOf(marker)
+		put(data, nil, body)
+		var meta map[string]string
+		if st.digest {
+			meta = map[string]string{metaDigest: d}
+		}
+		put(marker, meta, nil)
+		if st.link {
+			key, _ := s.blobKey(d)
+			if exists, err := s.putLink(ctx, key, data); err != nil || exists {
+				t.Fatalf("putLink = %v, %v", exists, err)
+			}
+		}
+		digests = append(digests, d)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if _, err := s.CleanTemp(time.Now()); err != nil {
+		t.Fatalf("CleanTemp: %v", err)
+	}
+	for i, st := range states {
+		got, err := s.Open(ctx, digests[i])
+		if st.wantBlob {
+			if err != nil {
+				t.Errorf("%s: Open: %v", st.name, err)
+				continue
+			}
+			got.Close()
+		} else if err == nil {
+			got.Close()
+			t.Errorf("%s: the blob exists", st.name)
+		}
+	}
+	mustNoLeftovers(t, s)
+	var data int
+	for _, k := range bucketKeys(t, s) {
+		if strings.HasPrefix(k, s.dataPrefix()) {
+			data++
+		}
+	}
+	if data != 1 {
+		t.Errorf("%d data objects remain, want 1 (the linked blob's)", data)
+	}
 }

@@ -15,16 +15,19 @@ import (
 // marker's key.
 const copyMarkerInfix = ".copy-"
 
-// uploadKeyOf returns the key on which the tmp/ object key may have an
-// unfinished multipart upload: a staging object's own key, or the blob key
-// a copy marker names.
-func (s *Store) uploadKeyOf(key string) string {
+// uploadKeysOf returns the keys on which the tmp/ object key may have an
+// unfinished multipart upload: a staging object's own key and its data
+// object's (a linked upload), or the blob key a copy marker names.
+func (s *Store) uploadKeysOf(key string) []string {
 	if i := strings.LastIndex(key, copyMarkerInfix); i >= 0 {
 		if dst, err := s.blobKey(key[i+len(copyMarkerInfix):]); err == nil {
-			return dst
+			return []string{dst}
 		}
 	}
-	return key
+	if data := s.dataKeyOf(key); data != "" {
+		return []string{key, data}
+	}
+	return []string{key}
 }
 
 // listUploads returns the unfinished multipart uploads whose keys start with
@@ -88,7 +91,7 @@ func (s *Store) temps(ctx context.Context) ([]minio.ObjectInfo, []minio.ObjectMu
 	add := func(us []minio.ObjectMultipartInfo) {
 		for _, u := range us {
 			// Only the store's own keys: the bucket may hold other data.
-			ours := strings.HasPrefix(u.Key, s.tmpPrefix()) || strings.HasPrefix(u.Key, s.blobsPrefix())
+			ours := strings.HasPrefix(u.Key, s.tmpPrefix()) || strings.HasPrefix(u.Key, s.blobsPrefix()) || strings.HasPrefix(u.Key, s.dataPrefix())
 			if ours && !seen[u.UploadID] {
 				seen[u.UploadID] = true
 				ups = append(ups, u)
@@ -101,12 +104,13 @@ func (s *Store) temps(ctx context.Context) ([]minio.ObjectInfo, []minio.ObjectMu
 	}
 	add(all)
 	for _, obj := range objs {
-		key := s.uploadKeyOf(obj.Key)
-		exact, err := s.listUploads(ctx, key)
-		if err != nil {
-			return nil, nil, err
+		for _, key := range s.uploadKeysOf(obj.Key) {
+			exact, err := s.listUploads(ctx, key)
+			if err != nil {
+				return nil, nil, err
+			}
+			add(slices.DeleteFunc(exact, func(u minio.ObjectMultipartInfo) bool { return u.Key != key }))
 		}
-		add(slices.DeleteFunc(exact, func(u minio.ObjectMultipartInfo) bool { return u.Key != key }))
 	}
 	return objs, ups, nil
 }
@@ -132,7 +136,9 @@ func (s *Store) TempUploads() ([]string, error) {
 
 // CleanTemp aborts the unfinished multipart uploads initiated before cutoff
 // and removes the tmp/ objects last modified before cutoff that no later
-// multipart upload still needs, and returns how many it aborted and removed.
+// multipart upload still needs, with the data object of such a marker unless
+// a blob links to it, and returns how many it aborted and removed (a data
+// object counts with its marker).
 // Only a crash leaves such things behind, as long as cutoff is older than the
 // start of the longest upload in progress (which CleanTemp would abort).
 func (s *Store) CleanTemp(cutoff time.Time) (int, error) {
@@ -157,7 +163,13 @@ func (s *Store) CleanTemp(cutoff time.Time) (int, error) {
 		n++
 	}
 	for _, o := range objs {
-		if !o.LastModified.Before(cutoff) || live[s.uploadKeyOf(o.Key)] {
+		if !o.LastModified.Before(cutoff) || slices.ContainsFunc(s.uploadKeysOf(o.Key), func(k string) bool { return live[k] }) {
+			continue
+		}
+		// A linked upload's marker: its data object goes first, unless a
+		// link names it.
+		if err := s.settleMarker(ctx, o.Key); err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		if err := s.client.RemoveObject(ctx, s.bucket, o.Key, minio.RemoveObjectOptions{}); err != nil {

@@ -19,6 +19,15 @@ import (
 // once. They copy on the server, so they cost no memory here.
 const copyThreads = 4
 
+// smallUpload is the largest declared size of an upload kept in memory and
+// written with one PUT at its blob's key by Commit: no staging object, no
+// copy, nothing to clean up (two requests instead of five).
+const smallUpload = 1 << 20
+
+// uploadThreads is how many parts of a multipart upload are in memory (and
+// in flight) at once: an upload holds uploadThreads parts.
+const uploadThreads = 2
+
 // errUploadClosed ends the PutObject of an upload closed before Complete.
 var errUploadClosed = errors.New("s3blob: upload closed before Complete")
 
@@ -37,24 +46,40 @@ func (s *Store) NewUpload(ctx context.Context, size int64) (depot.BlobUpload, er
 	case size > maxObjectLen:
 		return nil, depot.Errorf(depot.ErrTooLarge, "upload of %d bytes is larger than S3's 5 TiB limit", size)
 	}
+	if size >= 0 && size <= smallUpload {
+		return &memUpload{s: s, size: size, buf: make([]byte, 0, size)}, nil
+	}
 	key := s.tmpPrefix() + rand.Text()
 	if _, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(nil), 0, minio.PutObjectOptions{}); err != nil {
 		return nil, fmt.Errorf("create staging object: %w", translate(err))
 	}
+	putKey := key
+	u := &upload{s: s, key: key, size: size}
+	if s.linkSize >= 0 && (size < 0 || size > s.linkSize) {
+		u.data = s.dataKeyOf(key)
+		putKey = u.data
+	}
 	if s.trackKey != nil {
-		s.trackKey(key)
+		s.trackKey(putKey)
 	}
 	pr, pw := io.Pipe()
 	putCtx, cancel := context.WithCancel(ctx)
-	u := &upload{s: s, key: key, size: size, pw: pw, cancel: cancel, done: make(chan struct{})}
+	u.pw, u.cancel, u.done = pw, cancel, make(chan struct{})
+	partSize := s.uploadPartSize(size)
 	opts := minio.PutObjectOptions{
 		ContentType: "application/octet-stream",
-		PartSize:    uint64(s.uploadPartSize(size)),
-		NumThreads:  1, // parts go one after the other, from one buffer
+		PartSize:    uint64(partSize),
+		NumThreads:  1,
+	}
+	if size < 0 || size > partSize {
+		// A multipart upload: uploadThreads part buffers, so the next part
+		// fills while the last one is sent.
+		opts.ConcurrentStreamParts = true
+		opts.NumThreads = uploadThreads
 	}
 	go func() {
 		defer close(u.done)
-		_, err := s.client.PutObject(putCtx, s.bucket, key, pr, size, opts)
+		_, err := s.client.PutObject(putCtx, s.bucket, putKey, pr, size, opts)
 		err = translate(err)
 		u.putErr = err
 		if err == nil {
@@ -87,7 +112,8 @@ func partSizeFor(size int64) int64 {
 // goroutine at a time, as depot.BlobUpload's contract implies.
 type upload struct {
 	s      *Store
-	key    string // the staging object
+	key    string // the staging object (the marker, for a linked upload)
+	data   string // a linked upload's data object, "" for a copied one
 	size   int64  // declared size, -1 if unknown
 	pw     *io.PipeWriter
 	cancel context.CancelFunc // cancels the PutObject
@@ -102,6 +128,8 @@ type upload struct {
 	closed     bool
 
 	stagingGone bool   // the staging object was removed
+	linked      bool   // Commit put the link to data: data is a blob's now
+	dataGone    bool   // the data object was removed
 	copyMarker  string // the marker of a multipart copy, until removed
 	// An unfinished multipart upload may remain on the staging key (or the
 	// blob key of the copy marker): keep the object that leads a collector
@@ -195,6 +223,10 @@ func (u *upload) Commit(ctx context.Context, digest string) error {
 	switch {
 	case err == nil:
 		// Same digest, same bytes: keep the existing blob.
+	case errCode(err) == minio.NoSuchKey && u.data != "":
+		if err := u.link(ctx, dst, digest); err != nil {
+			return fmt.Errorf("commit blob %s: %w", digest, err)
+		}
 	case errCode(err) == minio.NoSuchKey:
 		if err := u.copyTo(ctx, dst, digest); err != nil {
 			return fmt.Errorf("commit blob %s: %w", digest, translate(err))
@@ -203,10 +235,34 @@ func (u *upload) Commit(ctx context.Context, digest string) error {
 		return fmt.Errorf("commit blob %s: %w", digest, err)
 	}
 	u.committed = true
+	if u.data != "" && !u.linked {
+		// Deduplicated: the data object is not needed. A failure leaves
+		// it (and the marker) for Close, then CleanTemp.
+		if err := u.s.client.RemoveObject(ctx, u.s.bucket, u.data, minio.RemoveObjectOptions{}); err != nil {
+			return nil
+		}
+		u.dataGone = true
+	}
 	// A failure here leaves the staging object for Close to try again.
 	if err := u.s.client.RemoveObject(ctx, u.s.bucket, u.key, minio.RemoveObjectOptions{}); err == nil {
 		u.stagingGone = true
 	}
+	return nil
+}
+
+// link puts the link to the upload's data object at the blob key dst,
+// after writing the marker again with the digest (so a crash between the
+// two leaves a marker that leads CleanTemp to the data object). A link
+// already there (a lost race) leaves the upload unlinked, to be discarded.
+func (u *upload) link(ctx context.Context, dst, digest string) error {
+	if err := u.s.markFor(ctx, u.key, digest); err != nil {
+		return err
+	}
+	exists, err := u.s.putLink(ctx, dst, u.data)
+	if err != nil {
+		return fmt.Errorf("put link: %w", err)
+	}
+	u.linked = !exists
 	return nil
 }
 
@@ -320,12 +376,23 @@ func (u *upload) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
 	var errs []error
+	putKey := u.key
+	if u.data != "" {
+		putKey = u.data
+	}
 	if u.putErr != nil {
 		// minio-go aborts the multipart upload of a failed PutObject, but
 		// only tries once.
-		if err := u.s.abortUploads(ctx, u.key); err != nil {
+		if err := u.s.abortUploads(ctx, putKey); err != nil {
 			u.keepStaging = true
 			errs = append(errs, fmt.Errorf("abort upload of staging object: %w", err))
+		}
+	}
+	if u.data != "" && !u.linked && !u.dataGone && !u.keepStaging {
+		// Not a blob's: the bytes go, then the marker that leads to them.
+		if err := u.s.client.RemoveObject(ctx, u.s.bucket, u.data, minio.RemoveObjectOptions{}); err != nil {
+			u.keepStaging = true
+			errs = append(errs, fmt.Errorf("remove data object: %w", err))
 		}
 	}
 	if !u.stagingGone && !u.keepStaging {
@@ -339,4 +406,87 @@ func (u *upload) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// memUpload is a small upload of declared size, held in memory until Commit
+// writes it at its blob's key with one PUT (after a HEAD: an existing blob
+// is kept). Nothing exists in the bucket before Commit, so Close has nothing
+// to remove. Complete only checks the length: the bytes become durable in
+// Commit, before it returns.
+type memUpload struct {
+	s         *Store
+	size      int64
+	buf       []byte
+	err       error
+	completed bool
+	committed bool
+	closed    bool
+}
+
+func (u *memUpload) Write(p []byte) (int, error) {
+	switch {
+	case u.closed:
+		return 0, errors.New("s3blob: write after Close")
+	case u.err != nil:
+		return 0, u.err
+	case u.completed:
+		return 0, errors.New("s3blob: write after Complete")
+	case int64(len(u.buf))+int64(len(p)) > u.size:
+		u.err = depot.Errorf(depot.ErrInvalid, "upload is longer than its declared %d bytes", u.size)
+		return 0, u.err
+	}
+	u.buf = append(u.buf, p...)
+	return len(p), nil
+}
+
+func (u *memUpload) Complete(ctx context.Context) error {
+	switch {
+	case u.completed:
+		return nil
+	case u.closed:
+		return errors.New("s3blob: Complete after Close")
+	case u.err != nil:
+		return u.err
+	case int64(len(u.buf)) != u.size:
+		u.err = depot.Errorf(depot.ErrInvalid, "upload ended after %d of its declared %d bytes", len(u.buf), u.size)
+		return u.err
+	}
+	u.completed = true
+	return nil
+}
+
+func (u *memUpload) Commit(ctx context.Context, digest string) error {
+	if u.committed {
+		return nil
+	}
+	if u.closed {
+		return errors.New("s3blob: Commit after Close")
+	}
+	dst, err := u.s.blobKey(digest)
+	if err != nil {
+		return err
+	}
+	if err := u.Complete(ctx); err != nil {
+		return err
+	}
+	_, err = u.s.client.StatObject(ctx, u.s.bucket, dst, minio.StatObjectOptions{})
+	switch {
+	case err == nil:
+		// Same digest, same bytes: keep the existing blob.
+	case errCode(err) == minio.NoSuchKey:
+		if _, err := u.s.client.PutObject(ctx, u.s.bucket, dst, bytes.NewReader(u.buf), u.size,
+			minio.PutObjectOptions{ContentType: "application/octet-stream"}); err != nil {
+			return fmt.Errorf("commit blob %s: %w", digest, translate(err))
+		}
+	default:
+		return fmt.Errorf("commit blob %s: %w", digest, err)
+	}
+	u.committed = true
+	return nil
+}
+
+func (u *memUpload) Close() error {
+	u.closed = true
+	u.buf = nil
+	return nil
 }

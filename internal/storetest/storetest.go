@@ -69,6 +69,7 @@ func Run(t *testing.T, newStore func(t *testing.T) depot.Store) {
 		{"GitLab", testGitLab},
 		{"IDsNeverReused", testIDsNeverReused},
 		{"Resumable", testResumable},
+		{"DeferredDigests", testDeferredDigests},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
@@ -1058,5 +1059,49 @@ func testConcurrentSameFile(t *testing.T, s depot.Store) {
 		if i != won {
 			wantBlob(t, s, BlobOf(fmt.Sprintf("attempt %d", i)).SHA256, false)
 		}
+	}
+}
+
+// testDeferredDigests checks a DigestStore (a store over which uploads may
+// record md5, sha1 and sha512 after the file): a blob recorded without them
+// is listed as missing them until SetBlobDigests fills them, which it does
+// once (a second call changes nothing).
+func testDeferredDigests(t *testing.T, s depot.Store) {
+	ds, ok := s.(depot.DigestStore)
+	if !ok {
+		t.Skip("not a DigestStore")
+	}
+	ctx := context.Background()
+	u := MustCreateUser(t, s, "digests")
+	full := NewFile(u, "p", "1", "full.bin", "has all its digests")
+	MustCreateFile(t, s, full)
+	nf := NewFile(u, "p", "1", "later.bin", "digests come later")
+	want := nf.Blob
+	nf.Blob.MD5, nf.Blob.SHA1, nf.Blob.SHA512 = "", "", ""
+	MustCreateFile(t, s, nf)
+	missing, err := ds.BlobsMissingDigests(ctx, 10)
+	if err != nil {
+		t.Fatalf("BlobsMissingDigests: %v", err)
+	}
+	if len(missing) != 1 || missing[0] != want.SHA256 {
+		t.Errorf("BlobsMissingDigests = %q, want [%s]", missing, want.SHA256)
+	}
+	if err := ds.SetBlobDigests(ctx, want); err != nil {
+		t.Fatalf("SetBlobDigests: %v", err)
+	}
+	other := want
+	other.MD5, other.SHA1, other.SHA512 = "x", "y", "z"
+	if err := ds.SetBlobDigests(ctx, other); err != nil {
+		t.Fatalf("SetBlobDigests again: %v", err)
+	}
+	f, err := s.FileByName(ctx, nf.OwnerID, nf.Type, nf.Package, nf.Version, nf.File)
+	if err != nil {
+		t.Fatalf("FileByName: %v", err)
+	}
+	if f.Blob.MD5 != want.MD5 || f.Blob.SHA1 != want.SHA1 || f.Blob.SHA512 != want.SHA512 {
+		t.Errorf("digests after SetBlobDigests: %q %q %q, want %q %q %q", f.Blob.MD5, f.Blob.SHA1, f.Blob.SHA512, want.MD5, want.SHA1, want.SHA512)
+	}
+	if missing, err := ds.BlobsMissingDigests(ctx, 10); err != nil || len(missing) != 0 {
+		t.Errorf("BlobsMissingDigests after = %q, %v", missing, err)
 	}
 }
