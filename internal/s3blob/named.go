@@ -14,7 +14,7 @@ import (
 // namedKey returns the key of a named object beside the blobs, such as a
 // backup's manifest. ErrInvalid for a name in the blobs or staging areas.
 func (s *Store) namedKey(name string) (string, error) {
-	if name == "" || strings.HasPrefix(name, "/") || strings.HasPrefix(name, "blobs/") || strings.HasPrefix(name, "tmp/") || strings.HasPrefix(name, "uploads/") || strings.Contains(name, "..") {
+	if name == "" || strings.HasPrefix(name, "/") || strings.HasPrefix(name, "blobs/") || strings.HasPrefix(name, "tmp/") || strings.HasPrefix(name, "data/") || strings.HasPrefix(name, "uploads/") || strings.Contains(name, "..") {
 		return "", depot.Errorf(depot.ErrInvalid, "invalid object name %q", name)
 	}
 	return s.prefix + name, nil

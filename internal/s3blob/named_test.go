@@ -29,7 +29,7 @@ func TestNamedObjects(t *testing.T) {
 	if tmp, err := s.TempUploads(); err != nil || len(tmp) != 0 {
 		t.Errorf("TempUploads = %v, %v; a named object is no upload", tmp, err)
 	}
-	for _, bad := range []string{"", "/x", "blobs/sha256/x", "tmp/x", "a/../b"} {
+	for _, bad := range []string{"", "/x", "blobs/sha256/x", "tmp/x", "data/x", "uploads/x", "a/../b"} {
 		if err := s.PutNamed(ctx, bad, nil); !errors.Is(err, depot.ErrInvalid) {
 			t.Errorf("PutNamed(%q) = %v, want ErrInvalid", bad, err)
 		}
