@@ -209,30 +209,20 @@ func (u *upload) Commit(ctx context.Context, digest string) error {
 	if u.committed {
 		return nil
 	}
-	if u.closed {
-		return errors.New("s3blob: Commit after Close")
-	}
-	dst, err := u.s.blobKey(digest)
-	if err != nil {
-		return err
-	}
-	if err := u.Complete(ctx); err != nil {
-		return err
-	}
-	_, err = u.s.client.StatObject(ctx, u.s.bucket, dst, minio.StatObjectOptions{})
+	dst, exists, err := u.s.prepareCommit(ctx, u.closed, digest, u.Complete)
 	switch {
-	case err == nil:
+	case err != nil:
+		return err
+	case exists:
 		// Same digest, same bytes: keep the existing blob.
-	case errCode(err) == minio.NoSuchKey && u.data != "":
+	case u.data != "":
 		if err := u.link(ctx, dst, digest); err != nil {
 			return fmt.Errorf("commit blob %s: %w", digest, err)
 		}
-	case errCode(err) == minio.NoSuchKey:
+	default:
 		if err := u.copyTo(ctx, dst, digest); err != nil {
 			return fmt.Errorf("commit blob %s: %w", digest, translate(err))
 		}
-	default:
-		return fmt.Errorf("commit blob %s: %w", digest, err)
 	}
 	u.committed = true
 	if u.data != "" && !u.linked {
@@ -459,27 +449,17 @@ func (u *memUpload) Commit(ctx context.Context, digest string) error {
 	if u.committed {
 		return nil
 	}
-	if u.closed {
-		return errors.New("s3blob: Commit after Close")
-	}
-	dst, err := u.s.blobKey(digest)
-	if err != nil {
-		return err
-	}
-	if err := u.Complete(ctx); err != nil {
-		return err
-	}
-	_, err = u.s.client.StatObject(ctx, u.s.bucket, dst, minio.StatObjectOptions{})
+	dst, exists, err := u.s.prepareCommit(ctx, u.closed, digest, u.Complete)
 	switch {
-	case err == nil:
+	case err != nil:
+		return err
+	case exists:
 		// Same digest, same bytes: keep the existing blob.
-	case errCode(err) == minio.NoSuchKey:
+	default:
 		if _, err := u.s.client.PutObject(ctx, u.s.bucket, dst, bytes.NewReader(u.buf), u.size,
 			minio.PutObjectOptions{ContentType: "application/octet-stream"}); err != nil {
 			return fmt.Errorf("commit blob %s: %w", digest, translate(err))
 		}
-	default:
-		return fmt.Errorf("commit blob %s: %w", digest, err)
 	}
 	u.committed = true
 	return nil
@@ -489,4 +469,27 @@ func (u *memUpload) Close() error {
 	u.closed = true
 	u.buf = nil
 	return nil
+}
+
+// prepareCommit is the start of every upload's Commit: refused after
+// Close, the upload completed, then the blob key of digest and whether a
+// blob is stored there already (dedup).
+func (s *Store) prepareCommit(ctx context.Context, closed bool, digest string, complete func(context.Context) error) (dst string, exists bool, err error) {
+	if closed {
+		return "", false, errors.New("s3blob: Commit after Close")
+	}
+	if dst, err = s.blobKey(digest); err != nil {
+		return "", false, err
+	}
+	if err := complete(ctx); err != nil {
+		return "", false, err
+	}
+	_, err = s.client.StatObject(ctx, s.bucket, dst, minio.StatObjectOptions{})
+	switch {
+	case err == nil:
+		return dst, true, nil
+	case errCode(err) == minio.NoSuchKey:
+		return dst, false, nil
+	}
+	return "", false, fmt.Errorf("commit blob %s: %w", digest, err)
 }
