@@ -161,12 +161,18 @@ func pkgPath(owner, name, version, file string) string {
 // do sends a request and returns the response with its body read.
 func (fx *fixture) do(t *testing.T, method, path string, a auth, body []byte, hdr ...string) (*http.Response, []byte) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return fx.doCtx(t, ctx, method, path, a, body, hdr...)
+}
+
+// doCtx is do within ctx (a deadline, a client trace).
+func (fx *fixture) doCtx(t *testing.T, ctx context.Context, method, path string, a auth, body []byte, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	target := path
 	if !strings.HasPrefix(path, "http") {
 		target = fx.url(path)

@@ -1,13 +1,11 @@
 package httpsuite
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -51,30 +49,7 @@ func (fx *fixture) doInfo(t *testing.T, method, target string, a auth, body []by
 		}
 		return nil
 	}})
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	if !strings.HasPrefix(target, "http") {
-		target = fx.url(target)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	a(req)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, target, err)
-	}
-	defer resp.Body.Close()
-	got, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, target, err)
-	}
+	resp, got := fx.doCtx(t, ctx, method, target, a, body, hdr...)
 	return resp, got, infos
 }
 
