@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) depot.BlobStore, leftovers Le
 		{"Walk", s.testWalk},
 		{"Delete", s.testDelete},
 		{"Large", s.testLarge},
+		{"Salvage", s.testSalvage},
 	} {
 		t.Run(tc.name, tc.fn)
 	}
@@ -615,4 +616,77 @@ func (s *suite) testLarge(t *testing.T) {
 		t.Errorf("bytes at %d differ from what was written", off)
 	}
 	wantWalk(t, bs, d)
+}
+
+// testSalvage checks that an upload whose body broke off hands what was
+// written to it to the store's own upload staging (a SalvageableUpload),
+// as the bytes of a resumable upload, and keeps nothing else: no blob, no
+// temporary upload once the staged bytes are removed. A store with
+// staging must salvage uploads of a declared size that its NewUpload
+// holds whole (one chunk, what every store can do).
+func (s *suite) testSalvage(t *testing.T) {
+	bs := s.store(t)
+	ctx := context.Background()
+	sp, ok := bs.(interface {
+		UploadStaging() (depot.UploadStaging, error)
+	})
+	if !ok {
+		t.Skip("the store has no upload staging")
+	}
+	st, err := sp.UploadStaging()
+	if err != nil {
+		t.Fatalf("UploadStaging: %v", err)
+	}
+	content := bytes.Repeat([]byte("salvaged upload bytes "), 12000) // 264,000
+	half := content[:len(content)/2]
+	up, err := bs.NewUpload(ctx, int64(len(content)))
+	if err != nil {
+		t.Fatalf("NewUpload: %v", err)
+	}
+	sv, ok := up.(depot.SalvageableUpload)
+	if !ok {
+		mustClose(t, up)
+		t.Fatalf("upload %T of a store with staging is not a depot.SalvageableUpload", up)
+	}
+	if _, err := up.Write(half); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	const token = "0123456789abcdef0123456789abcdef"
+	n, err := sv.Salvage(ctx, st, token)
+	if err != nil {
+		t.Fatalf("Salvage: %v", err)
+	}
+	if n != int64(len(half)) {
+		t.Errorf("Salvage = %d bytes, want %d", n, len(half))
+	}
+	mustClose(t, up)
+	r, err := st.Open(ctx, token, n)
+	if err != nil {
+		t.Fatalf("staging Open: %v", err)
+	}
+	got, err := io.ReadAll(r)
+	mustClose(t, r)
+	if err != nil || !bytes.Equal(got, half) {
+		t.Errorf("staged bytes: %d bytes (error %v), want the %d written", len(got), err, len(half))
+	}
+	// Staging goes on after the salvaged bytes.
+	if err := st.Append(ctx, token, n, content[len(half):]); err != nil {
+		t.Fatalf("Append after salvage: %v", err)
+	}
+	r, err = st.Open(ctx, token, int64(len(content)))
+	if err != nil {
+		t.Fatalf("staging Open: %v", err)
+	}
+	got, err = io.ReadAll(r)
+	mustClose(t, r)
+	if err != nil || !bytes.Equal(got, content) {
+		t.Errorf("staged bytes after an append: %d bytes (error %v), want %d", len(got), err, len(content))
+	}
+	if _, err := bs.Stat(ctx, Digest(half)); !errors.Is(err, depot.ErrNotFound) {
+		t.Errorf("Stat of the salvaged bytes' digest: error = %v, want ErrNotFound", err)
+	}
+	if err := st.Remove(ctx, token); err != nil {
+		t.Fatalf("staging Remove: %v", err)
+	}
+	wantWalk(t, bs)
 }

@@ -550,43 +550,94 @@ func (s *Service) RemoveExpiredUploads(ctx context.Context, apply bool) (int, er
 
 // StagingTee is the body of an upload created with all its bytes
 // (Upload-Complete: ?1, the draft's optimistic creation) on its way to the
-// ordinary upload path: it stages what it reads, unhashed, so that if the
-// body breaks off the bytes that arrived can be resumed after (Record),
-// while a body that arrives whole costs no second read, hash or copy.
+// ordinary upload path, so that if the body breaks off the bytes that
+// arrived can be resumed after (Record), while a body that arrives whole
+// costs no second read, hash or copy. Bound to the request's context
+// (Bind), it lets the blob upload that receives the body keep its bytes
+// when the body breaks off (a SalvageableUpload: on disk, the temporary
+// file becomes the staging file); with any other upload, or a body read
+// before one starts, it stages what it reads as it goes.
 type StagingTee struct {
-	s      *Service
-	ctx    context.Context
-	u      *ResumableUpload
-	body   io.Reader
-	buf    []byte
-	staged int64 // bytes staged
-	read   int64 // bytes read
-	cut    bool  // the body failed (not io.EOF)
-	err    error // a staging failure: nothing can be recorded
+	s        *Service
+	ctx      context.Context
+	u        *ResumableUpload
+	body     io.Reader
+	buf      []byte
+	salvager SalvageableUpload // the upload that keeps the bytes, if any
+	staged   int64             // bytes staged
+	read     int64             // bytes read
+	cut      bool              // the body failed (not io.EOF)
+	err      error             // a staging failure: nothing can be recorded
 }
 
 // NewStagingTee returns a tee of body into u's staging (u has no bytes).
 func (s *Service) NewStagingTee(ctx context.Context, u *ResumableUpload, body io.Reader) *StagingTee {
-	return &StagingTee{s: s, ctx: context.WithoutCancel(ctx), u: u, body: body, buf: make([]byte, 0, appendChunk)}
+	return &StagingTee{s: s, ctx: context.WithoutCancel(ctx), u: u, body: body}
+}
+
+type stagingTeeKey struct{}
+
+// Bind returns ctx carrying t, for the upload call that reads t: the blob
+// upload receiving the body then keeps its bytes for t should it break
+// off, instead of t staging a second copy as it reads.
+func (t *StagingTee) Bind(ctx context.Context) context.Context {
+	return context.WithValue(ctx, stagingTeeKey{}, t)
+}
+
+func stagingTeeOf(ctx context.Context) *StagingTee {
+	t, _ := ctx.Value(stagingTeeKey{}).(*StagingTee)
+	return t
+}
+
+// receiving tells t that up receives its body. Before any byte was read,
+// an upload that can salvage its bytes takes over keeping them.
+func (t *StagingTee) receiving(up BlobUpload) {
+	if sv, ok := up.(SalvageableUpload); ok && t.read == 0 && t.salvager == nil {
+		t.salvager = sv
+	}
+}
+
+// failed tells t that up's upload failed and is about to be closed: if
+// the body broke off, up's bytes become the staged ones.
+func (t *StagingTee) failed(up BlobUpload) {
+	if !t.cut || t.salvager == nil || BlobUpload(t.salvager) != up || t.err != nil {
+		return
+	}
+	n, err := t.salvager.Salvage(t.ctx, t.s.opts.Staging, t.u.Token)
+	t.salvager = nil
+	if err != nil {
+		t.err = err
+		return
+	}
+	t.staged = n
 }
 
 // Read implements io.Reader.
 func (t *StagingTee) Read(p []byte) (int, error) {
 	n, err := t.body.Read(p)
 	t.read += int64(n)
-	rest := p[:n]
-	for len(rest) > 0 && t.err == nil {
-		k := min(len(rest), cap(t.buf)-len(t.buf))
-		t.buf = append(t.buf, rest[:k]...)
-		rest = rest[k:]
-		if len(t.buf) == cap(t.buf) {
-			t.flush()
-		}
+	if t.salvager == nil {
+		t.stage(p[:n])
 	}
 	if err != nil && err != io.EOF {
 		t.cut = true
 	}
 	return n, err
+}
+
+// stage buffers p and stages every full buffer.
+func (t *StagingTee) stage(p []byte) {
+	if t.buf == nil && len(p) > 0 {
+		t.buf = make([]byte, 0, appendChunk)
+	}
+	for len(p) > 0 && t.err == nil {
+		k := min(len(p), cap(t.buf)-len(t.buf))
+		t.buf = append(t.buf, p[:k]...)
+		p = p[k:]
+		if len(t.buf) == cap(t.buf) {
+			t.flush()
+		}
+	}
 }
 
 func (t *StagingTee) flush() {

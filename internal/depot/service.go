@@ -375,7 +375,14 @@ func (s *Service) receiveBlob(ctx context.Context, size int64, body io.Reader, l
 	if err != nil {
 		return nil, Blob{}, false, fmt.Errorf("start blob upload: %w", err)
 	}
+	tee := stagingTeeOf(ctx)
+	if tee != nil {
+		tee.receiving(up)
+	}
 	fail := func(err error) (BlobUpload, Blob, bool, error) {
+		if tee != nil {
+			tee.failed(up)
+		}
 		up.Close()
 		return nil, Blob{}, false, err
 	}

@@ -195,6 +195,19 @@ type BlobUpload interface {
 	Close() error
 }
 
+// SalvageableUpload is a BlobUpload that can keep what was written to it
+// as the staged bytes of a resumable upload, for a creation that carried
+// the whole body and broke off (see StagingTee): such a creation then
+// costs no second write while it streams.
+type SalvageableUpload interface {
+	BlobUpload
+	// Salvage makes the bytes written so far the bytes staged in staging
+	// for upload token from offset 0 (token has none staged yet), and
+	// returns how many. The upload is left holding nothing; it must still
+	// be Closed.
+	Salvage(ctx context.Context, staging UploadStaging, token string) (int64, error)
+}
+
 // BlobReader reads a blob. It is an io.ReadSeeker so downloads can serve
 // ranges; a filesystem implementation returns an *os.File so the kernel can
 // send it (sendfile).

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -170,6 +171,47 @@ func (u *upload) Commit(ctx context.Context, digest string) error {
 	u.committed, u.renamed = true, true
 	return full(syncDir(dir))
 }
+
+// Salvage implements depot.SalvageableUpload. Into the staging area beside
+// the blobs (NewStaging on the same root) the temporary file itself
+// becomes the staging file, a rename: no byte is copied. Any other staging
+// area gets a copy.
+func (u *upload) Salvage(ctx context.Context, st depot.UploadStaging, token string) (int64, error) {
+	if u.committed || u.renamed {
+		return 0, errors.New("fsblob: salvage of a committed upload")
+	}
+	if own, ok := st.(*Staging); ok && own.dir == filepath.Join(u.s.root, "uploads") {
+		dst, err := own.path(token)
+		if err != nil {
+			return 0, err
+		}
+		if err := os.Rename(u.f.Name(), dst); err != nil {
+			return 0, full(fmt.Errorf("move upload into staging: %w", err))
+		}
+		u.renamed = true
+		return u.written, nil
+	}
+	if _, err := u.f.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	buf := make([]byte, min(u.written, salvageChunk))
+	var off int64
+	for off < u.written {
+		n, err := io.ReadFull(u.f, buf[:min(int64(len(buf)), u.written-off)])
+		if err != nil {
+			return off, fmt.Errorf("read upload back: %w", err)
+		}
+		if err := st.Append(ctx, token, off, buf[:n]); err != nil {
+			return off, err
+		}
+		off += int64(n)
+	}
+	return off, nil
+}
+
+// salvageChunk is the most bytes Salvage stages in one Append of a staging
+// area elsewhere.
+const salvageChunk = 8 << 20
 
 func (u *upload) Close() error {
 	err := u.f.Close()

@@ -1,7 +1,9 @@
 package fsblob
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -159,4 +161,47 @@ func TestStagingConformance(t *testing.T) {
 		}
 		return st, func() ([]string, error) { return leftovers(context.Background(), s) }
 	})
+}
+
+// TestSalvageIntoOtherStaging checks the copy Salvage makes into a staging
+// area that is not beside the store's blobs (the rename path is the
+// conformance suite's), and that the upload's temporary file goes.
+func TestSalvageIntoOtherStaging(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	other, err := NewStaging(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := make([]byte, salvageChunk+12345)
+	for i := range content {
+		content[i] = byte(i * 7)
+	}
+	up, err := s.NewUpload(ctx, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := up.Write(content); err != nil {
+		t.Fatal(err)
+	}
+	const token = "fedcba9876543210fedcba9876543210"
+	n, err := up.(depot.SalvageableUpload).Salvage(ctx, other, token)
+	if err != nil || n != int64(len(content)) {
+		t.Fatalf("Salvage = %d, %v; want %d bytes", n, err, len(content))
+	}
+	if err := up.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := other.Open(ctx, token, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, content) {
+		t.Errorf("staged %d bytes (%v), want the %d written", len(got), err, len(content))
+	}
+	if left, err := leftovers(ctx, s); err != nil || len(left) > 0 {
+		t.Errorf("left behind in the store: %q (%v)", left, err)
+	}
 }

@@ -1,6 +1,7 @@
 package httpsuite
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -340,6 +341,76 @@ func (fx *fixture) testResumable(t *testing.T) {
 	})
 
 	t.Run("CutAndResume", fx.testResumableCut)
+	t.Run("CreationCutAndResume", fx.testCreationCut)
+}
+
+// testCreationCut cuts a creation that carries the whole body (what the
+// client sends) after its 104, over a raw connection: the bytes that
+// arrived are the upload's (on disk the plain upload's own temporary file
+// becomes the staging file), HEAD reports them, and a PATCH of the rest
+// stores exactly the file.
+func (fx *fixture) testCreationCut(t *testing.T) {
+	alice := basic("alice", fx.tok["alice-write"])
+	p := pkgPath("alice", "resum", "2.0", "cut-creation.bin")
+	whole := content("cut-creation", 3<<20+333)
+	u, err := url.Parse(fx.url(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(conn, "PUT %s HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nUpload-Complete: ?1\r\nUpload-Draft-Interop-Version: %s\r\nContent-Length: %d\r\n\r\n",
+		u.Path, a2h(alice), interopV, len(whole))
+	br := bufio.NewReader(conn)
+	status, err := br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(status, "HTTP/1.1 104 ") {
+		t.Fatalf("creation: status line %q (%v), want a 104", status, err)
+	}
+	loc := ""
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the 104: %v", err)
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" {
+			break
+		}
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, "Location") {
+			loc = strings.TrimSpace(v)
+		}
+	}
+	if loc == "" {
+		t.Fatal("the 104 has no Location")
+	}
+	sent := 2<<20 + 12345
+	if _, err := conn.Write(whole[:sent]); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	// The server reads what was sent, then sees the body end early; the
+	// offset is at most what was sent (a HEAD may take over from the
+	// request still reading) and reaches it once the server read it all.
+	offset := -1
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, _, _ := fx.doInfo(t, http.MethodHead, loc, alice, nil)
+		got, err := strconv.Atoi(resp.Header.Get(uOffset))
+		if err != nil || got > sent {
+			t.Fatalf("after a creation cut at %d bytes, HEAD: %d, offset %q", sent, resp.StatusCode, resp.Header.Get(uOffset))
+		}
+		if offset = got; offset == sent {
+			break
+		}
+	}
+	resp, body := fx.patch(t, loc, alice, offset, whole[offset:], true)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PATCH of the rest from %d: %d; %s", offset, resp.StatusCode, body)
+	}
+	fx.mustGetBody(t, p, alice, whole)
 }
 
 // testResumableCut cuts appends off at random points, over a raw

@@ -178,7 +178,7 @@ func (h *Handler) createWhole(w http.ResponseWriter, r *http.Request, d Dialect,
 	tee := h.svc.NewStagingTee(r.Context(), u, r.Body)
 	whole := *u
 	whole.Offset = u.Length // the declared size, -1 if unknown
-	respond, err := d.Commit(r, a, &whole, tee)
+	respond, err := d.Commit(r.WithContext(tee.Bind(r.Context())), a, &whole, tee)
 	if err == nil {
 		if ferr := h.svc.FinishResumableUpload(r.Context(), u, tee.Size()); ferr != nil {
 			h.log.Warn("marking an upload complete", "upload", u.Token, "err", ferr)

@@ -465,6 +465,18 @@ func (u *memUpload) Commit(ctx context.Context, digest string) error {
 	return nil
 }
 
+// Salvage implements depot.SalvageableUpload: what the upload holds in
+// memory is staged in one Append (it is at most smallUpload bytes).
+func (u *memUpload) Salvage(ctx context.Context, st depot.UploadStaging, token string) (int64, error) {
+	if u.committed || len(u.buf) == 0 {
+		return 0, nil
+	}
+	if err := st.Append(ctx, token, 0, u.buf); err != nil {
+		return 0, err
+	}
+	return int64(len(u.buf)), nil
+}
+
 func (u *memUpload) Close() error {
 	u.closed = true
 	u.buf = nil
