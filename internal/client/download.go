@@ -315,17 +315,19 @@ func (d *download) fetch(ctx context.Context) error {
 			return err
 		}
 	}
-	buf := make([]byte, 1<<20)
 	for {
+		// Read into the hash's buffer, which is then hashed as it is.
+		buf := d.h.buffer()
 		n, rerr := resp.Body.Read(buf)
 		if n > 0 {
 			if _, err := d.f.Write(buf[:n]); err != nil {
+				d.h.submit(buf[:0])
 				return err
 			}
-			d.h.Write(buf[:n])
 			d.off += int64(n)
 			d.p.Add(n)
 		}
+		d.h.submit(buf[:n])
 		if rerr == io.EOF {
 			break
 		}

@@ -11,13 +11,18 @@ import (
 // asyncHash computes a sha256 on another goroutine, so hashing overlaps the
 // network and disk I/O of a transfer instead of adding to it (on a machine
 // where sha256 runs at about the speed of a loopback transfer, that is the
-// difference between costing nothing and halving the rate). Write copies p
-// into a pooled buffer and queues it; a few buffers in flight bound memory.
+// difference between costing nothing and halving the rate). A download
+// reads into the hash's own buffers (buffer, submit): the bytes are hashed
+// where they were received, not copied. Write copies p into such buffers.
+// A few buffers in flight bound memory; they are small enough (hashBuf)
+// that received bytes are still in the CPU's cache when written to the file
+// and hashed: with 1 MiB reads a download here cost half as much again in
+// system time.
 type asyncHash struct {
 	h    hash.Hash
-	ch   chan *[]byte
+	ch   chan []byte
 	done chan struct{}
-	free chan *[]byte
+	free chan []byte
 	// mu orders Write and close: an HTTP transport may still read a
 	// request body (and so write here) after Do returned an early answer,
 	// such as a 409 before the body was read; such late writes are dropped.
@@ -26,39 +31,48 @@ type asyncHash struct {
 }
 
 const (
-	hashBuf   = 256 << 10
-	hashQueue = 8
+	hashBuf   = 128 << 10
+	hashQueue = 16
 )
 
 func newAsyncHash() *asyncHash {
-	a := &asyncHash{h: sha256.New(), ch: make(chan *[]byte, hashQueue), done: make(chan struct{}), free: make(chan *[]byte, hashQueue+1)}
+	a := &asyncHash{h: sha256.New(), ch: make(chan []byte, hashQueue), done: make(chan struct{}), free: make(chan []byte, hashQueue+1)}
 	for range hashQueue + 1 {
-		b := make([]byte, 0, hashBuf)
-		a.free <- &b
+		a.free <- make([]byte, hashBuf)
 	}
 	go func() {
 		defer close(a.done)
 		for b := range a.ch {
-			a.h.Write(*b)
-			a.free <- b
+			a.h.Write(b)
+			a.free <- b[:cap(b)]
 		}
 	}()
 	return a
 }
 
+// buffer returns a free buffer of hashBuf bytes to read into; the caller
+// passes it, or the part of it it filled, to submit (also when empty).
+func (a *asyncHash) buffer() []byte { return <-a.free }
+
+// submit hashes b, a buffer from buffer (resliced), and takes it back.
+// After close the bytes are dropped.
+func (a *asyncHash) submit(b []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed || len(b) == 0 {
+		a.free <- b[:cap(b)]
+		return
+	}
+	a.ch <- b
+}
+
 // Write implements io.Writer; it never fails.
 func (a *asyncHash) Write(p []byte) (int, error) {
 	n := len(p)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closed {
-		return n, nil
-	}
 	for len(p) > 0 {
-		b := <-a.free
-		k := min(len(p), hashBuf)
-		*b = append((*b)[:0], p[:k]...)
-		a.ch <- b
+		b := a.buffer()
+		k := copy(b, p)
+		a.submit(b[:k])
 		p = p[k:]
 	}
 	return n, nil
