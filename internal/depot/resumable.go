@@ -473,6 +473,49 @@ func (s *Service) OpenResumableUpload(ctx context.Context, u *ResumableUpload) (
 	return &stagedReader{r: r, h: sha256.New(), want: staged}, nil
 }
 
+type stagedCommitKey struct{}
+
+// CommitContext returns ctx for committing u's staged bytes, the body
+// OpenResumableUpload returned: a blob store that can adopt staged bytes
+// (StagedAdopter) then takes them as the new blob's instead of a copy, and
+// the upload path only reads and hashes them.
+func (s *Service) CommitContext(ctx context.Context, u *ResumableUpload) context.Context {
+	return context.WithValue(ctx, stagedCommitKey{}, u)
+}
+
+// adoptStaged returns the upload holding the bytes of the resumable
+// upload ctx commits (CommitContext), if the blob store adopts them and
+// size is theirs; nil otherwise.
+func (s *Service) adoptStaged(ctx context.Context, size int64) (BlobUpload, bool, error) {
+	u, _ := ctx.Value(stagedCommitKey{}).(*ResumableUpload)
+	ad, ok := s.blobs.(StagedAdopter)
+	if u == nil || !ok || s.opts.Staging == nil || size < 0 || size != u.Offset {
+		return nil, false, nil
+	}
+	up, ok, err := ad.AdoptStaged(ctx, s.opts.Staging, u.Token, size)
+	if err != nil {
+		return nil, false, fmt.Errorf("adopt staged upload: %w", err)
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	return up, true, nil
+}
+
+// unadopt puts the bytes of an adopted upload whose commit failed back
+// into staging, so that a commit refused for a passing reason (a server
+// error) can be retried.
+func (s *Service) unadopt(ctx context.Context, up BlobUpload) {
+	u, _ := ctx.Value(stagedCommitKey{}).(*ResumableUpload)
+	sv, ok := up.(SalvageableUpload)
+	if u == nil || !ok {
+		return
+	}
+	if _, err := sv.Salvage(context.WithoutCancel(ctx), s.opts.Staging, u.Token); err != nil {
+		s.opts.Logger.Warn("putting an upload's bytes back into staging", "upload", u.Token, "err", err)
+	}
+}
+
 // stagedReader fails at its end when what it read does not hash to want.
 type stagedReader struct {
 	r    io.ReadCloser

@@ -371,9 +371,16 @@ func exchangeID(a *Actor) int64 {
 // an error nothing is left in blob storage.
 func (s *Service) receiveBlob(ctx context.Context, size int64, body io.Reader, lim streamLimit, expect digest.Set) (up BlobUpload, blob Blob, deferRest bool, err error) {
 	limit := lim.n()
-	up, err = s.blobs.NewUpload(ctx, size)
+	// The bytes of a resumable upload being committed may be in place
+	// already (adopted: then they are only read and hashed).
+	up, adopted, err := s.adoptStaged(ctx, size)
 	if err != nil {
-		return nil, Blob{}, false, fmt.Errorf("start blob upload: %w", err)
+		return nil, Blob{}, false, err
+	}
+	if up == nil {
+		if up, err = s.blobs.NewUpload(ctx, size); err != nil {
+			return nil, Blob{}, false, fmt.Errorf("start blob upload: %w", err)
+		}
 	}
 	tee := stagingTeeOf(ctx)
 	if tee != nil {
@@ -383,6 +390,9 @@ func (s *Service) receiveBlob(ctx context.Context, size int64, body io.Reader, l
 		if tee != nil {
 			tee.failed(up)
 		}
+		if adopted {
+			s.unadopt(ctx, up)
+		}
 		up.Close()
 		return nil, Blob{}, false, err
 	}
@@ -390,11 +400,15 @@ func (s *Service) receiveBlob(ctx context.Context, size int64, body io.Reader, l
 	if limit >= 0 {
 		src = io.LimitReader(body, limit+1)
 	}
+	var dst io.Writer = up
+	if adopted {
+		dst = nil
+	}
 	deferRest = s.later != nil && size > deferDigestsAbove && onlySHA256(expect)
 	if deferRest {
-		blob, err = CopySHA256(up, src, size)
+		blob, err = CopySHA256(dst, src, size)
 	} else {
-		blob, err = CopyDigest(up, src, size)
+		blob, err = CopyDigest(dst, src, size)
 	}
 	n := blob.Size
 	if err != nil {

@@ -208,6 +208,20 @@ type SalvageableUpload interface {
 	Salvage(ctx context.Context, staging UploadStaging, token string) (int64, error)
 }
 
+// StagedAdopter is a BlobStore that can make the bytes staged for a
+// resumable upload the content of a new upload without copying them, when
+// the upload is committed (on disk: the staging file becomes the upload's
+// temporary file).
+type StagedAdopter interface {
+	// AdoptStaged moves the first size bytes staged in staging for token
+	// into a new upload, as if written to it; staging then holds nothing
+	// for token. The upload is a SalvageableUpload, so that a commit that
+	// fails can put the bytes back. ok is false, with nothing moved, when
+	// staging is not one the store can adopt from. ErrNotFound when fewer
+	// than size bytes are staged.
+	AdoptStaged(ctx context.Context, staging UploadStaging, token string, size int64) (up SalvageableUpload, ok bool, err error)
+}
+
 // BlobReader reads a blob. It is an io.ReadSeeker so downloads can serve
 // ranges; a filesystem implementation returns an *os.File so the kernel can
 // send it (sendfile).

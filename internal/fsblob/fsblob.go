@@ -209,6 +209,60 @@ func (u *upload) Salvage(ctx context.Context, st depot.UploadStaging, token stri
 	return off, nil
 }
 
+// AdoptStaged implements depot.StagedAdopter for the staging area beside
+// the blobs: the staging file is renamed to a temporary upload's name and
+// becomes that upload, cut to size (an append that was never recorded may
+// have left more).
+func (s *Store) AdoptStaged(ctx context.Context, st depot.UploadStaging, token string, size int64) (depot.SalvageableUpload, bool, error) {
+	own, ok := st.(*Staging)
+	if !ok || own.dir != filepath.Join(s.root, "uploads") {
+		return nil, false, nil
+	}
+	src, err := own.path(token)
+	if err != nil {
+		return nil, false, err
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		return nil, false, translate(err)
+	}
+	if fi.Size() < size {
+		return nil, false, fmt.Errorf("staging file holds %d bytes, the upload %d: %w", fi.Size(), size, depot.ErrNotFound)
+	}
+	up, err := s.NewUpload(ctx, size)
+	if err != nil {
+		return nil, false, err
+	}
+	u := up.(*upload)
+	name := u.f.Name()
+	u.f.Close()
+	if err := os.Rename(src, name); err != nil {
+		os.Remove(name)
+		return nil, false, full(fmt.Errorf("move staged upload: %w", err))
+	}
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	if err == nil && fi.Size() > size {
+		err = f.Truncate(size)
+	}
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		if rerr := os.Rename(name, src); rerr != nil {
+			os.Remove(name)
+		}
+		return nil, false, full(fmt.Errorf("adopt staged upload: %w", err))
+	}
+	if _, err := f.Seek(size, io.SeekStart); err != nil {
+		f.Close()
+		os.Rename(name, src)
+		return nil, false, err
+	}
+	u.f, u.written, u.flushed = f, size, size
+	startWriteback(f, 0, size)
+	return u, true, nil
+}
+
 // salvageChunk is the most bytes Salvage stages in one Append of a staging
 // area elsewhere.
 const salvageChunk = 8 << 20

@@ -3,6 +3,7 @@ package fsblob
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -203,5 +204,77 @@ func TestSalvageIntoOtherStaging(t *testing.T) {
 	}
 	if left, err := leftovers(ctx, s); err != nil || len(left) > 0 {
 		t.Errorf("left behind in the store: %q (%v)", left, err)
+	}
+}
+
+// TestAdoptStaged checks that a resumable upload's staged bytes become an
+// upload without a copy: committed they are the blob (cut to the size
+// recorded, though an unrecorded append left more), the staging area
+// then holds nothing for the token; and an adopted upload whose commit
+// failed puts them back with Salvage.
+func TestAdoptStaged(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t).(*Store)
+	st, err := s.UploadStaging()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const token = "00112233445566778899aabbccddeeff"
+	content := bytes.Repeat([]byte("adopted "), 40000)
+	if err := st.Append(ctx, token, 0, content[:100000]); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Append(ctx, token, 100000, append(content[100000:], "unrecorded tail"...)); err != nil {
+		t.Fatal(err)
+	}
+	size := int64(len(content))
+	if _, ok, err := s.AdoptStaged(ctx, st, token, size+1000); ok || !errors.Is(err, depot.ErrNotFound) {
+		t.Fatalf("AdoptStaged of more than is staged: ok %v, error %v; want ErrNotFound", ok, err)
+	}
+	if _, ok, err := s.AdoptStaged(ctx, &Staging{dir: t.TempDir()}, token, size); ok || err != nil {
+		t.Fatalf("AdoptStaged from another staging area: ok %v, error %v; want neither", ok, err)
+	}
+
+	// Failed commit: the bytes go back.
+	up, ok, err := s.AdoptStaged(ctx, st, token, size)
+	if err != nil || !ok {
+		t.Fatalf("AdoptStaged: ok %v, error %v", ok, err)
+	}
+	if n, err := up.Salvage(ctx, st, token); err != nil || n != size {
+		t.Fatalf("Salvage of an adopted upload = %d, %v; want %d", n, err, size)
+	}
+	if err := up.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := st.Open(ctx, token, size)
+	if err != nil {
+		t.Fatalf("staged bytes after the adopted upload gave them back: %v", err)
+	}
+	got, _ := io.ReadAll(r)
+	r.Close()
+	if !bytes.Equal(got, content) {
+		t.Fatalf("staged bytes after Salvage: %d bytes, want the %d adopted", len(got), len(content))
+	}
+
+	// Committed: the bytes are the blob.
+	up, ok, err = s.AdoptStaged(ctx, st, token, size)
+	if err != nil || !ok {
+		t.Fatalf("AdoptStaged: ok %v, error %v", ok, err)
+	}
+	d := blobtest.Digest(content)
+	if err := up.Commit(ctx, d); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if err := up.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := blobtest.MustRead(t, s, d); !bytes.Equal(got, content) {
+		t.Errorf("committed blob: %d bytes, want %d", len(got), len(content))
+	}
+	if _, err := st.Open(ctx, token, 1); !errors.Is(err, depot.ErrNotFound) {
+		t.Errorf("staging after adoption: error %v, want ErrNotFound", err)
+	}
+	if left, err := leftovers(ctx, s); err != nil || len(left) > 0 {
+		t.Errorf("left behind: %q (%v)", left, err)
 	}
 }

@@ -77,6 +77,9 @@ func (s *Staging) Append(ctx context.Context, token string, offset int64, p []by
 	if _, err := f.WriteAt(p, offset); err != nil {
 		return full(err)
 	}
+	// Committing fsyncs the staged bytes (in place, see Store.AdoptStaged):
+	// have the disk write them while the upload goes on.
+	startWriteback(f, offset, int64(len(p)))
 	return f.Close()
 }
 

@@ -242,7 +242,7 @@ func (h *Handler) commit(w http.ResponseWriter, r *http.Request, d Dialect, a *d
 	body, err := h.svc.OpenResumableUpload(r.Context(), u)
 	var respond func(http.ResponseWriter)
 	if err == nil {
-		respond, err = d.Commit(r, a, u, body)
+		respond, err = d.Commit(r.WithContext(h.svc.CommitContext(r.Context(), u)), a, u, body)
 		body.Close()
 	}
 	if err == nil {
