@@ -53,6 +53,8 @@ type Store struct {
 	partSize     int64
 	copyPartSize int64
 	linkSize     int64 // largest declared size that is copied; -1: all are
+	// signedPayload: uploads sign their bytes (Config.SignedPayload).
+	signedPayload bool
 
 	// trackKey, when not nil, is called with every key on which the store
 	// starts a multipart upload (tests check those keys for leftovers).
@@ -98,6 +100,8 @@ func New(ctx context.Context, c Config) (*Store, error) {
 		Region:       c.Region,
 		BucketLookup: lookup,
 		Transport:    c.Transport,
+		// CRC32C checksums of parts (see Config.SignedPayload).
+		TrailingHeaders: !c.SignedPayload,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("s3 client for %s: %w", where, err)
@@ -112,13 +116,14 @@ func New(ctx context.Context, c Config) (*Store, error) {
 		return nil, fmt.Errorf("s3 bucket %q does not exist at %s", c.Bucket, where)
 	}
 	return &Store{
-		client:       client,
-		core:         minio.Core{Client: client},
-		bucket:       c.Bucket,
-		prefix:       c.Prefix,
-		partSize:     c.PartSize,
-		copyPartSize: c.CopyPartSize,
-		linkSize:     c.LinkSize,
+		client:        client,
+		core:          minio.Core{Client: client},
+		bucket:        c.Bucket,
+		prefix:        c.Prefix,
+		partSize:      c.PartSize,
+		copyPartSize:  c.CopyPartSize,
+		linkSize:      c.LinkSize,
+		signedPayload: c.SignedPayload,
 	}, nil
 }
 

@@ -192,6 +192,8 @@ func TestParseURL(t *testing.T) {
 		},
 		{"s3://depot?link_size=64MiB", Config{Bucket: "depot", LinkSize: 64 << 20}},
 		{"s3://depot?link_size=off", Config{Bucket: "depot", LinkSize: -1}},
+		{"s3://depot?payload=signed", Config{Bucket: "depot", SignedPayload: true}},
+		{"s3://depot?payload=unsigned", Config{Bucket: "depot"}},
 	} {
 		t.Run(tc.raw, func(t *testing.T) {
 			got, err := ParseURL(tc.raw)
@@ -229,6 +231,7 @@ func TestParseURLErrors(t *testing.T) {
 		{"s3://depot?region=a&region=b", "region given 2 times"},
 		{"s3://depot?link_size=0", "link_size"},
 		{"s3://depot?link_size=never", "link_size"},
+		{"s3://depot?payload=none", "payload"},
 		{"s3://depot?bucket=x", `unknown parameter "bucket"`},
 		{"s3://depot#frag", "fragment"},
 	} {
@@ -1009,5 +1012,69 @@ func TestLinkCrashes(t *testing.T) {
 	}
 	if data != 1 {
 		t.Errorf("%d data objects remain, want 1 (the linked blob's)", data)
+	}
+}
+
+// partHeaders records the headers of the part uploads a store sends.
+type partHeaders struct {
+	mu    sync.Mutex
+	parts []http.Header
+	next  http.RoundTripper
+}
+
+func (p *partHeaders) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPut && r.URL.Query().Get("partNumber") != "" {
+		p.mu.Lock()
+		p.parts = append(p.parts, r.Header.Clone())
+		p.mu.Unlock()
+	}
+	return p.next.RoundTrip(r)
+}
+
+// TestPayloadSigning checks both ways a large upload sends its parts: by
+// default unsigned with a CRC32C the store checks, with payload=signed as
+// SigV4 streaming signatures; either way the blob reads back whole.
+func TestPayloadSigning(t *testing.T) {
+	content := make([]byte, 2*DefaultPartSize+12345)
+	for i := range content {
+		content[i] = byte(i*31 + i>>11)
+	}
+	for _, signed := range []bool{false, true} {
+		for _, size := range []int64{int64(len(content)), -1} {
+			t.Run(fmt.Sprintf("signed=%v/size=%d", signed, size), func(t *testing.T) {
+				rec := &partHeaders{next: http.DefaultTransport}
+				s := MustStore(t, func(c *Config) { c.SignedPayload, c.Transport = signed, rec })
+				ctx := context.Background()
+				up, err := s.NewUpload(ctx, size)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer up.Close()
+				if _, err := up.Write(content); err != nil {
+					t.Fatal(err)
+				}
+				d := blobtest.Digest(content)
+				if err := up.Commit(ctx, d); err != nil {
+					t.Fatalf("Commit: %v", err)
+				}
+				if got := blobtest.MustRead(t, s, d); !bytes.Equal(got, content) {
+					t.Fatalf("read back %d bytes, want the %d written", len(got), len(content))
+				}
+				rec.mu.Lock()
+				defer rec.mu.Unlock()
+				if len(rec.parts) < 3 {
+					t.Fatalf("%d part uploads, want at least 3", len(rec.parts))
+				}
+				for i, h := range rec.parts {
+					sha, crc := h.Get("X-Amz-Content-Sha256"), h.Get("X-Amz-Checksum-Crc32c")
+					if signed && (!strings.HasPrefix(sha, "STREAMING-") || crc != "") {
+						t.Errorf("signed part %d: X-Amz-Content-Sha256 %q, CRC32C %q; want a streaming signature and no checksum", i, sha, crc)
+					}
+					if !signed && (sha != "UNSIGNED-PAYLOAD" || crc == "") {
+						t.Errorf("unsigned part %d: X-Amz-Content-Sha256 %q, CRC32C %q; want UNSIGNED-PAYLOAD and a checksum", i, sha, crc)
+					}
+				}
+			})
+		}
 	}
 }

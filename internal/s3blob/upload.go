@@ -67,9 +67,10 @@ func (s *Store) NewUpload(ctx context.Context, size int64) (depot.BlobUpload, er
 	u.pw, u.cancel, u.done = pw, cancel, make(chan struct{})
 	partSize := s.uploadPartSize(size)
 	opts := minio.PutObjectOptions{
-		ContentType: "application/octet-stream",
-		PartSize:    uint64(partSize),
-		NumThreads:  1,
+		ContentType:          "application/octet-stream",
+		PartSize:             uint64(partSize),
+		NumThreads:           1,
+		DisableContentSha256: !s.signedPayload,
 	}
 	if size < 0 || size > partSize {
 		// A multipart upload: uploadThreads part buffers, so the next part
