@@ -3,6 +3,7 @@ package depot
 import (
 	"context"
 	"io"
+	"net"
 	"time"
 )
 
@@ -220,6 +221,21 @@ type StagedAdopter interface {
 	// staging is not one the store can adopt from. ErrNotFound when fewer
 	// than size bytes are staged.
 	AdoptStaged(ctx context.Context, staging UploadStaging, token string, size int64) (up SalvageableUpload, ok bool, err error)
+}
+
+// SocketSource is an optional capability of a BlobReader whose bytes come
+// from a network connection (an object store over plain HTTP): the server
+// can then move them to its client with splice(2), the kernel copying
+// socket to socket, instead of reading them into memory and writing them
+// out again.
+type SocketSource interface {
+	// Socket returns the n bytes from the reader's offset as head (bytes
+	// already read off the connection) followed by conn's next n-len(head)
+	// bytes; conn is nil (and no error) when the reader cannot, and the
+	// caller then Reads as usual. The caller reads exactly those bytes
+	// from conn and does not close it; Close of the reader does. The
+	// offset moves past the n bytes.
+	Socket(n int64) (head []byte, conn net.Conn, err error)
 }
 
 // BlobReader reads a blob. It is an io.ReadSeeker so downloads can serve

@@ -73,12 +73,54 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); retur
 type bigCopyWriter struct{ http.ResponseWriter }
 
 func (w bigCopyWriter) ReadFrom(src io.Reader) (int64, error) {
+	// ServeContent copies a range (or the whole) as a LimitedReader of the
+	// blob: a blob that comes off a socket moves socket to socket.
+	if lr, ok := src.(*io.LimitedReader); ok {
+		if ss, ok := lr.R.(depot.SocketSource); ok {
+			if n, done, err := w.splice(ss, lr); done {
+				return n, err
+			}
+		}
+	}
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	return io.CopyBuffer(writeOnly(w), src, *bp)
 }
 
 func (w bigCopyWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// splice sends lr's bytes from ss's connection with the ResponseWriter's
+// own ReadFrom, which net/http hands to the client's *net.TCPConn: for a
+// source that is a *net.TCPConn too, that is splice(2). done is false when
+// ss cannot (nothing was read); lr.N counts down what was sent.
+func (w bigCopyWriter) splice(ss depot.SocketSource, lr *io.LimitedReader) (n int64, done bool, err error) {
+	rf, ok := w.ResponseWriter.(io.ReaderFrom)
+	if !ok || lr.N <= 0 {
+		return 0, false, nil
+	}
+	head, conn, err := ss.Socket(lr.N)
+	if err != nil {
+		return 0, true, err
+	}
+	if conn == nil {
+		return 0, false, nil
+	}
+	want := lr.N
+	lr.N = 0
+	if len(head) > 0 {
+		k, err := w.ResponseWriter.Write(head)
+		n += int64(k)
+		if err != nil {
+			return n, true, err
+		}
+	}
+	m, err := rf.ReadFrom(&io.LimitedReader{R: conn, N: want - n})
+	n += m
+	if err == nil && n < want {
+		err = fmt.Errorf("blob ended after %d of %d bytes: %w", n, want, io.ErrUnexpectedEOF)
+	}
+	return n, true, err
+}
 
 // dropEmptySuffixRanges removes zero-length suffix ranges ("-0") from a
 // Range header: RFC 9110 makes them unsatisfiable, but net/http's

@@ -1078,3 +1078,57 @@ func TestPayloadSigning(t *testing.T) {
 		}
 	}
 }
+
+// TestSocket checks depot.SocketSource on a plain-HTTP endpoint: the bytes
+// of a range come as head plus the connection's next bytes, exactly those
+// and no more, the offset moves past them, and a blob gone meanwhile is
+// ErrNotFound.
+func TestSocket(t *testing.T) {
+	s := MustStore(t)
+	ctx := context.Background()
+	content := make([]byte, 300<<10)
+	for i := range content {
+		content[i] = byte(i*7 + i>>9)
+	}
+	d := blobtest.MustPut(t, s, content)
+	for _, c := range []struct{ off, n int64 }{{0, int64(len(content))}, {1000, 5000}, {int64(len(content)) - 10, 10}} {
+		br, err := s.Open(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := br.Seek(c.off, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		head, conn, err := br.(depot.SocketSource).Socket(c.n)
+		if err != nil || conn == nil {
+			t.Fatalf("Socket(%d) at %d: conn %v, error %v", c.n, c.off, conn, err)
+		}
+		rest, err := io.ReadAll(conn) // the GET said Connection: close
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := append(head, rest...); !bytes.Equal(got, content[c.off:c.off+c.n]) {
+			t.Errorf("Socket(%d) at %d: %d bytes, want the %d of the range", c.n, c.off, len(got), c.n)
+		}
+		if pos, _ := br.Seek(0, io.SeekCurrent); pos != c.off+c.n {
+			t.Errorf("offset after Socket = %d, want %d", pos, c.off+c.n)
+		}
+		if err := br.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	br, err := s.Open(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+	if _, _, err := br.(depot.SocketSource).Socket(int64(len(content)) + 1); err != nil {
+		t.Fatalf("Socket past the end: %v, want no error (and no connection)", err)
+	}
+	if err := s.Delete(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if _, conn, err := br.(depot.SocketSource).Socket(10); !errors.Is(err, depot.ErrNotFound) || conn != nil {
+		t.Fatalf("Socket of a deleted blob: conn %v, error %v; want ErrNotFound", conn, err)
+	}
+}
