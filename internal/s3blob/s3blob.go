@@ -305,7 +305,7 @@ func (r *reader) Socket(n int64) ([]byte, net.Conn, error) {
 	switch {
 	case r.closed:
 		return nil, nil, errors.New("s3blob: read after Close")
-	case !r.s.plainHTTP || r.sock != nil || n <= 0 || r.off+n > r.size:
+	case !r.s.plainHTTP || r.sock != nil || n < socketMin || r.off+n > r.size:
 		return nil, nil, nil
 	}
 	if r.body != nil {
@@ -363,7 +363,10 @@ func (r *reader) Socket(n int64) ([]byte, net.Conn, error) {
 const (
 	// socketExpiry is how long the URL of a Socket GET is valid: only
 	// until the request is sent.
-	socketExpiry      = 5 * time.Minute
+	socketExpiry = 5 * time.Minute
+	// socketMin is the least a Socket GET moves: below it a connection
+	// of its own (minio-go's are kept alive) costs more than it saves.
+	socketMin         = 1 << 20
 	socketDialTimeout = 10 * time.Second
 )
 

@@ -1086,12 +1086,12 @@ func TestPayloadSigning(t *testing.T) {
 func TestSocket(t *testing.T) {
 	s := MustStore(t)
 	ctx := context.Background()
-	content := make([]byte, 300<<10)
+	content := make([]byte, 3*socketMin+300<<10)
 	for i := range content {
 		content[i] = byte(i*7 + i>>9)
 	}
 	d := blobtest.MustPut(t, s, content)
-	for _, c := range []struct{ off, n int64 }{{0, int64(len(content))}, {1000, 5000}, {int64(len(content)) - 10, 10}} {
+	for _, c := range []struct{ off, n int64 }{{0, int64(len(content))}, {1000, socketMin}, {int64(len(content)) - socketMin, socketMin}} {
 		br, err := s.Open(ctx, d)
 		if err != nil {
 			t.Fatal(err)
@@ -1122,13 +1122,15 @@ func TestSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer br.Close()
-	if _, _, err := br.(depot.SocketSource).Socket(int64(len(content)) + 1); err != nil {
-		t.Fatalf("Socket past the end: %v, want no error (and no connection)", err)
+	for _, n := range []int64{int64(len(content)) + 1, socketMin - 1} {
+		if _, conn, err := br.(depot.SocketSource).Socket(n); err != nil || conn != nil {
+			t.Fatalf("Socket(%d) of a %d-byte blob: conn %v, error %v; want neither (too long or too short)", n, len(content), conn, err)
+		}
 	}
 	if err := s.Delete(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	if _, conn, err := br.(depot.SocketSource).Socket(10); !errors.Is(err, depot.ErrNotFound) || conn != nil {
+	if _, conn, err := br.(depot.SocketSource).Socket(socketMin); !errors.Is(err, depot.ErrNotFound) || conn != nil {
 		t.Fatalf("Socket of a deleted blob: conn %v, error %v; want ErrNotFound", conn, err)
 	}
 }
