@@ -415,6 +415,9 @@ func (s *Store) insertFile(ctx context.Context, tx *sql.Tx, nf depot.NewFile) (*
 	if err != nil {
 		return nil, fmt.Errorf("insert blob: %w", err)
 	}
+	if err := s.storeContent(ctx, tx, nf); err != nil {
+		return nil, err
+	}
 	err = tx.StmtContext(ctx, s.q.insertFile).QueryRowContext(ctx,
 		f.VersionID, nf.File, strings.ToLower(nf.File), b.SHA256, nf.CreatorID, micros(nf.CreatedAt)).Scan(&f.ID)
 	if err != nil {
