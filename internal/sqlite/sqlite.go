@@ -58,7 +58,11 @@ var _ depot.Store = (*Store)(nil)
 func Open(ctx context.Context, path string) (*Store, error) {
 	dsn := func(extra string) string {
 		q := url.Values{}
-		for _, p := range []string{"busy_timeout(10000)", "foreign_keys(1)", "journal_mode(WAL)", "synchronous(FULL)"} {
+		// temp_store(MEMORY): the savepoint journals of a group commit
+		// (one savepoint per file) stay in memory instead of a temporary
+		// file, a pwrite per page; they only roll a savepoint back within
+		// its transaction, so durability does not depend on them.
+		for _, p := range []string{"busy_timeout(10000)", "foreign_keys(1)", "journal_mode(WAL)", "synchronous(FULL)", "temp_store(MEMORY)"} {
 			q.Add("_pragma", p)
 		}
 		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode() + extra
