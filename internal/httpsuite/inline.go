@@ -63,6 +63,16 @@ func (fx *fixture) testInline(t *testing.T) {
 	fx.mustGetBody(t, pkgPath("alice", "inl", "1.0", "chunked-small.bin"), a, chunkedSmall)
 	fx.mustGetBody(t, pkgPath("alice", "inl", "1.0", "chunked-large.bin"), a, chunkedLarge)
 
+	// A resumable upload that ends small: its staged bytes go inline.
+	resumed := content("inline resumed", 5000)
+	rp := pkgPath("alice", "inl", "1.0", "resumed.bin")
+	loc := fx.createUpload(t, rp, a, resumed[:2000], len(resumed))
+	if resp, body := fx.patch(t, loc, a, 2000, resumed[2000:], true); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("final PATCH: %d; %s", resp.StatusCode, body)
+	}
+	fx.wantKept(t, sha(resumed), true)
+	fx.mustGetBody(t, rp, a, resumed)
+
 	// An empty file.
 	empty := pkgPath("alice", "inl", "1.0", "empty")
 	fx.mustStatus(t, http.StatusCreated, http.MethodPut, empty, a, []byte{})
