@@ -82,7 +82,7 @@ func (s *Store) insertGitLabFile(ctx context.Context, tx *sql.Tx, nf depot.NewFi
 	if err := recordPublication(ctx, tx, f.ID, nf.ExchangeID); err != nil {
 		return nil, err
 	}
-	if err := insertAudit(ctx, tx, nf.Audit); err != nil {
+	if err := s.insertAudit(ctx, tx, nf.Audit); err != nil {
 		return nil, fmt.Errorf("record audit event: %w", err)
 	}
 	if err := s.recordCreated(ctx, tx, nf, f); err != nil {

@@ -430,7 +430,7 @@ func (s *Store) insertFile(ctx context.Context, tx *sql.Tx, nf depot.NewFile) (*
 	if err := recordPublication(ctx, tx, f.ID, nf.ExchangeID); err != nil {
 		return nil, err
 	}
-	if err := insertAudit(ctx, tx, nf.Audit); err != nil {
+	if err := s.insertAudit(ctx, tx, nf.Audit); err != nil {
 		return nil, fmt.Errorf("record audit event: %w", err)
 	}
 	if err := s.recordCreated(ctx, tx, nf, f); err != nil {

@@ -21,8 +21,8 @@ type stmts struct {
 	// On the read-only pool.
 	ownerByName, userByID, memberRole, tokensByLastEight, fileByName, inlineBlob *sql.Stmt
 	// On the writer connection, used through tx.StmtContext.
-	upsertPackage, upsertVersion, insertBlob, insertContent, insertFile, countHooks *sql.Stmt
-	all                                                                             []*sql.Stmt
+	upsertPackage, upsertVersion, insertBlob, insertContent, insertFile, insertAudit, countHooks *sql.Stmt
+	all                                                                                          []*sql.Stmt
 }
 
 const fileQuery = `SELECT f.id, f.version_id, f.name, f.creator_id, f.created_at,
@@ -53,6 +53,7 @@ func prepare(ctx context.Context, r, w *sql.DB) (*stmts, error) {
 		{w, &q.insertBlob, `INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (sha256) DO NOTHING`},
 		{w, &q.insertContent, insertContent},
+		{w, &q.insertAudit, insertAuditQuery},
 		{w, &q.countHooks, `SELECT COUNT(*)` + hooksOf},
 		{w, &q.insertFile, `INSERT INTO files (version_id, name, lower_name, blob_sha256, creator_id, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`},
 	}
