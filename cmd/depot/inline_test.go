@@ -111,3 +111,33 @@ func TestInlineRepair(t *testing.T) {
 		t.Errorf("verify after the repair: exit %d, %s", code, out)
 	}
 }
+
+// TestInlineOff: with inline storage off (--inline-max 0) a small upload
+// goes to blob storage, and the blobs kept inline before stay readable
+// (they are looked up inline whatever the setting).
+func TestInlineOff(t *testing.T) {
+	on := MustRunMain(t, Config{})
+	fx := newDamageFixture(t, on)
+	before := randomBytes(1000, 10)
+	fx.put(t, "o/1/before.bin", before)
+	ctx := context.Background()
+	if _, err := on.Store.InlineBlob(ctx, digestOf(before)); err != nil {
+		t.Fatalf("InlineBlob with the default limit: %v", err)
+	}
+
+	c := on.Config
+	c.Addr, c.InlineBlobMax = "", -1
+	off := MustRunMain(t, c)
+	fx.m = off
+	after := randomBytes(1000, 11)
+	fx.put(t, "o/1/after.bin", after)
+	if _, err := off.Store.InlineBlob(ctx, digestOf(after)); !errors.Is(err, depot.ErrNotFound) {
+		t.Errorf("InlineBlob with inline storage off: %v, want ErrNotFound", err)
+	}
+	if n, err := off.Blobs.Stat(ctx, digestOf(after)); err != nil || n != int64(len(after)) {
+		t.Errorf("blob storage with inline storage off: %d bytes, %v; want the upload there", n, err)
+	}
+	fx.want(t, "o/1/after.bin", "", http.StatusOK, after)
+	fx.want(t, "o/1/before.bin", "", http.StatusOK, before)
+	fx.want(t, "o/1/before.bin", "bytes=1-3", http.StatusPartialContent, before[1:4])
+}

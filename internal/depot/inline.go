@@ -33,11 +33,11 @@ const (
 	MaxInlineBlob        = 64 << 10
 )
 
-// ValidateInlineBlobMax checks an Options.InlineBlobMax value: -1 (off),
-// 0 (the default) or a size up to MaxInlineBlob. ErrInvalid.
+// ValidateInlineBlobMax checks an Options.InlineBlobMax value: negative
+// (off), 0 (the default) or a size up to MaxInlineBlob. ErrInvalid.
 func ValidateInlineBlobMax(n int64) error {
-	if n < -1 || n > MaxInlineBlob {
-		return Errorf(ErrInvalid, "the inline blob limit must be between 0 and %d bytes (or -1: off), not %d", MaxInlineBlob, n)
+	if n > MaxInlineBlob {
+		return Errorf(ErrInvalid, "the inline blob limit is at most %d bytes, not %d", MaxInlineBlob, n)
 	}
 	return nil
 }
