@@ -27,6 +27,7 @@ func runInline(t *testing.T, newStore func(t *testing.T) depot.Store) {
 		{"InlineReplacesDamaged", testInlineReplacesDamaged},
 		{"InlineGitLab", testInlineGitLab},
 		{"InlineConcurrent", testInlineConcurrent},
+		{"InlineConcurrentSameName", testInlineConcurrentSameName},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
@@ -271,5 +272,49 @@ func testInlineConcurrent(t *testing.T, s depot.Store) {
 			continue
 		}
 		wantInline(t, s, nf.Blob.SHA256, nf.Content)
+	}
+}
+
+// testInlineConcurrentSameName races uploads of one name with different
+// inline contents: exactly one wins, and only its content is kept.
+func testInlineConcurrentSameName(t *testing.T, s depot.Store) {
+	alice := MustCreateUser(t, s, "alice")
+	const n = 16
+	files := make([]depot.NewFile, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		files[i] = InlineFile(alice, "tool", "1.0", "same.bin", fmt.Sprintf("contender %d", i))
+		wg.Go(func() {
+			<-start
+			_, errs[i] = s.CreateFile(context.Background(), files[i], func(context.Context) error { return nil })
+		})
+	}
+	close(start)
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Fatalf("uploads %d and %d of one name both succeeded", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, depot.ErrConflict):
+			t.Errorf("upload %d: %v, want ErrConflict", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no upload succeeded")
+	}
+	if f := mustFile(t, s, files[winner]); f.Blob.SHA256 != files[winner].Blob.SHA256 {
+		t.Errorf("the file has blob %.12s…, the winner uploaded %.12s…", f.Blob.SHA256, files[winner].Blob.SHA256)
+	}
+	for i, nf := range files {
+		if i == winner {
+			wantInline(t, s, nf.Blob.SHA256, nf.Content)
+		} else {
+			wantInline(t, s, nf.Blob.SHA256, nil)
+		}
 	}
 }
