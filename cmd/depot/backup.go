@@ -79,6 +79,9 @@ type backupBlobs struct {
 	// Present were in the backup already.
 	Copied  int64 `json:"copied"`
 	Present int64 `json:"present"`
+	// Inline were kept inside the metadata database (depot.InlineStore):
+	// the snapshot holds them, their sha256 checked.
+	Inline int64 `json:"inline"`
 }
 
 // backupTarget is where backups live: blobs, and small named files.
@@ -184,8 +187,8 @@ func backupCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "backup %s: metadata sha256:%s (%d bytes), %d blobs (%d bytes): %d copied and verified, %d already there\n",
-				m.FinishedAt.Format(time.RFC3339), m.Metadata.SHA256, m.Metadata.Size, m.Blobs.Count, m.Blobs.Bytes, m.Blobs.Copied, m.Blobs.Present)
+			fmt.Fprintf(stdout, "backup %s: metadata sha256:%s (%d bytes), %d blobs (%d bytes): %d copied and verified, %d already there, %d inline in the metadata and verified\n",
+				m.FinishedAt.Format(time.RFC3339), m.Metadata.SHA256, m.Metadata.Size, m.Blobs.Count, m.Blobs.Bytes, m.Blobs.Copied, m.Blobs.Present, m.Blobs.Inline)
 			return nil
 		},
 	}
@@ -335,7 +338,7 @@ func backupBlobsOf(ctx context.Context, dumpPath string, m *backupManifest, stor
 		m.Blobs.Bytes += b.Size
 		fmt.Fprintf(list, "%s\n", b.SHA256)
 	}, func(ctx context.Context, b depot.Blob) error {
-		outcome, err := backupBlob(ctx, b, store, blobs, dst)
+		outcome, err := backupBlob(ctx, b, dump, store, blobs, dst)
 		if err != nil {
 			return err
 		}
@@ -346,6 +349,8 @@ func backupBlobsOf(ctx context.Context, dumpPath string, m *backupManifest, stor
 			m.Blobs.Present++
 		case blobCopied:
 			m.Blobs.Copied++
+		case blobInline:
+			m.Blobs.Inline++
 		case blobVanished:
 			vanished++
 		case blobMissing:
@@ -367,10 +372,20 @@ const (
 	blobVanished        // deleted from the source after the snapshot
 	blobMissing         // its record exists, its bytes do not
 	blobDamaged         // its bytes do not hash to its digest
+	blobInline          // kept inline: in the snapshot, its sha256 checked
 )
 
-// backupBlob copies one blob unless the backup has it.
-func backupBlob(ctx context.Context, b depot.Blob, store depot.Store, blobs, dst depot.BlobStore) (int, error) {
+// backupBlob copies one blob unless the backup has it, or the snapshot
+// dump holds it inline (checked, not copied: the snapshot is the copy).
+func backupBlob(ctx context.Context, b depot.Blob, dump depot.InlineStore, store depot.Store, blobs, dst depot.BlobStore) (int, error) {
+	if inline, ok, err := inlineBlob(ctx, dump, b); err != nil {
+		return 0, err
+	} else if ok {
+		if !intact(inline, b) {
+			return blobDamaged, nil
+		}
+		return blobInline, nil
+	}
 	if size, err := dst.Stat(ctx, b.SHA256); err == nil && size == b.Size {
 		return blobPresent, nil
 	} else if err == nil {
@@ -399,6 +414,26 @@ func backupBlob(ctx context.Context, b depot.Blob, store depot.Store, blobs, dst
 		return blobDamaged, nil
 	}
 	return 0, fmt.Errorf("copy blob %s: %w", b.SHA256, err)
+}
+
+// inlineBlob returns b's content when store keeps it inline.
+func inlineBlob(ctx context.Context, store depot.InlineStore, b depot.Blob) ([]byte, bool, error) {
+	if b.Size > depot.MaxInlineBlob {
+		return nil, false, nil
+	}
+	content, err := store.InlineBlob(ctx, b.SHA256)
+	if errors.Is(err, depot.ErrNotFound) {
+		return nil, false, nil
+	} else if err != nil {
+		return nil, false, fmt.Errorf("read inline blob %s: %w", b.SHA256, err)
+	}
+	return content, true, nil
+}
+
+// intact reports whether content is b's: its size and sha256.
+func intact(content []byte, b depot.Blob) bool {
+	sum := sha256.Sum256(content)
+	return int64(len(content)) == b.Size && hex.EncodeToString(sum[:]) == b.SHA256
 }
 
 // blobGone tells, for a blob the snapshot references but blob storage

@@ -72,8 +72,8 @@ func TestBackupRestoreSQLite(t *testing.T) {
 	fx := fillRegistry(t, src)
 	dir := filepath.Join(t.TempDir(), "backup")
 	out := mustBackup(t, src.Config, dir)
-	if !strings.Contains(out, "3 blobs") || !strings.Contains(out, "3 copied and verified, 0 already there") {
-		t.Errorf("backup printed %q, want 3 blobs copied", out)
+	if !strings.Contains(out, "3 blobs") || !strings.Contains(out, "1 copied and verified, 0 already there, 2 inline in the metadata and verified") {
+		t.Errorf("backup printed %q, want 3 blobs: 1 copied, 2 inline", out)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
@@ -94,8 +94,8 @@ func TestBackupRestoreSQLite(t *testing.T) {
 
 	// Again, after an upload: only the new blob is copied.
 	svcUpload(t, src, fx.token, "mig/generic/later/1/later.bin", []byte("uploaded after the first backup"))
-	if out := mustBackup(t, src.Config, dir); !strings.Contains(out, "4 blobs") || !strings.Contains(out, "1 copied and verified, 3 already there") {
-		t.Errorf("second backup printed %q, want 1 new blob copied, 3 there", out)
+	if out := mustBackup(t, src.Config, dir); !strings.Contains(out, "4 blobs") || !strings.Contains(out, "0 copied and verified, 1 already there, 3 inline") {
+		t.Errorf("second backup printed %q, want the new blob inline, 1 there", out)
 	}
 	if snaps, _ := os.ReadDir(filepath.Join(dir, "snapshots")); len(snaps) != 2 {
 		t.Errorf("%d snapshots, want 2", len(snaps))
@@ -128,7 +128,7 @@ func TestBackupRestoreRefusals(t *testing.T) {
 		t.Errorf("restore from an empty directory: exit %d, %q", code, stderr)
 	}
 	// A damaged source blob: no manifest.
-	content := fx.files["migorg/generic/fw/v3/fw.bin"]
+	content := fx.files["mig/generic/app/1.0.0/app.tar.gz"] // in blob storage
 	diskDamager{filepath.Join(src.Config.DataDir, "blobs")}.overwrite(t, digestOf(content), []byte("bit rot"))
 	dir := t.TempDir()
 	code, _, stderr = runCLI(t, nil, append(append([]string{"admin", "backup"}, storeArgs(src.Config)...), "--to", dir)...)
@@ -138,8 +138,23 @@ func TestBackupRestoreRefusals(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "manifest.json")); err == nil {
 		t.Errorf("an incomplete backup wrote a manifest")
 	}
-	// A damaged metadata dump is refused.
 	diskDamager{filepath.Join(src.Config.DataDir, "blobs")}.overwrite(t, digestOf(content), content)
+	// A damaged blob kept inline: no manifest either.
+	fw := fx.files["migorg/generic/fw/v3/fw.bin"]
+	inline := newStoredDamager(src, diskDamager{filepath.Join(src.Config.DataDir, "blobs")})
+	if _, _, ok := inline.inline(t, digestOf(fw)); !ok {
+		t.Fatal("fw.bin is not kept inline")
+	}
+	inline.overwrite(t, digestOf(fw), []byte("bit rot"))
+	code, _, stderr = runCLI(t, nil, append(append([]string{"admin", "backup"}, storeArgs(src.Config)...), "--to", dir)...)
+	if code != 1 || !strings.Contains(stderr, digestOf(fw)) || !strings.Contains(stderr, "damaged") {
+		t.Errorf("backup of a damaged inline blob: exit %d, %q; want 1 naming it", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "manifest.json")); err == nil {
+		t.Errorf("a backup with a damaged inline blob wrote a manifest")
+	}
+	inline.overwrite(t, digestOf(fw), fw)
+	// A damaged metadata dump is refused.
 	mustBackup(t, src.Config, dir)
 	b, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	var m backupManifest
@@ -168,7 +183,7 @@ func TestBackupRestoreAcrossStacks(t *testing.T) {
 	bucket := s3BackupURL(t)
 	c := scale.Config
 	mustBackup(t, c, bucket)
-	if out := mustBackup(t, c, bucket); !strings.Contains(out, "0 copied and verified, 3 already there") {
+	if out := mustBackup(t, c, bucket); !strings.Contains(out, "0 copied and verified, 1 already there, 2 inline") {
 		t.Errorf("second backup into the bucket printed %q, want nothing copied", out)
 	}
 	back := freshSQLite(t)

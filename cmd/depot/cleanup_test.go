@@ -15,9 +15,12 @@ import (
 )
 
 // blobBytes sums the sizes of every blob in bs.
-func blobBytes(t *testing.T, bs depot.BlobStore) (n int, size int64) {
+// blobBytes counts the blobs m stores and their bytes: those in blob
+// storage and those kept inline in the metadata database.
+func blobBytes(t *testing.T, m *Main) (n int, size int64) {
 	t.Helper()
 	ctx := context.Background()
+	bs := m.Blobs
 	err := bs.Walk(ctx, func(sha string) error {
 		s, err := bs.Stat(ctx, sha)
 		n, size = n+1, size+s
@@ -26,7 +29,16 @@ func blobBytes(t *testing.T, bs depot.BlobStore) (n int, size int64) {
 	if err != nil {
 		t.Fatalf("walk blobs: %v", err)
 	}
-	return n, size
+	db, err := sqlDB(m.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows int
+	var inline int64
+	if err := db.DB.QueryRowContext(ctx, `SELECT count(*), COALESCE(SUM(length(content)), 0) FROM blob_contents`).Scan(&rows, &inline); err != nil {
+		t.Fatalf("count inline blobs: %v", err)
+	}
+	return n + rows, size + inline
 }
 
 // TestCLICleanup drives `admin cleanup-rule` and `admin cleanup` against a
@@ -102,7 +114,7 @@ func TestCLICleanup(t *testing.T) {
 		t.Errorf("text preview does not say kept: immutable:\n%s", out)
 	}
 	mustCLI("admin", "owner-settings", "set", "--owner", "alice")
-	_, before := blobBytes(t, m.Blobs)
+	_, before := blobBytes(t, m)
 	p = plan("--dry-run")
 	if names(p.Delete) != "app@1.0.3,app@1.0.2,app@1.0.1" || len(p.Immutable) != 0 || p.Kept != 2 || !p.DryRun {
 		t.Fatalf("preview: delete %s, immutable %s, kept %d", names(p.Delete), names(p.Immutable), p.Kept)
@@ -110,7 +122,7 @@ func TestCLICleanup(t *testing.T) {
 	if f := p.Delete[0].Files; len(f) != 1 || f[0].Name != "app.bin" || f[0].Size != 3000 || p.Delete[0].Bytes != 3000 {
 		t.Errorf("preview's files of 1.0.3: %+v", p.Delete[0])
 	}
-	if _, after := blobBytes(t, m.Blobs); after != before {
+	if _, after := blobBytes(t, m); after != before {
 		t.Fatalf("dry run changed blob bytes: %d -> %d", before, after)
 	}
 	text := mustCLI("admin", "cleanup", "--owner", "alice", "--dry-run")
@@ -123,7 +135,7 @@ func TestCLICleanup(t *testing.T) {
 	if names(run.Delete) != names(p.Delete) || run.Deleted != 3 || run.Bytes != 6000 {
 		t.Fatalf("run deleted %s (%d, %d bytes), preview said %s", names(run.Delete), run.Deleted, run.Bytes, names(p.Delete))
 	}
-	if _, after := blobBytes(t, m.Blobs); after != before-6000 {
+	if _, after := blobBytes(t, m); after != before-6000 {
 		t.Errorf("blob bytes %d -> %d, want %d fewer", before, after, 6000)
 	}
 	for i, want := range []int{404, 404, 404, 200, 200} {
@@ -197,7 +209,7 @@ func TestCleanupReplicasPostgres(t *testing.T) {
 			t.Fatalf("upload %d: %d %s", i, s, b)
 		}
 	}
-	_, before := blobBytes(t, ms[0].Blobs)
+	_, before := blobBytes(t, ms[0])
 	u := alice
 	if _, err := svc.CreateCleanupRule(ctx, &depot.Actor{User: u}, "alice", depot.CleanupRule{Enabled: true, KeepCount: 2}); err != nil {
 		t.Fatal(err)
@@ -253,7 +265,7 @@ func TestCleanupReplicasPostgres(t *testing.T) {
 	if err != nil || len(page.Versions) != 2 {
 		t.Fatalf("versions left: %v, %v", page, err)
 	}
-	if _, after := blobBytes(t, ms[0].Blobs); after != before-(100+200+300+400) {
+	if _, after := blobBytes(t, ms[0]); after != before-(100+200+300+400) {
 		t.Errorf("bucket bytes %d -> %d, want %d fewer", before, after, 1000)
 	}
 	// Each delete reached the webhook once, sent by Gitea's Ghost user (a

@@ -49,6 +49,8 @@ func TestCLIBadSettingsExitTwo(t *testing.T) {
 		{"metrics token without metrics", map[string]string{"DEPOT_METRICS_TOKEN": "t"}, []string{"serve", "--data-dir", dir}, "DEPOT_METRICS_TOKEN"},
 		{"header timeout", nil, []string{"serve", "--data-dir", dir, "--read-header-timeout", "0s"}, "--read-header-timeout"},
 		{"idle timeout env", map[string]string{"DEPOT_IDLE_TIMEOUT": "-1s"}, []string{"serve", "--data-dir", dir}, "DEPOT_IDLE_TIMEOUT"},
+		{"inline max over 64KiB", nil, []string{"serve", "--data-dir", dir, "--inline-max", "1MiB"}, "--inline-max"},
+		{"inline max env", map[string]string{"DEPOT_INLINE_MAX": "small"}, []string{"serve", "--data-dir", dir}, "DEPOT_INLINE_MAX"},
 		{"max header bytes", nil, []string{"serve", "--data-dir", dir, "--max-header-bytes", "12"}, "--max-header-bytes"},
 		{"max uploads per client", nil, []string{"serve", "--data-dir", dir, "--max-uploads-per-client", "-1"}, "--max-uploads-per-client"},
 		{"max uploads env", map[string]string{"DEPOT_MAX_UPLOADS": "-5"}, []string{"serve", "--data-dir", dir}, "DEPOT_MAX_UPLOADS"},

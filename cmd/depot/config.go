@@ -51,6 +51,10 @@ type Config struct {
 	// UploadExpiry is how long an unfinished resumable upload lives
 	// (depot.Options.UploadExpiry); negative turns resumable uploads off.
 	UploadExpiry time.Duration
+	// InlineBlobMax is the largest upload kept inside the metadata
+	// database (depot.Options.InlineBlobMax): zero means the default,
+	// negative none.
+	InlineBlobMax int64
 	// VerifyRate, when positive, runs the verifier continuously at this
 	// many bytes per second.
 	VerifyRate int64
@@ -139,6 +143,7 @@ func serveFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "metrics", Usage: "serve Prometheus metrics at /metrics", Sources: cli.EnvVars("DEPOT_METRICS")},
 		&cli.StringFlag{Name: "metrics-token", Usage: "bearer token a /metrics scrape must send (recommended when --metrics is on)", Sources: cli.EnvVars("DEPOT_METRICS_TOKEN")},
 		&cli.DurationFlag{Name: "upload-expiry", Value: depot.DefaultUploadExpiry, Usage: "how long an unfinished resumable upload (IETF resumable upload draft) may be continued before admin gc removes it and its staged bytes; 0 turns resumable uploads off", Sources: cli.EnvVars("DEPOT_UPLOAD_EXPIRY")},
+		&cli.StringFlag{Name: "inline-max", Value: "16KiB", Usage: "largest upload whose bytes are kept inside the metadata database (in the transaction that records the file: no file, fsync or S3 request per blob), at most 64KiB; 0 keeps every blob in blob storage", Sources: cli.EnvVars("DEPOT_INLINE_MAX")},
 		&cli.BoolFlag{Name: "verify-downloads", Usage: "hash every whole download of a file over 16 KiB on the way and cut it short when it does not match its sha256 (costs the sendfile path)", Sources: cli.EnvVars("DEPOT_VERIFY_DOWNLOADS")},
 		&cli.StringFlag{Name: "verify-rate", Value: "0", Usage: "verify stored blobs continuously, reading at most this many bytes per second, e.g. 10MiB; 0 means off", Sources: cli.EnvVars("DEPOT_VERIFY_RATE")},
 		&cli.DurationFlag{Name: "read-header-timeout", Value: defaultReadHeaderTimeout, Usage: "longest time a client may take to send a request's headers", Sources: cli.EnvVars("DEPOT_READ_HEADER_TIMEOUT")},
@@ -266,6 +271,13 @@ func serveConfig(cmd *cli.Command) (Config, error) {
 		c.UploadExpiry = -1
 	} else if c.UploadExpiry < time.Minute {
 		return c, usageError("--upload-expiry must be 0 (off) or at least 1m")
+	}
+	if c.InlineBlobMax, err = parseSize(cmd.String("inline-max")); err != nil {
+		return c, usageError("--inline-max (DEPOT_INLINE_MAX): %v", err)
+	} else if c.InlineBlobMax > depot.MaxInlineBlob {
+		return c, usageError("--inline-max (DEPOT_INLINE_MAX): %d bytes is over the most, 64KiB", c.InlineBlobMax)
+	} else if c.InlineBlobMax == 0 {
+		c.InlineBlobMax = -1
 	}
 	if c.VerifyRate, err = parseSize(cmd.String("verify-rate")); err != nil {
 		return c, usageError("--verify-rate (DEPOT_VERIFY_RATE): %v", err)
@@ -430,7 +442,10 @@ func newService(c Config, store depot.Store, blobs depot.BlobStore, log *slog.Lo
 		// downloaded again, after the 201: a second read of the object
 		// store, which costs less than the client waiting for md5, sha1
 		// and sha512 (six times the sha256's CPU) on the way in.
-		DeferDigests: true, VerifyDownloads: c.VerifyDownloads}
+		DeferDigests: true, VerifyDownloads: c.VerifyDownloads, InlineBlobMax: c.InlineBlobMax}
+	if err := depot.ValidateInlineBlobMax(opts.InlineBlobMax); err != nil {
+		return nil, fmt.Errorf("--inline-max (DEPOT_INLINE_MAX): %w", err)
+	}
 	if c.StorageRedirect {
 		opts.LinkExpiry = linkExpiry
 	}

@@ -70,6 +70,7 @@ func TestHTTPSuiteSQLiteFilesystem(t *testing.T) {
 		BaseURL:       "http://" + m.Addr(),
 		Service:       m.Service,
 		Blobs:         m.Blobs,
+		Inline:        m.Store,
 		MaxUploadSize: m.Config.MaxUploadSize,
 		TempUploads:   m.Blobs.TempUploads,
 	})
@@ -96,6 +97,7 @@ func TestHTTPSuitePostgresS3(t *testing.T) {
 		BaseURL:       "http://" + m.Addr(),
 		Service:       m.Service,
 		Blobs:         m.Blobs,
+		Inline:        m.Store,
 		MaxUploadSize: m.Config.MaxUploadSize,
 		TempUploads:   m.Blobs.TempUploads,
 	})

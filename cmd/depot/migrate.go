@@ -17,7 +17,7 @@ import (
 
 // migrateTables are the metadata tables in the order migrate copies them:
 // every table after the tables it references.
-var migrateTables = []string{"owners", "org_members", "tokens", "sessions", "projects", "packages", "versions", "blobs", "files", "package_settings", "project_tokens", "damaged_blobs",
+var migrateTables = []string{"owners", "org_members", "tokens", "sessions", "projects", "packages", "versions", "blobs", "blob_contents", "files", "package_settings", "project_tokens", "damaged_blobs",
 	"trusted_publishers", "publisher_exchanges", "file_publications", "oidc_used_jtis", "owner_quotas", "owner_settings", "download_days",
 	"webhooks", "webhook_events", "webhook_deliveries", "webhook_attempts",
 	"cleanup_rules", "cleanup_passes", "audit_events", "resumable_uploads"}

@@ -118,6 +118,16 @@ func restore(ctx context.Context, src *backupTarget, m *backupManifest, to *side
 		listed++
 		fmt.Fprintf(list, "%s\n", b.SHA256)
 	}, func(ctx context.Context, b depot.Blob) error {
+		if inline, ok, err := inlineBlob(ctx, dump, b); err != nil {
+			return err
+		} else if ok {
+			// The snapshot holds it: copied with the metadata.
+			if !intact(inline, b) {
+				return fmt.Errorf("blob %s is damaged in the backup's metadata snapshot", b.SHA256)
+			}
+			copied.Add(1)
+			return nil
+		}
 		if err := copyBlob(ctx, src.blobs, to.blobs, b.SHA256); err != nil {
 			if errors.Is(err, depot.ErrNotFound) {
 				return fmt.Errorf("blob %s is missing from the backup", b.SHA256)

@@ -5,14 +5,18 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/depot-registry/depot/internal/depot"
 	"github.com/depot-registry/depot/internal/s3blob"
+	"github.com/depot-registry/depot/internal/sqlcopy"
 	"github.com/depot-registry/depot/internal/testenv"
 	"github.com/minio/minio-go/v7"
 )
@@ -81,6 +85,73 @@ func (d s3Damager) overwrite(t *testing.T, digest string, content []byte) {
 func (d s3Damager) remove(t *testing.T, digest string) {
 	t.Helper()
 	if err := d.client.RemoveObject(context.Background(), d.bucket, d.key(digest), minio.RemoveObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// storedDamager damages a blob where it is kept: its inline content in the
+// metadata database when there is one (upsert and DELETE on
+// blob_contents), else its bytes in blob storage through blobs. It
+// remembers where each blob it touched was, so that a removed inline blob
+// is restored inline.
+type storedDamager struct {
+	m     *Main
+	blobs damager
+	kept  map[string]bool // digest: inline
+}
+
+func newStoredDamager(m *Main, blobs damager) *storedDamager {
+	return &storedDamager{m: m, blobs: blobs, kept: map[string]bool{}}
+}
+
+// inline reports whether m keeps digest's content inline (or did when
+// first asked), and the database and placeholders to damage it with.
+func (d *storedDamager) inline(t *testing.T, digest string) (*sql.DB, [2]string, bool) {
+	t.Helper()
+	inline, known := d.kept[digest]
+	if !known {
+		_, err := d.m.Store.InlineBlob(context.Background(), digest)
+		if err != nil && !errors.Is(err, depot.ErrNotFound) {
+			t.Fatal(err)
+		}
+		inline = err == nil
+		d.kept[digest] = inline
+	}
+	if !inline {
+		return nil, [2]string{}, false
+	}
+	db, err := sqlDB(d.m.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ph := [2]string{"?", "?"}
+	if db.Dialect == sqlcopy.Postgres {
+		ph = [2]string{"$1", "$2"}
+	}
+	return db.DB, ph, true
+}
+
+func (d *storedDamager) overwrite(t *testing.T, digest string, content []byte) {
+	t.Helper()
+	db, ph, ok := d.inline(t, digest)
+	if !ok {
+		d.blobs.overwrite(t, digest, content)
+		return
+	}
+	if _, err := db.Exec(`INSERT INTO blob_contents (sha256, content) VALUES (`+ph[0]+`, `+ph[1]+`)
+		ON CONFLICT (sha256) DO UPDATE SET content = excluded.content`, digest, content); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (d *storedDamager) remove(t *testing.T, digest string) {
+	t.Helper()
+	db, ph, ok := d.inline(t, digest)
+	if !ok {
+		d.blobs.remove(t, digest)
+		return
+	}
+	if _, err := db.Exec(`DELETE FROM blob_contents WHERE sha256 = `+ph[0], digest); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -197,7 +268,7 @@ func onDisk(t *testing.T, edit func(*Config), check func(*testing.T, *Main, dama
 		edit(&c)
 	}
 	m := MustRunMain(t, c)
-	check(t, m, diskDamager{filepath.Join(m.Config.DataDir, "blobs")})
+	check(t, m, newStoredDamager(m, diskDamager{filepath.Join(m.Config.DataDir, "blobs")}))
 }
 
 // onS3 runs check on a server on PostgreSQL and MinIO configured by edit.
@@ -206,7 +277,8 @@ func onS3(t *testing.T, edit func(*Config), check func(*testing.T, *Main, damage
 	if edit != nil {
 		edit(&c)
 	}
-	check(t, MustRunMain(t, c), newS3Damager(t, c.StorageURL))
+	m := MustRunMain(t, c)
+	check(t, m, newStoredDamager(m, newS3Damager(t, c.StorageURL)))
 }
 
 func TestVerifyFilesystem(t *testing.T) { onDisk(t, nil, verifyCheck) }

@@ -66,9 +66,16 @@ func (memBlob) Close() error { return nil }
 
 // openBlob opens a file's blob for a download, from memory when it is
 // small, refusing a damaged one (see checkedBlob); a small blob is hashed
-// when it is read, a large one on the way with Options.VerifyDownloads.
+// when it is read, a large one on the way with Options.VerifyDownloads. It
+// is the one place downloads read blobs: content kept inline (InlineStore)
+// is read from the metadata store, any other from blob storage.
 func (s *Service) openBlob(ctx context.Context, f *File) (BlobReader, error) {
 	sha, size := f.Blob.SHA256, f.Blob.Size
+	if size <= MaxInlineBlob {
+		if r, err := s.openInline(ctx, f); r != nil || err != nil {
+			return r, err
+		}
+	}
 	if size > smallBlobMax {
 		r, err := s.checkedBlob(ctx, f)
 		if err != nil || !s.opts.VerifyDownloads {
@@ -94,5 +101,39 @@ func (s *Service) openBlob(ctx context.Context, f *File) (BlobReader, error) {
 		return nil, err
 	}
 	s.smallBlobs.put(sha, b)
+	return memBlob{bytes.NewReader(b)}, nil
+}
+
+// openInline opens f's blob from memory or from its inline content,
+// checking the content's size and sha256 as a small blob's are checked;
+// nil and no error when the blob's bytes are not kept inline.
+func (s *Service) openInline(ctx context.Context, f *File) (BlobReader, error) {
+	sha, size := f.Blob.SHA256, f.Blob.Size
+	p, damaged := s.damage.get(sha)
+	if !damaged && size <= smallBlobMax {
+		if b, ok := s.smallBlobs.get(sha); ok {
+			return memBlob{bytes.NewReader(b)}, nil
+		}
+	}
+	b, err := s.inlineBytes(ctx, f)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	if damaged {
+		return nil, s.blobFault(f, faultKnown, p, "recorded damaged")
+	}
+	if n := int64(len(b)); n != size {
+		problem := BlobTruncated
+		if n > size {
+			problem = BlobCorrupt
+		}
+		return nil, s.blobFault(f, faultSize, problem, fmt.Sprintf("%d bytes kept inline, %d recorded", n, size))
+	}
+	if err := s.checkSmall(f, b); err != nil {
+		return nil, err
+	}
+	if size <= smallBlobMax {
+		s.smallBlobs.put(sha, b)
+	}
 	return memBlob{bytes.NewReader(b)}, nil
 }

@@ -98,3 +98,8 @@ func (b *countingBlobs) Delete(ctx context.Context, sha256 string) error {
 	delete(b.data, sha256)
 	return nil
 }
+
+// InlineBlob keeps nothing inline.
+func (s *fileStore) InlineBlob(ctx context.Context, sha256 string) ([]byte, error) {
+	return nil, ErrNotFound
+}

@@ -26,7 +26,8 @@ func (s *Service) LinksDownloads() bool {
 
 // FileLink returns ref's file and a short-lived URL to its bytes, checking
 // access as OpenFile does. The URL is "" when the service does not link
-// downloads (LinksDownloads); the caller then serves the bytes through
+// downloads (LinksDownloads), or the file's blob is kept inline (no URL of
+// blob storage reaches it); the caller then serves the bytes through
 // OpenFile. ErrNotFound, ErrUnauthenticated, ErrForbidden.
 func (s *Service) FileLink(ctx context.Context, a *Actor, ref FileRef) (*File, string, error) {
 	f, err := s.readableFile(ctx, a, ref)
@@ -36,6 +37,9 @@ func (s *Service) FileLink(ctx context.Context, a *Actor, ref FileRef) (*File, s
 	if !s.LinksDownloads() {
 		return f, "", nil
 	}
+	if inline, err := s.keptInline(ctx, f); err != nil || inline {
+		return f, "", err
+	}
 	if err := s.checkLinked(ctx, f); err != nil {
 		return nil, "", err
 	}
@@ -44,6 +48,13 @@ func (s *Service) FileLink(ctx context.Context, a *Actor, ref FileRef) (*File, s
 		return nil, "", fmt.Errorf("link blob %s: %w", f.Blob.SHA256, err)
 	}
 	return f, url, nil
+}
+
+// keptInline reports whether f's blob is kept inline (InlineStore), where
+// no URL of blob storage reaches it: such downloads are served by depot.
+func (s *Service) keptInline(ctx context.Context, f *File) (bool, error) {
+	b, err := s.inlineBytes(ctx, f)
+	return b != nil, err
 }
 
 // readableFile returns ref's file if a may read it. ErrNotFound,

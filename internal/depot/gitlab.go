@@ -243,7 +243,7 @@ func (s *Service) UploadGitLabFile(ctx context.Context, a *Actor, ref GitLabFile
 	ev := s.auditEvent(ctx, a, AuditFileUpload, owner.Name, fileTarget(TypeGeneric, ref.Package, ref.Version, name), detail)
 	f, err := s.store.CreateGitLabFile(ctx, NewFile{
 		OwnerID: owner.ID, Type: TypeGeneric, Package: ref.Package, Version: ref.Version, File: name,
-		Blob: blob, CreatorID: creator, CreatedAt: blob.CreatedAt, ExchangeID: exchangeID(a), Quota: quota, Audit: &ev,
+		Blob: blob, Content: c.inline, CreatorID: creator, CreatedAt: blob.CreatedAt, ExchangeID: exchangeID(a), Quota: quota, Audit: &ev,
 	}, GitLabFileOptions{ProjectID: p.ID, Status: up.Status, AllowDuplicate: allow}, c.commit)
 	switch {
 	case errors.Is(err, ErrQuotaTotalSize) || errors.Is(err, ErrQuotaTotalCount):
@@ -353,7 +353,8 @@ func (s *Service) OpenGitLabPackageFile(ctx context.Context, a *Actor, project s
 }
 
 // GitLabFileLink is OpenGitLabFile for blob stores that link downloads
-// (see FileLink): the URL is "" when the service does not link.
+// (see FileLink): the URL is "" when the service does not link, or the
+// blob is kept inline.
 func (s *Service) GitLabFileLink(ctx context.Context, a *Actor, ref GitLabFileRef) (*File, string, error) {
 	f, err := s.gitlabFile(ctx, a, ref)
 	if err != nil {
@@ -361,6 +362,9 @@ func (s *Service) GitLabFileLink(ctx context.Context, a *Actor, ref GitLabFileRe
 	}
 	if !s.LinksDownloads() {
 		return f, "", nil
+	}
+	if inline, err := s.keptInline(ctx, f); err != nil || inline {
+		return f, "", err
 	}
 	if err := s.checkLinked(ctx, f); err != nil {
 		return nil, "", err

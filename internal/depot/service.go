@@ -103,6 +103,11 @@ type Options struct {
 	// UploadExpiry is how long an unfinished resumable upload lives: zero
 	// means DefaultUploadExpiry.
 	UploadExpiry time.Duration
+	// InlineBlobMax is the largest upload, in bytes, whose content is kept
+	// inside the metadata database instead of blob storage (see
+	// InlineStore): zero means DefaultInlineBlobMax, negative none, and
+	// it is at most MaxInlineBlob (ValidateInlineBlobMax).
+	InlineBlobMax int64
 }
 
 // NewService returns a Service over the given stores. opts may be nil.
@@ -309,7 +314,7 @@ func (s *Service) PutFile(ctx context.Context, a *Actor, ref FileRef, up FileUpl
 	ev := s.auditEvent(ctx, a, AuditFileUpload, owner.Name, fileTarget(ref.Type, ref.Package, ref.Version, ref.File), detail)
 	f, err := s.store.CreateFile(ctx, NewFile{
 		OwnerID: owner.ID, Type: ref.Type, Package: ref.Package, Version: ref.Version, File: ref.File,
-		Blob: blob, CreatorID: a.User.ID, CreatedAt: blob.CreatedAt, ExchangeID: exchangeID(a), Quota: quota, Audit: &ev,
+		Blob: blob, Content: c.inline, CreatorID: a.User.ID, CreatedAt: blob.CreatedAt, ExchangeID: exchangeID(a), Quota: quota, Audit: &ev,
 	}, c.commit)
 	if errors.Is(err, ErrQuotaTotalSize) || errors.Is(err, ErrQuotaTotalCount) {
 		return nil, err
@@ -366,18 +371,23 @@ func exchangeID(a *Actor) int64 {
 // size (-1: unknown) and one that does not have the digests expect declares
 // (*DigestMismatchError). Over a DigestStore, a large upload computes only
 // its sha256 now (unless expect declares another digest) and deferRest is
-// set: the caller calls digestLater once the file is recorded. The caller
+// set: the caller calls digestLater once the file is recorded. A body of
+// at most inlineMax bytes (declared, or of unknown length and found so) is
+// held in memory, never reaching blob storage: the upload is then a
+// *smallUpload whose inline content goes into NewFile.Content. The caller
 // commits the upload in its metadata transaction and must Close it; after
 // an error nothing is left in blob storage.
 func (s *Service) receiveBlob(ctx context.Context, size int64, body io.Reader, lim streamLimit, expect digest.Set) (up BlobUpload, blob Blob, deferRest bool, err error) {
 	limit := lim.n()
-	// The bytes of a resumable upload being committed may be in place
-	// already (adopted: then they are only read and hashed).
-	up, adopted, err := s.adoptStaged(ctx, size)
-	if err != nil {
+	// Small ones are kept inline; the bytes of a resumable upload being
+	// committed may be in place already (adopted: then they are only read
+	// and hashed).
+	var adopted bool
+	if m := s.inlineMax(); m >= 0 && size <= m {
+		up = s.newSmallUpload(ctx, size, m)
+	} else if up, adopted, err = s.adoptStaged(ctx, size); err != nil {
 		return nil, Blob{}, false, err
-	}
-	if up == nil {
+	} else if up == nil {
 		if up, err = s.blobs.NewUpload(ctx, size); err != nil {
 			return nil, Blob{}, false, fmt.Errorf("start blob upload: %w", err)
 		}

@@ -20,6 +20,7 @@ type Store interface {
 	AuditStore
 	CleanupRuleStore
 	ResumableStore
+	InlineStore
 	// CreateUser inserts u and sets its ID and CreatedAt. ErrConflict if an
 	// owner of that name exists.
 	CreateUser(ctx context.Context, u *User) error
@@ -154,6 +155,15 @@ type NewFile struct {
 	// transaction (its ID set), so the upload and its entry commit
 	// together or not at all.
 	Audit *AuditEvent
+	// Content, when not nil, is the blob's whole content (Blob.Size bytes
+	// that hash to Blob.SHA256; empty, not nil, for an empty blob), which
+	// the store keeps inside the metadata database with the blob record,
+	// in the recording transaction: the commit that makes the file durable
+	// makes its bytes durable too (see InlineStore). Content written under
+	// a digest replaces what was kept under it (the same bytes, or bytes
+	// found damaged); a blob record that exists with its bytes in blob
+	// storage keeps them there too. commitBlob is still called.
+	Content []byte
 	// Quota, when not nil, is checked in the recording transaction with
 	// CheckQuota, after the file's rows are written and with the owner's
 	// quota-checked uploads serialised; its error is returned as is and

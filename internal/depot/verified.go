@@ -216,8 +216,12 @@ func (s *Service) deploySource(ctx context.Context, a *Actor, up FileUpload, bod
 // from the body into a blob upload, or (deploy by checksum) stored
 // already.
 type content struct {
-	blob      Blob
-	up        BlobUpload // nil for a deploy
+	blob Blob
+	up   BlobUpload // nil for a deploy
+	// inline, when not nil, is the content to keep inline
+	// (NewFile.Content): a small upload's body, or a deploy's source kept
+	// inline already.
+	inline    []byte
 	deferRest bool
 	s         *Service
 }
@@ -228,21 +232,43 @@ func (s *Service) obtain(ctx context.Context, up FileUpload, deployed *Blob, bod
 	if deployed != nil {
 		b := *deployed
 		b.CreatedAt = s.now()
-		return &content{blob: b, s: s}, nil
+		c := &content{blob: b, s: s}
+		// A source kept inline travels with the new record, so a delete
+		// of its last file meanwhile cannot leave the record without it.
+		inl, err := s.inlineBytes(ctx, &File{Blob: b})
+		if err != nil {
+			return nil, err
+		}
+		if inl != nil {
+			sum := sha256.Sum256(inl)
+			if int64(len(inl)) != b.Size || hex.EncodeToString(sum[:]) != b.SHA256 {
+				return nil, Errorf(ErrNotFound, "the content with sha256 %s is damaged here: upload it", b.SHA256)
+			}
+			c.inline = inl
+		}
+		return c, nil
 	}
 	bu, blob, deferRest, err := s.receiveBlob(ctx, up.Size, body, lim, up.Expect)
 	if err != nil {
 		return nil, err
 	}
-	return &content{blob: blob, up: bu, deferRest: deferRest, s: s}, nil
+	c := &content{blob: blob, up: bu, deferRest: deferRest, s: s}
+	if su, ok := bu.(*smallUpload); ok {
+		c.inline = su.inline()
+	}
+	return c, nil
 }
 
-// commit is the CreateFile callback: the blob upload's commit, or for a
-// deploy a check that the blob is still stored whole (a concurrent delete
-// of its last file may have removed it; nothing is then recorded).
+// commit is the CreateFile callback: the blob upload's commit (nothing for
+// content kept inline), or for a deploy a check that the blob is still
+// stored whole (a concurrent delete of its last file may have removed it;
+// nothing is then recorded).
 func (c *content) commit(ctx context.Context) error {
 	if c.up != nil {
 		return c.up.Commit(ctx, c.blob.SHA256)
+	}
+	if c.inline != nil {
+		return nil // the bytes go with the record
 	}
 	n, err := c.s.blobs.Stat(ctx, c.blob.SHA256)
 	if errors.Is(err, ErrNotFound) || err == nil && n != c.blob.Size {

@@ -74,9 +74,12 @@ func (h *Handler) generic(w http.ResponseWriter, r *http.Request, a *depot.Actor
 			if err != nil {
 				return err
 			}
-			h.svc.CountDownload(f)
-			httpapi.RedirectFile(w, r, f, link)
-			return nil
+			if link != "" {
+				h.svc.CountDownload(f)
+				httpapi.RedirectFile(w, r, f, link)
+				return nil
+			}
+			// A blob kept inline has no URL: served here.
 		}
 		f, content, err := h.svc.OpenGitLabFile(r.Context(), a, ref)
 		if err != nil {

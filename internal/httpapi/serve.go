@@ -284,16 +284,19 @@ func scanETag(s string) (tag, rest string) {
 
 // Download answers a GET or HEAD of ref's file as every dialect does: a 307
 // to blob storage when the service links downloads (GET only; HEAD and
-// revalidation stay here), else the bytes through ServeFile.
+// revalidation stay here) and the blob is in blob storage, else the bytes
+// through ServeFile (a blob kept inline has no URL).
 func Download(w http.ResponseWriter, r *http.Request, svc *depot.Service, a *depot.Actor, ref depot.FileRef) error {
 	if r.Method == http.MethodGet && svc.LinksDownloads() {
 		f, link, err := svc.FileLink(r.Context(), a, ref)
 		if err != nil {
 			return err
 		}
-		svc.CountDownload(f)
-		RedirectFile(w, r, f, link)
-		return nil
+		if link != "" {
+			svc.CountDownload(f)
+			RedirectFile(w, r, f, link)
+			return nil
+		}
 	}
 	f, content, err := svc.OpenFile(r.Context(), a, ref)
 	if err != nil {

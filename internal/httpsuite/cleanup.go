@@ -3,6 +3,7 @@ package httpsuite
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -94,10 +95,12 @@ func (fx *fixture) testCleanup(t *testing.T) {
 	}
 
 	sizes := map[string]int64{}
+	var shas []string
 	for _, v := range []struct{ pkg, version string }{{"lib", "1.0"}, {"lib", "2.0"}, {"lib", "3.0"}, {"tool", "1"}, {"tool", "2"}} {
 		content := fmt.Sprintf("cleanup %s %s %s", v.pkg, v.version, strings.Repeat("z", len(v.pkg)*len(v.version)*100))
 		fx.mustStatus(t, 201, http.MethodPut, pkgPath(org, v.pkg, v.version, "f.bin"), alice, []byte(content))
 		sizes[v.pkg+"@"+v.version] = int64(len(content))
+		shas = append(shas, sha([]byte(content)))
 	}
 	type plan struct {
 		Delete []struct {
@@ -152,13 +155,13 @@ func (fx *fixture) testCleanup(t *testing.T) {
 		freed += it.Bytes
 	}
 	fx.mustStatus(t, 200, http.MethodGet, pkgPath(org, "lib", "1.0", "f.bin"), alice, nil) // a preview deletes nothing
-	before := fx.blobBytes(t)
+	before := fx.storedBytes(t, shas)
 	run, got := get(http.MethodPost, "/api/depot/owners/"+org+"/cleanup/run")
 	if got != want || run.Deleted != 3 {
 		t.Fatalf("run deleted %d: %s, want %s", run.Deleted, got, want)
 	}
-	if after := fx.blobBytes(t); after != before-freed {
-		t.Errorf("blob bytes %d -> %d, want %d fewer", before, after, freed)
+	if after := fx.storedBytes(t, shas); after != before-freed {
+		t.Errorf("stored bytes %d -> %d, want %d fewer", before, after, freed)
 	}
 	for v, status := range map[string]int{"lib@1.0": 404, "lib@2.0": 404, "lib@3.0": 200, "tool@1": 404, "tool@2": 200} {
 		pkg, ver, _ := strings.Cut(v, "@")
@@ -181,6 +184,21 @@ func (fx *fixture) testCleanup(t *testing.T) {
 	fx.mustStatus(t, 200, http.MethodPut, ruleURL, alice, []byte(`{"keep_count": 5, "enabled": false}`))
 	fx.mustStatus(t, 204, http.MethodDelete, ruleURL, alice, nil)
 	fx.mustStatus(t, 404, http.MethodDelete, ruleURL, alice, nil)
+}
+
+// storedBytes sums the sizes of the blobs in blob storage and of those of
+// shas kept inline.
+func (fx *fixture) storedBytes(t *testing.T, shas []string) int64 {
+	t.Helper()
+	n := fx.blobBytes(t)
+	for _, sha := range shas {
+		b, err := fx.env.Inline.InlineBlob(context.Background(), sha)
+		if err != nil && !errors.Is(err, depot.ErrNotFound) {
+			t.Fatal(err)
+		}
+		n += int64(len(b))
+	}
+	return n
 }
 
 // blobBytes sums the sizes of the blobs in blob storage.

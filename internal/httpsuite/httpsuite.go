@@ -27,6 +27,9 @@ type Env struct {
 	Service *depot.Service
 	// Blobs is the server's blob store, used to check deduplication.
 	Blobs depot.BlobStore
+	// Inline is the server's metadata store, used to check which blobs
+	// it keeps inline (the server's default limit, 16 KiB or more).
+	Inline depot.InlineStore
 	// MaxUploadSize is the server's limit; the suite needs one of at least
 	// 1 MiB and at most 64 MiB.
 	MaxUploadSize int64
@@ -83,6 +86,7 @@ func Run(t *testing.T, env *Env) {
 	t.Run("ReprDigest", fx.testReprDigest)
 	t.Run("IdenticalRetry", fx.testIdenticalRetry)
 	t.Run("DeployByChecksum", fx.testDeployByChecksum)
+	t.Run("Inline", fx.testInline)
 	t.Run("GitLabChecksums", fx.testGitLabChecksums)
 	t.Run("NoLeftovers", func(t *testing.T) { fx.mustNoTempUploads(t) })
 }

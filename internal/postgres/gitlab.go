@@ -86,6 +86,9 @@ func (s *Store) CreateGitLabFile(ctx context.Context, nf depot.NewFile, o depot.
 		if err != nil {
 			return fmt.Errorf("upsert blob: %w", err)
 		}
+		if err := storeContent(ctx, tx, nf); err != nil {
+			return err
+		}
 		if !o.AllowDuplicate {
 			// As CreateFile: the unique index refuses a second current file.
 			err = tx.QueryRowContext(ctx, `INSERT INTO files (version_id, name, lower_name, blob_sha256, creator_id, created_at)

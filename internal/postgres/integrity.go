@@ -72,6 +72,35 @@ func (s *Store) DamagedBlobs(ctx context.Context) ([]depot.BlobDamage, error) {
 	return sqlrow.All(rows, sqlrow.BlobDamage)
 }
 
+// storeContent writes nf's inline content (depot.NewFile.Content), if
+// any, in tx, once the blob row is locked: it replaces different bytes
+// kept under the digest (found damaged: the new ones hash to it) and
+// leaves the same ones alone.
+func storeContent(ctx context.Context, tx *sql.Tx, nf depot.NewFile) error {
+	if nf.Content == nil {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO blob_contents (sha256, content) VALUES ($1, $2)
+		ON CONFLICT (sha256) DO UPDATE SET content = EXCLUDED.content WHERE blob_contents.content <> EXCLUDED.content`,
+		nf.Blob.SHA256, nf.Content)
+	if err != nil {
+		return fmt.Errorf("keep blob inline: %w", err)
+	}
+	return nil
+}
+
+// InlineBlob implements depot.Store.
+func (s *Store) InlineBlob(ctx context.Context, sha256 string) ([]byte, error) {
+	var b []byte
+	if err := s.db.QueryRowContext(ctx, `SELECT content FROM blob_contents WHERE sha256 = $1`, sha256).Scan(&b); err != nil {
+		return nil, translate(err)
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	return b, nil
+}
+
 // TryLease takes the session advisory lock named name (per schema) on a
 // connection of its own, if no other session holds it, and returns the
 // function that releases it. Replicas take it to run a pass of a job

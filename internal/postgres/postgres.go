@@ -517,6 +517,9 @@ func (s *Store) CreateFile(ctx context.Context, nf depot.NewFile, commitBlob fun
 		if err != nil {
 			return fmt.Errorf("upsert blob: %w", err)
 		}
+		if err := storeContent(ctx, tx, nf); err != nil {
+			return err
+		}
 		// The unique constraint on (version_id, lower_name) settles two
 		// uploads of one path: the second waits for the first and fails if
 		// it committed.

@@ -187,9 +187,15 @@ func copyTable(ctx context.Context, from, to DB, table string, progress Progress
 }
 
 // convert turns a value read from the source into what the destination's
-// column takes: SQLite keeps booleans as integers, PostgreSQL as booleans.
+// column takes: SQLite keeps booleans as integers, PostgreSQL as booleans;
+// an empty BLOB reads as a nil []byte (a NULL column reads as a nil any),
+// which drivers would write as NULL, so it is made an empty one.
 func convert(v any, c column, to Dialect) any {
 	switch x := v.(type) {
+	case []byte:
+		if x == nil {
+			return []byte{}
+		}
 	case int64:
 		if c.boolean {
 			return x != 0

@@ -1,7 +1,9 @@
 package sqlcopy_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/depot-registry/depot/internal/postgres"
 	"github.com/depot-registry/depot/internal/sqlcopy"
 	"github.com/depot-registry/depot/internal/sqlite"
+	"github.com/depot-registry/depot/internal/storetest"
 	"github.com/depot-registry/depot/internal/testenv"
 )
 
@@ -77,5 +80,48 @@ func TestCopyCarriesIDCounters(t *testing.T) {
 	}
 	if id := next(back, "f"); id <= top {
 		t.Errorf("SQLite after the copy gave token id %d; the source had given up to %d", id, top)
+	}
+}
+
+// TestCopyInlineBlobs copies blobs kept inline (depot.NewFile.Content),
+// an empty one among them, SQLite to PostgreSQL and back: the bytes arrive
+// whole, and an empty blob stays empty, not NULL.
+func TestCopyInlineBlobs(t *testing.T) {
+	ctx := context.Background()
+	lite, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "depot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lite.Close()
+	pg, err := postgres.Open(ctx, testenv.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	back, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "back.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+
+	u := storetest.MustCreateUser(t, lite, "alice")
+	contents := []string{"", "some bytes", string(bytes.Repeat([]byte{0, 0xff, 'x'}, 5000))}
+	for i, c := range contents {
+		storetest.MustCreateFile(t, lite, storetest.InlineFile(u, "tool", "1.0", fmt.Sprint("f", i), c))
+	}
+	tables := []string{"owners", "packages", "versions", "blobs", "blob_contents", "files"}
+	if err := sqlcopy.Copy(ctx, sqlcopy.DB{DB: lite.DB(), Dialect: sqlcopy.SQLite}, sqlcopy.DB{DB: pg.DB(), Dialect: sqlcopy.Postgres}, tables, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlcopy.Copy(ctx, sqlcopy.DB{DB: pg.DB(), Dialect: sqlcopy.Postgres}, sqlcopy.DB{DB: back.DB(), Dialect: sqlcopy.SQLite}, tables, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []depot.Store{pg, back} {
+		for _, c := range contents {
+			got, err := s.InlineBlob(ctx, storetest.BlobOf(c).SHA256)
+			if err != nil || !bytes.Equal(got, []byte(c)) {
+				t.Errorf("%T: InlineBlob after the copy = %d bytes, %v; want %d", s, len(got), err, len(c))
+			}
+		}
 	}
 }

@@ -16,7 +16,7 @@ func (s *Store) InsertAuditEvents(ctx context.Context, evs []*depot.AuditEvent) 
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for _, e := range evs {
-			if err := insertAudit(ctx, tx, e); err != nil {
+			if err := s.insertAudit(ctx, tx, e); err != nil {
 				return err
 			}
 		}
@@ -24,13 +24,17 @@ func (s *Store) InsertAuditEvents(ctx context.Context, evs []*depot.AuditEvent) 
 	})
 }
 
+// insertAuditQuery appends an audit event; prepared (stmts.insertAudit),
+// since every upload runs it.
+const insertAuditQuery = `INSERT INTO audit_events (at, actor_id, actor, addr, action, owner, target, detail)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+
 // insertAudit appends e (nil: nothing) in tx and sets its ID.
-func insertAudit(ctx context.Context, tx *sql.Tx, e *depot.AuditEvent) error {
+func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, e *depot.AuditEvent) error {
 	if e == nil {
 		return nil
 	}
-	return tx.QueryRowContext(ctx, `INSERT INTO audit_events (at, actor_id, actor, addr, action, owner, target, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, sqlrow.AuditArgs(e)...).Scan(&e.ID)
+	return tx.StmtContext(ctx, s.q.insertAudit).QueryRowContext(ctx, sqlrow.AuditArgs(e)...).Scan(&e.ID)
 }
 
 // ListAuditEvents implements depot.AuditStore.

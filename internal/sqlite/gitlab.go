@@ -65,6 +65,9 @@ func (s *Store) insertGitLabFile(ctx context.Context, tx *sql.Tx, nf depot.NewFi
 	if err != nil {
 		return nil, fmt.Errorf("insert blob: %w", err)
 	}
+	if err := s.storeContent(ctx, tx, nf); err != nil {
+		return nil, err
+	}
 	if o.AllowDuplicate {
 		if _, err := tx.ExecContext(ctx, `UPDATE files SET superseded = 1 WHERE version_id = ? AND lower_name = ? AND superseded = 0`,
 			f.VersionID, strings.ToLower(nf.File)); err != nil {
@@ -79,7 +82,7 @@ func (s *Store) insertGitLabFile(ctx context.Context, tx *sql.Tx, nf depot.NewFi
 	if err := recordPublication(ctx, tx, f.ID, nf.ExchangeID); err != nil {
 		return nil, err
 	}
-	if err := insertAudit(ctx, tx, nf.Audit); err != nil {
+	if err := s.insertAudit(ctx, tx, nf.Audit); err != nil {
 		return nil, fmt.Errorf("record audit event: %w", err)
 	}
 	if err := s.recordCreated(ctx, tx, nf, f); err != nil {

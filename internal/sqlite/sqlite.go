@@ -58,7 +58,11 @@ var _ depot.Store = (*Store)(nil)
 func Open(ctx context.Context, path string) (*Store, error) {
 	dsn := func(extra string) string {
 		q := url.Values{}
-		for _, p := range []string{"busy_timeout(10000)", "foreign_keys(1)", "journal_mode(WAL)", "synchronous(FULL)"} {
+		// temp_store(MEMORY): the savepoint journals of a group commit
+		// (one savepoint per file) stay in memory instead of a temporary
+		// file, a pwrite per page; they only roll a savepoint back within
+		// its transaction, so durability does not depend on them.
+		for _, p := range []string{"busy_timeout(10000)", "foreign_keys(1)", "journal_mode(WAL)", "synchronous(FULL)", "temp_store(MEMORY)"} {
 			q.Add("_pragma", p)
 		}
 		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode() + extra
@@ -415,6 +419,9 @@ func (s *Store) insertFile(ctx context.Context, tx *sql.Tx, nf depot.NewFile) (*
 	if err != nil {
 		return nil, fmt.Errorf("insert blob: %w", err)
 	}
+	if err := s.storeContent(ctx, tx, nf); err != nil {
+		return nil, err
+	}
 	err = tx.StmtContext(ctx, s.q.insertFile).QueryRowContext(ctx,
 		f.VersionID, nf.File, strings.ToLower(nf.File), b.SHA256, nf.CreatorID, micros(nf.CreatedAt)).Scan(&f.ID)
 	if err != nil {
@@ -423,7 +430,7 @@ func (s *Store) insertFile(ctx context.Context, tx *sql.Tx, nf depot.NewFile) (*
 	if err := recordPublication(ctx, tx, f.ID, nf.ExchangeID); err != nil {
 		return nil, err
 	}
-	if err := insertAudit(ctx, tx, nf.Audit); err != nil {
+	if err := s.insertAudit(ctx, tx, nf.Audit); err != nil {
 		return nil, fmt.Errorf("record audit event: %w", err)
 	}
 	if err := s.recordCreated(ctx, tx, nf, f); err != nil {

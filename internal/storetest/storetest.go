@@ -76,6 +76,7 @@ func Run(t *testing.T, newStore func(t *testing.T) depot.Store) {
 	RunListings(t, newStore)
 	runWeb(t, newStore)
 	runIntegrity(t, newStore)
+	runInline(t, newStore)
 	runPublish(t, newStore)
 	runQuota(t, newStore)
 	runHooks(t, newStore)

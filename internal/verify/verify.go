@@ -8,6 +8,7 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -33,6 +34,9 @@ type Store interface {
 	MarkBlobDamaged(ctx context.Context, d depot.BlobDamage) error
 	ClearBlobDamage(ctx context.Context, sha256 string) error
 	DamagedBlobs(ctx context.Context) ([]depot.BlobDamage, error)
+	// InlineBlob is depot.InlineStore's: blobs kept inside the metadata
+	// database are checked there.
+	InlineBlob(ctx context.Context, sha256 string) ([]byte, error)
 }
 
 // Leaser is a Store shared by several servers (PostgreSQL) that lets one
@@ -295,18 +299,40 @@ func (v *Verifier) record(ctx context.Context, res Result, known map[string]bool
 	return nil
 }
 
-// check reads one blob to its end (or one byte past its recorded size).
+// check reads one blob to its end (or one byte past its recorded size):
+// its inline content when the metadata store keeps it (a blob small enough
+// to be kept so is looked up there first), else blob storage's bytes.
 func (v *Verifier) check(ctx context.Context, b depot.Blob, buf []byte) Result {
 	res := Result{Blob: b}
-	r, err := v.blobs.Open(ctx, b.SHA256)
-	if errors.Is(err, depot.ErrNotFound) {
-		res.Problem = depot.BlobMissing
-		return res
-	} else if err != nil {
-		res.Err = err
-		return res
+	var r io.Reader
+	if b.Size <= depot.MaxInlineBlob {
+		inline, err := v.store.InlineBlob(ctx, b.SHA256)
+		if err == nil {
+			r = bytes.NewReader(inline)
+		} else if !errors.Is(err, depot.ErrNotFound) {
+			res.Err = err
+			return res
+		}
 	}
-	defer r.Close()
+	if r == nil {
+		br, err := v.blobs.Open(ctx, b.SHA256)
+		if errors.Is(err, depot.ErrNotFound) {
+			res.Problem = depot.BlobMissing
+			return res
+		} else if err != nil {
+			res.Err = err
+			return res
+		}
+		defer br.Close()
+		r = br
+	}
+	return v.hash(ctx, res, r, buf)
+}
+
+// hash reads r to its end (or one byte past the recorded size) and says
+// how its bytes differ from res.Blob.
+func (v *Verifier) hash(ctx context.Context, res Result, r io.Reader, buf []byte) Result {
+	b := res.Blob
 	h := sha256.New()
 	for res.Read <= b.Size {
 		if v.limit != nil {
