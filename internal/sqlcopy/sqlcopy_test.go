@@ -15,26 +15,35 @@ import (
 	"github.com/depot-registry/depot/internal/testenv"
 )
 
-// TestCopyCarriesIDCounters copies tables whose newest rows were deleted,
-// SQLite to PostgreSQL and back: on the destination a new row gets an id
-// above the deleted ones, as it would have on the source.
-func TestCopyCarriesIDCounters(t *testing.T) {
+// openRoundTrip opens the three stores of a copy SQLite to PostgreSQL and
+// back: a SQLite source, a PostgreSQL (empty schema) and a second SQLite.
+func openRoundTrip(t *testing.T) (lite *sqlite.Store, pg *postgres.Store, back *sqlite.Store) {
+	t.Helper()
 	ctx := context.Background()
 	lite, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "depot.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lite.Close()
-	pg, err := postgres.Open(ctx, testenv.PostgresURL(t))
+	t.Cleanup(func() { lite.Close() })
+	pg, err = postgres.Open(ctx, testenv.PostgresURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pg.Close()
-	back, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "back.db"))
+	t.Cleanup(func() { pg.Close() })
+	back, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "back.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer back.Close()
+	t.Cleanup(func() { back.Close() })
+	return lite, pg, back
+}
+
+// TestCopyCarriesIDCounters copies tables whose newest rows were deleted,
+// SQLite to PostgreSQL and back: on the destination a new row gets an id
+// above the deleted ones, as it would have on the source.
+func TestCopyCarriesIDCounters(t *testing.T) {
+	ctx := context.Background()
+	lite, pg, back := openRoundTrip(t)
 
 	u := &depot.User{Owner: depot.Owner{Name: "alice", Kind: depot.KindUser, Visibility: depot.Public}}
 	if err := lite.CreateUser(ctx, u); err != nil {
@@ -88,21 +97,7 @@ func TestCopyCarriesIDCounters(t *testing.T) {
 // whole, and an empty blob stays empty, not NULL.
 func TestCopyInlineBlobs(t *testing.T) {
 	ctx := context.Background()
-	lite, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "depot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lite.Close()
-	pg, err := postgres.Open(ctx, testenv.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pg.Close()
-	back, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "back.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer back.Close()
+	lite, pg, back := openRoundTrip(t)
 
 	u := storetest.MustCreateUser(t, lite, "alice")
 	contents := []string{"", "some bytes", string(bytes.Repeat([]byte{0, 0xff, 'x'}, 5000))}
