@@ -331,8 +331,12 @@ func (r *reader) Socket(n int64) ([]byte, net.Conn, error) {
 		conn.Close()
 		return nil, nil, fmt.Errorf("read blob: %w", err)
 	}
-	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nRange: bytes=%d-%d\r\nUser-Agent: depot\r\nConnection: close\r\n\r\n",
-		u.RequestURI(), u.Host, r.off, r.off+n-1); err != nil {
+	rng := "" // the whole object: a plain GET (MinIO serves it more cheaply)
+	if r.off > 0 || n < r.size {
+		rng = fmt.Sprintf("Range: bytes=%d-%d\r\n", r.off, r.off+n-1)
+	}
+	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\n%sUser-Agent: depot\r\nConnection: close\r\n\r\n",
+		u.RequestURI(), u.Host, rng); err != nil {
 		return fail(err)
 	}
 	br := bufio.NewReaderSize(conn, 4096)
@@ -340,7 +344,7 @@ func (r *reader) Socket(n int64) ([]byte, net.Conn, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if resp.StatusCode != http.StatusPartialContent && !(resp.StatusCode == http.StatusOK && r.off == 0 && n == r.size) {
+	if want := http.StatusPartialContent; rng == "" && resp.StatusCode != http.StatusOK || rng != "" && resp.StatusCode != want {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		er := minio.ErrorResponse{StatusCode: resp.StatusCode}
 		if xml.Unmarshal(body, &er) != nil || er.Code == "" {
