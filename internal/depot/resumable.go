@@ -485,35 +485,53 @@ func (s *Service) CommitContext(ctx context.Context, u *ResumableUpload) context
 
 // adoptStaged returns the upload holding the bytes of the resumable
 // upload ctx commits (CommitContext), if the blob store adopts them and
-// size is theirs; nil otherwise.
-func (s *Service) adoptStaged(ctx context.Context, size int64) (BlobUpload, bool, error) {
+// size is theirs; nil otherwise. The upload gives the bytes back to
+// staging if it is closed uncommitted (adoptedUpload).
+func (s *Service) adoptStaged(ctx context.Context, size int64) (*adoptedUpload, error) {
 	u, _ := ctx.Value(stagedCommitKey{}).(*ResumableUpload)
 	ad, ok := s.blobs.(StagedAdopter)
 	if u == nil || !ok || s.opts.Staging == nil || size < 0 || size != u.Offset {
-		return nil, false, nil
+		return nil, nil
 	}
 	up, ok, err := ad.AdoptStaged(ctx, s.opts.Staging, u.Token, size)
 	if err != nil {
-		return nil, false, fmt.Errorf("adopt staged upload: %w", err)
+		return nil, fmt.Errorf("adopt staged upload: %w", err)
 	}
 	if !ok {
-		return nil, false, nil
+		return nil, nil
 	}
-	return up, true, nil
+	return &adoptedUpload{SalvageableUpload: up, s: s, ctx: context.WithoutCancel(ctx), token: u.Token}, nil
 }
 
-// unadopt puts the bytes of an adopted upload whose commit failed back
-// into staging, so that a commit refused for a passing reason (a server
-// error) can be retried.
-func (s *Service) unadopt(ctx context.Context, up BlobUpload) {
-	u, _ := ctx.Value(stagedCommitKey{}).(*ResumableUpload)
-	sv, ok := up.(SalvageableUpload)
-	if u == nil || !ok {
-		return
+// adoptedUpload is a blob upload made of a resumable upload's staged
+// bytes. Closed without a Commit (the body failed its checks, or the
+// file could not be recorded), it puts the bytes back into staging, so
+// that a commit refused for a passing reason (a server error) can be
+// retried; one refused for good is cancelled by its caller, which removes
+// them.
+type adoptedUpload struct {
+	SalvageableUpload
+	s         *Service
+	ctx       context.Context
+	token     string
+	committed bool
+}
+
+// Commit implements BlobUpload.
+func (u *adoptedUpload) Commit(ctx context.Context, sha256 string) error {
+	err := u.SalvageableUpload.Commit(ctx, sha256)
+	u.committed = err == nil
+	return err
+}
+
+// Close implements BlobUpload.
+func (u *adoptedUpload) Close() error {
+	if !u.committed {
+		if _, err := u.Salvage(u.ctx, u.s.opts.Staging, u.token); err != nil {
+			u.s.opts.Logger.Warn("putting an upload's bytes back into staging", "upload", u.token, "err", err)
+		}
 	}
-	if _, err := sv.Salvage(context.WithoutCancel(ctx), s.opts.Staging, u.Token); err != nil {
-		s.opts.Logger.Warn("putting an upload's bytes back into staging", "upload", u.Token, "err", err)
-	}
+	return u.SalvageableUpload.Close()
 }
 
 // stagedReader fails at its end when what it read does not hash to want.

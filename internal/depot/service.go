@@ -382,15 +382,15 @@ func (s *Service) receiveBlob(ctx context.Context, size int64, body io.Reader, l
 	// Small ones are kept inline; the bytes of a resumable upload being
 	// committed may be in place already (adopted: then they are only read
 	// and hashed).
-	var adopted bool
+	var adopted *adoptedUpload
 	if m := s.inlineMax(); m >= 0 && size <= m {
 		up = s.newSmallUpload(ctx, size, m)
-	} else if up, adopted, err = s.adoptStaged(ctx, size); err != nil {
+	} else if adopted, err = s.adoptStaged(ctx, size); err != nil {
 		return nil, Blob{}, false, err
-	} else if up == nil {
-		if up, err = s.blobs.NewUpload(ctx, size); err != nil {
-			return nil, Blob{}, false, fmt.Errorf("start blob upload: %w", err)
-		}
+	} else if adopted != nil {
+		up = adopted
+	} else if up, err = s.blobs.NewUpload(ctx, size); err != nil {
+		return nil, Blob{}, false, fmt.Errorf("start blob upload: %w", err)
 	}
 	tee := stagingTeeOf(ctx)
 	if tee != nil {
@@ -400,9 +400,6 @@ func (s *Service) receiveBlob(ctx context.Context, size int64, body io.Reader, l
 		if tee != nil {
 			tee.failed(up)
 		}
-		if adopted {
-			s.unadopt(ctx, up)
-		}
 		up.Close()
 		return nil, Blob{}, false, err
 	}
@@ -411,8 +408,8 @@ func (s *Service) receiveBlob(ctx context.Context, size int64, body io.Reader, l
 		src = io.LimitReader(body, limit+1)
 	}
 	var dst io.Writer = up
-	if adopted {
-		dst = nil
+	if adopted != nil {
+		dst = nil // the bytes are in place
 	}
 	deferRest = s.later != nil && size > deferDigestsAbove && onlySHA256(expect)
 	if deferRest {
